@@ -1,0 +1,1 @@
+"""armgym.data."""
