@@ -1,1 +1,13 @@
-"""armgym.tasks."""
+"""Tasks, one file each, and the task registry."""
+
+from __future__ import annotations
+
+from armgym.registry import Registry
+from armgym.tasks.base import RANDOMIZATION_LEVELS, Task, TaskResult
+from armgym.tasks.pick_cube import PickCube
+
+TASKS: Registry[type[Task]] = Registry("task")
+for _task in (PickCube,):
+    TASKS.register(_task.name, _task)
+
+__all__ = ["RANDOMIZATION_LEVELS", "TASKS", "Task", "TaskResult"]
