@@ -12,12 +12,16 @@ import os
 import sys
 
 # Offscreen rendering without a display: EGL (software llvmpipe on a CPU machine).
-if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
+if (
+    "MUJOCO_GL" not in os.environ
+    and not os.environ.get("DISPLAY")
+    and sys.platform.startswith("linux")
+):
     os.environ["MUJOCO_GL"] = "egl"
 
-from armgym.envs.registration import EnvConfig, env_ids, make_env, register_all  # noqa: E402
-from armgym.robots.specs import ROBOTS  # noqa: E402
-from armgym.tasks import TASKS  # noqa: E402
+from armgym.envs.registration import EnvConfig, env_ids, make_env, register_all
+from armgym.robots.specs import ROBOTS
+from armgym.tasks import TASKS
 
 register_all()
 

@@ -20,28 +20,31 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._canonical: dict[str, str] = {}
 
     def register(self, name: str, record: T) -> T:
         key = name.lower()
         if key in self._items:
             raise ArmgymError(f"{self.kind} {name!r} is already registered")
         self._items[key] = record
+        self._canonical[key] = name
         return record
 
     def get(self, name: str) -> T:
         try:
             return self._items[name.lower()]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self._items) from None
+            raise UnknownNameError(self.kind, name, self._canonical.values()) from None
 
     def names(self) -> list[str]:
-        return list(self._items)
+        """Registered names as they were registered (canonical spelling)."""
+        return list(self._canonical.values())
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        return iter(self._canonical.values())
 
     def __len__(self) -> int:
         return len(self._items)

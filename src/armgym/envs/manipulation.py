@@ -67,6 +67,8 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    action_space: gym.spaces.Box
+    observation_space: gym.spaces.Dict  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -85,7 +87,7 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             check_choice("render mode", render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.terminate_on_success = terminate_on_success
-        self.metadata = {**self.metadata, "render_fps": robot.control_hz}
+        self.metadata = {**self.metadata, "render_fps": robot.control_hz}  # type: ignore[misc]
         self.action_space = robot.action_space
         self.cameras = tuple(
             k.split(".", 1)[1] for k in robot.observation_space.spaces if k.startswith("images.")
@@ -94,13 +96,15 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             raise InvalidActionError(
                 f"obs_mode={obs_mode!r} needs cameras; create the robot with cameras=('front', ...)"
             )
-        self.n_arm = robot.observation_space["joint_pos"].shape[0]
+        self.n_arm = int(np.prod(robot.observation_space["joint_pos"].shape or (0,)))
         spaces: dict[str, gym.Space] = {
             "observation.state": gym.spaces.Box(-np.inf, np.inf, (2 * self.n_arm + 8,), np.float32)
         }
         if obs_mode in ("state", "both"):
-            k = robot.observation_space["object_state"].shape[0]
-            spaces["observation.environment_state"] = gym.spaces.Box(-np.inf, np.inf, (k,), np.float32)
+            k = int(np.prod(robot.observation_space["object_state"].shape or (0,)))
+            spaces["observation.environment_state"] = gym.spaces.Box(
+                -np.inf, np.inf, (k,), np.float32
+            )
         if obs_mode in ("pixels", "both"):
             for cam in self.cameras:
                 spaces[f"observation.images.{cam}"] = robot.observation_space[f"images.{cam}"]
@@ -122,7 +126,9 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
-            raise gym.error.ResetNeeded("call env.reset() before env.step() (and after an episode ends)")
+            raise gym.error.ResetNeeded(
+                "call env.reset() before env.step() (and after an episode ends)"
+            )
         action = self.check_action(action)
         try:
             self.robot_obs = self.robot.act(action)
@@ -171,7 +177,9 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _obs(self) -> dict[str, np.ndarray]:
         ro = self.robot_obs
-        out = {"observation.state": np.concatenate([ro[k] for k in STATE_FIELDS]).astype(np.float32)}
+        out = {
+            "observation.state": np.concatenate([ro[k] for k in STATE_FIELDS]).astype(np.float32)
+        }
         if self.obs_mode != "pixels":
             out["observation.environment_state"] = ro["object_state"]
         if self.obs_mode != "state":

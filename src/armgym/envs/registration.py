@@ -66,24 +66,42 @@ class EnvConfig:
 
 def make_env(task: str, render_mode: str | None = None, **kwargs: Any) -> ManipulationEnv:
     """Build a ``ManipulationEnv`` on a ``SimRobot`` (entry point of every registered id)."""
-    from armgym.robots.sim import SimRobot
+    return build_env(config_from_kwargs(task, kwargs), render_mode=render_mode)
 
+
+def config_from_kwargs(task: str, kwargs: dict[str, Any]) -> EnvConfig:
+    """Validate ``gymnasium.make`` kwargs into an :class:`EnvConfig` (closest-match errors)."""
     valid = set(EnvConfig.__dataclass_fields__) - {"task"}
     for key in kwargs:
         if key not in valid:
             raise UnknownNameError("env option", key, valid)
-    cfg = EnvConfig(task=task, **kwargs).validate()
+    return EnvConfig(task=task, **kwargs).validate()
+
+
+def build_env(
+    cfg: EnvConfig, *, render_mode: str | None = None, share_with: ManipulationEnv | None = None
+) -> ManipulationEnv:
+    """Build the env for ``cfg``.
+
+    ``share_with``: an env built from the same config whose compiled model and (stateless)
+    task object are reused, so N envs cost one compile ("one model, many MjData").
+    """
+    from armgym.robots.sim import SimRobot
+
     spec = ROBOTS.get(cfg.robot)
-    task_obj = TASKS.get(cfg.task)(spec, cfg.randomization)
-    cameras = cfg.cameras if cfg.obs != "state" or render_mode else ()
+    if share_with is not None:
+        task_obj, model = share_with.task, share_with.robot.model  # type: ignore[attr-defined]
+    else:
+        task_obj, model = TASKS.get(cfg.task)(spec, cfg.randomization), None
     robot = SimRobot(
         spec,
         task_obj,
         control=cfg.control,
         control_hz=cfg.control_hz,
-        cameras=tuple(cameras) if cfg.obs != "state" else (),
-        image_size=tuple(cfg.image_size),  # type: ignore[arg-type]
+        cameras=tuple(cfg.cameras) if cfg.obs != "state" else (),
+        image_size=(int(cfg.image_size[0]), int(cfg.image_size[1])),
         controller=cfg.controller,
+        model=model,
     )
     return ManipulationEnv(
         robot,

@@ -39,7 +39,9 @@ class ScriptedPolicy:
         """The expert of a (possibly wrapped) ``ManipulationEnv`` using ee_delta control."""
         base = env.unwrapped
         if getattr(base.robot, "control", "ee_delta") != "ee_delta":
-            raise ConfigError("scripted experts act in ee_delta control; make the env with control='ee_delta'")
+            raise ConfigError(
+                "scripted experts act in ee_delta control; make the env with control='ee_delta'"
+            )
         return cls(base.task, base.robot.control_hz)
 
     def reset(self) -> None:
@@ -47,7 +49,9 @@ class ScriptedPolicy:
 
     def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if "observation.environment_state" not in obs:
-            raise ConfigError("the scripted expert needs observation.environment_state (obs='state' or 'both')")
+            raise ConfigError(
+                "the scripted expert needs observation.environment_state (obs='state' or 'both')"
+            )
         action = self._expert(robot_obs_from_env_obs(obs, self.n_arm))
         return {"actions": np.asarray(action, dtype=np.float32)[None, :]}
 

@@ -131,7 +131,9 @@ class ArmController:
             target = data.ctrl[self.act_ids] + a[: self.n] * self.cfg.joint_step
             q = data.qpos[self.qadr]
             lead = 2.0 * self.cfg.joint_step
-            data.ctrl[self.act_ids] = np.clip(np.clip(target, q - lead, q + lead), self.q_low, self.q_high)
+            data.ctrl[self.act_ids] = np.clip(
+                np.clip(target, q - lead, q + lead), self.q_low, self.q_high
+            )
         g = (a[-1] + 1.0) * 0.5
         data.ctrl[self.grip_id] = self.g_closed + g * (self.g_open - self.g_closed)
 

@@ -89,8 +89,8 @@ class SimRobot:
         h, w = self.image_size
         for cam in self.cameras:
             obs_spaces[f"images.{cam}"] = gym.spaces.Box(0, 255, (h, w, 3), np.uint8)
-        self.observation_space = gym.spaces.Dict(obs_spaces)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (c.action_dim,), np.float32)
+        self.observation_space: gym.spaces.Dict = gym.spaces.Dict(obs_spaces)
+        self.action_space: gym.spaces.Box = gym.spaces.Box(-1.0, 1.0, (c.action_dim,), np.float32)
         self._ee_quat = np.empty(4)
 
     # -- Robot protocol -------------------------------------------------------------------
@@ -100,7 +100,9 @@ class SimRobot:
         m, d, c = self.model, self.data, self.controller
         mujoco.mj_resetData(m, d)
         level = self.task.level if self.task else "low"
-        noise = self.np_random.normal(0.0, JOINT_NOISE[level], size=c.n) if JOINT_NOISE[level] else 0.0
+        noise = (
+            self.np_random.normal(0.0, JOINT_NOISE[level], size=c.n) if JOINT_NOISE[level] else 0.0
+        )
         d.qpos[c.qadr] = np.clip(c.home + noise, c.q_low, c.q_high)
         d.qpos[self._finger_adr] = self._finger_max
         for j in self.spec.gripper_joints[1:]:
@@ -119,11 +121,22 @@ class SimRobot:
         Raises:
             PhysicsError: the simulation became unstable; reset before stepping again.
         """
-        d = self.data
-        self.controller.apply(d, action)
-        mujoco.mj_step(self.model, d, nstep=self.n_substeps)
+        self.controller.apply(self.data, action)
+        self.step_physics()
         self.check_physics()
         return self.observe()
+
+    def step_physics(self) -> None:
+        """Advance one control period in C (releases the GIL), then refresh kinematics.
+
+        ``mj_step`` leaves positions-derived quantities (site poses, Jacobians) one substep
+        stale; recomputing kinematics makes observations match ``qpos`` and makes a state
+        restored with :meth:`set_sim_state` continue bit-identically.
+        """
+        m, d = self.model, self.data
+        mujoco.mj_step(m, d, nstep=self.n_substeps)
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_comPos(m, d)
 
     def check_physics(self) -> None:
         """Raise :class:`PhysicsError` if MuJoCo warned of divergence or the state is not finite."""
@@ -194,4 +207,5 @@ class SimRobot:
             )
         mujoco.mj_setState(self.model, self.data, state[:size], _STATE_SPEC)
         self.controller.set_state(state[size:])
-        mujoco.mj_forward(self.model, self.data)
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_comPos(self.model, self.data)

@@ -27,7 +27,6 @@ YAW_RANGE = {"low": 0.0, "med": np.pi / 4, "high": np.pi}
 JOINT_NOISE = {"low": 0.0, "med": 0.02, "high": 0.05}
 
 
-
 class Expert(Protocol):
     """A scripted expert: ``expert(robot_obs) -> float32[7]`` ee_delta action."""
 

@@ -49,7 +49,9 @@ class PickCube(Task):
 
         def plan(obs: Obs, phase: int) -> tuple[np.ndarray, float, float, bool]:
             cube = obs["object_state"][:3].astype(np.float64)
-            yaw_err = wrap(yaw_of_quat(obs["object_state"][3:7]) - tool_yaw(obs["ee_quat"]), np.pi / 2)
+            yaw_err = wrap(
+                yaw_of_quat(obs["object_state"][3:7]) - tool_yaw(obs["ee_quat"]), np.pi / 2
+            )
             above = cube + [0.0, 0.0, 0.08 + half]
             if phase == 0:  # hover above, aligned
                 return above, 1.0, yaw_err, True

@@ -1,0 +1,45 @@
+# armgym — two entry points (README): `make demo` and `make test`. Both are idempotent:
+# the virtualenv is (re)built only when pyproject.toml or this file change.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# pinned so pip takes the local CPU wheel, never a multi-GB CUDA build
+TORCH  := torch==2.13.0
+# openpi-client pins numpy<2 but works on numpy 2: install it without its deps
+OPENPI := openpi-client==0.1.2 dm-tree typing_extensions
+PYTEST_ARGS ?= -n 2
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(BIN)/.core-installed: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[train]"
+	touch $@
+
+$(BIN)/.dev-installed: $(BIN)/.core-installed
+	$(BIN)/python -m pip install -q -e ".[train,dev,ray]"
+	$(BIN)/python -m pip install -q --no-deps $(OPENPI)
+	touch $@
+
+demo: $(BIN)/.core-installed
+	$(BIN)/armgym demo
+
+lint: $(BIN)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(BIN)/.dev-installed
+	$(BIN)/mypy
+
+pytest: $(BIN)/.dev-installed
+	MUJOCO_GL=egl RAY_AUTH_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(BIN)/.dev-installed
+	$(BIN)/python benchmarks/env_throughput.py
+
+clean:
+	rm -rf $(VENV) armgym-demo .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,183 @@
+"""``BatchedEnv``: N envs on one MjModel in one process, physics stepped in C threads.
+
+Implements gymnasium's ``VectorEnv`` API (autoreset mode ``NEXT_STEP``, like
+``SyncVectorEnv``). Per control step, Python work (action checks, IK, observations,
+scoring) runs in the calling thread; the physics — ``mj_step(model, data_i, nstep=k)``
+for every env, which releases the GIL — runs on a pool of threads, one chunk of envs per
+thread. On few cores this beats one process per env (no pickling, no IPC); the figures are
+in ``benchmarks/env_throughput.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from armgym.envs.manipulation import ManipulationEnv
+from armgym.envs.registration import build_env, config_from_kwargs
+from armgym.errors import ConfigError, PhysicsError
+from armgym.robots.sim import SimRobot
+from armgym.tasks import TASKS
+
+
+class BatchedEnv(VectorEnv):
+    """``num_envs`` copies of ``armgym/<task>-v0`` sharing one compiled model.
+
+    Args:
+        task: task name.
+        num_envs: number of parallel envs (≥ 1).
+        num_threads: physics threads (default: ``min(num_envs, os.cpu_count())``).
+        max_episode_steps: truncation limit (default: the task's).
+        **kwargs: the same options as ``gymnasium.make("armgym/<task>-v0", ...)``.
+
+    Observations are dicts of stacked arrays (leading dim ``num_envs``); ``infos`` carry
+    ``is_success`` (bool[N]) and, after a physics failure, ``error`` (str[N]).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        task: str = "PickCube",
+        num_envs: int = 8,
+        *,
+        num_threads: int | None = None,
+        max_episode_steps: int | None = None,
+        **kwargs: Any,
+    ):
+        if num_envs < 1:
+            raise ConfigError(f"num_envs must be ≥ 1, got {num_envs}")
+        cfg = config_from_kwargs(task, kwargs)
+        first = build_env(cfg)
+        self.envs: list[ManipulationEnv] = [first]
+        self.envs += [build_env(cfg, share_with=first) for _ in range(num_envs - 1)]
+        self.robots: list[SimRobot] = [e.robot for e in self.envs]  # type: ignore[misc]
+        self.num_envs = num_envs
+        self.max_episode_steps = max_episode_steps or TASKS.get(task).max_episode_steps
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        fps = first.metadata["render_fps"]
+        self.metadata = {**self.metadata, "render_fps": fps}  # type: ignore[misc]
+        self.render_mode = None
+        threads = num_threads or min(num_envs, os.cpu_count() or 1)
+        self._chunks = [list(range(num_envs))[i::threads] for i in range(threads)]
+        self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+        self._elapsed = np.zeros(num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+        self._obs_keys = list(first.observation_space.spaces)
+
+    # -- VectorEnv API ---------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if seed is None or isinstance(seed, int):
+            seeds: list[int | None] = (
+                [None] * self.num_envs if seed is None else [seed + i for i in range(self.num_envs)]
+            )
+        else:
+            if len(seed) != self.num_envs:
+                raise ConfigError(f"got {len(seed)} seeds for {self.num_envs} envs")
+            seeds = list(seed)
+        mask = None if options is None else options.get("reset_mask")
+        obs_list, successes = [], np.zeros(self.num_envs, dtype=bool)
+        for i, env in enumerate(self.envs):
+            if mask is not None and not mask[i]:
+                obs_list.append(env._obs())
+                continue
+            obs, info = env.reset(seed=seeds[i])
+            obs_list.append(obs)
+            successes[i] = info["is_success"]
+            self._elapsed[i] = 0
+            self._autoreset[i] = False
+        return self._stack(obs_list), {
+            "is_success": successes,
+            "_is_success": np.ones(self.num_envs, bool),
+        }
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        actions = np.asarray(actions)
+        if actions.shape != self.action_space.shape:
+            raise ConfigError(
+                f"actions have shape {actions.shape}, expected {self.action_space.shape}"
+            )
+        n = self.num_envs
+        rewards = np.zeros(n, dtype=np.float64)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        success = np.zeros(n, dtype=bool)
+        errors = np.full(n, "", dtype=object)
+        stepping = ~self._autoreset
+        for i in np.flatnonzero(stepping).tolist():
+            robot = self.robots[i]
+            robot.controller.apply(robot.data, self.envs[i].check_action(actions[i]))
+        self._physics(np.flatnonzero(stepping))
+        obs_list = []
+        for i, env in enumerate(self.envs):
+            if self._autoreset[i]:  # NEXT_STEP autoreset: this step only resets
+                obs, _info = env.reset()
+                self._elapsed[i] = 0
+                self._autoreset[i] = False
+                obs_list.append(obs)
+                continue
+            robot = self.robots[i]
+            try:
+                robot.check_physics()
+                env.robot_obs = robot.observe()
+            except PhysicsError as exc:
+                errors[i], truncated[i] = str(exc), True
+                obs_list.append(env._obs())
+                self._autoreset[i] = True
+                continue
+            result = env.task.evaluate(env.robot_obs)
+            success[i] = result.success
+            rewards[i] = result.reward if env.reward_mode == "dense" else float(result.success)
+            terminated[i] = result.success and env.terminate_on_success
+            self._elapsed[i] += 1
+            truncated[i] = self._elapsed[i] >= self.max_episode_steps
+            self._autoreset[i] = terminated[i] or truncated[i]
+            obs_list.append(env._obs())
+        infos: dict[str, Any] = {"is_success": success, "_is_success": stepping.copy()}
+        if any(errors):
+            infos["error"], infos["_error"] = errors, errors != ""
+        return self._stack(obs_list), rewards, terminated, truncated, infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        for env in self.envs:
+            env.close()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _physics(self, indices: np.ndarray) -> None:
+        active = set(indices.tolist())
+
+        def run(chunk: list[int]) -> None:
+            for i in chunk:
+                if i in active:
+                    self.robots[i].step_physics()
+
+        if self._pool is None:
+            run(list(range(self.num_envs)))
+        else:
+            list(self._pool.map(run, self._chunks))
+
+    def _stack(self, obs_list: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        return {k: np.stack([o[k] for o in obs_list]) for k in self._obs_keys}
+
+    def get_sim_state(self) -> list[np.ndarray]:
+        return [r.get_sim_state() for r in self.robots]
+
+
+def make_batched(task: str = "PickCube", num_envs: int = 8, **kwargs: Any) -> gym.vector.VectorEnv:
+    """Convenience constructor mirroring ``gymnasium.make_vec``."""
+    return BatchedEnv(task, num_envs, **kwargs)

@@ -1,0 +1,164 @@
+"""PegInsert: pick an upright square peg and insert it into a tight square hole."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from armgym.robots.base import Obs
+from armgym.tasks.base import Expert, Task, TaskResult, add_box, tool_yaw, wrap, yaw_of_quat
+from armgym.tasks.experts import WaypointExpert
+from armgym.tasks.push import sample_apart
+
+
+def _axis(quat: np.ndarray) -> np.ndarray:
+    """World direction of a body's local z axis for a w-x-y-z quaternion."""
+    mat = np.empty(9)
+    mujoco.mju_quat2Mat(mat, np.asarray(quat, dtype=np.float64))
+    return mat[[2, 5, 8]]
+
+
+class PegInsert(Task):
+    """Insert the peg (2 × 2 × 8 cm · scale, standing on the floor) into the fixture's hole.
+
+    The fixture is a static (mocap) block of four walls, 4 cm · scale high, around a square
+    hole with 2.5 mm clearance per side that goes down to the floor. Success: the peg's
+    bottom face centre is ≥ 3 cm below the fixture top and inside the hole (xy distance to
+    the hole axis < hole half width). Dense reward: 0.2 · reach (tool at the peg's grasp
+    point) + 0.1 · grasp + 0.3 · xy alignment of the peg bottom with the hole + 0.4 ·
+    insertion depth (counted only when aligned); 1 on success.
+    """
+
+    name = "PegInsert"
+    instruction = "insert the peg into the hole"
+    max_episode_steps = 200
+    object_state_size = 11
+    object_state_doc = (
+        "peg centre position xyz [m] (3), peg quaternion wxyz (4), "
+        "hole opening centre xyz [m] (3; z = fixture top), hole yaw [rad] (1)"
+    )
+    clearance = 0.0025
+    depth = 0.03
+
+    def build(self, spec: mujoco.MjSpec) -> None:
+        s = self.scale
+        self.peg_half = 0.01 * s
+        self.peg_len = 0.04 * s  # half length
+        self.grasp_below_top = 0.015 * s
+        self.hole_half = self.peg_half + self.clearance
+        self.height = 0.04 * s
+        self.wall = 0.02 * s
+        self.outer_half = self.hole_half + self.wall
+        add_box(spec, "peg", (self.peg_half, self.peg_half, self.peg_len), (0.9, 0.6, 0.1, 1.0), mass=0.03)
+        body = spec.worldbody.add_body(name="hole_fixture", mocap=True, pos=[0.0, 0.0, 0.0])
+        h, t, H = self.hole_half, self.wall, self.height
+        walls = (
+            ((h + t / 2, 0.0), (t / 2, h + t)),
+            ((-h - t / 2, 0.0), (t / 2, h + t)),
+            ((0.0, h + t / 2), (h, t / 2)),
+            ((0.0, -h - t / 2), (h, t / 2)),
+        )
+        for i, (pos, size) in enumerate(walls):
+            body.add_geom(
+                name=f"hole_wall{i}",
+                type=mujoco.mjtGeom.mjGEOM_BOX,
+                size=[size[0], size[1], H / 2],
+                pos=[pos[0], pos[1], H / 2],
+                rgba=[0.3, 0.35, 0.8, 1.0],
+                contype=1,
+                conaffinity=3,
+                condim=4,
+                friction=[0.5, 0.01, 0.001],
+                solref=[0.01, 1.0],
+                solimp=[0.95, 0.99, 0.001, 0.5, 2.0],
+            )
+        gap = float(self.robot.extra.get("finger_gap", 0.08))
+        self.released = min(0.95, 2.0 * self.peg_half / gap + 0.15)
+
+    def bind(self, model: mujoco.MjModel) -> None:
+        super().bind(model)
+        self._mocap = int(model.body("hole_fixture").mocapid[0])
+
+    def initialize(self, data: mujoco.MjData, rng: np.random.Generator) -> None:
+        peg, hole = sample_apart(self, rng, 0.10 * self.scale, 0.14 * self.scale)
+        self.set_free_pose(data, "peg_joint", [peg[0], peg[1], self.peg_len], self.sample_yaw(rng))
+        yaw = self.sample_yaw(rng)
+        data.mocap_pos[self._mocap] = [hole[0], hole[1], 0.0]
+        data.mocap_quat[self._mocap] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+
+    def object_state(self, data: mujoco.MjData) -> np.ndarray:
+        hole = data.mocap_pos[self._mocap].copy()
+        hole[2] += self.height
+        yaw = yaw_of_quat(data.mocap_quat[self._mocap])
+        return np.concatenate([self.free_pose(data, "peg_joint"), hole, [yaw]]).astype(np.float32)
+
+    def peg_points(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bottom face centre, grasp point) of the peg from ``object_state``."""
+        c = s[:3].astype(np.float64)
+        axis = _axis(s[3:7])
+        return c - self.peg_len * axis, c + (self.peg_len - self.grasp_below_top) * axis
+
+    def evaluate(self, obs: Obs) -> TaskResult:
+        s = obs["object_state"]
+        bottom, grasp_pt = self.peg_points(s)
+        hole = s[7:10].astype(np.float64)
+        d_reach = float(np.linalg.norm(obs["ee_pos"] - grasp_pt))
+        reach = 1.0 - np.tanh(10.0 * d_reach)
+        grasp = float(d_reach < 0.02 * self.scale and obs["gripper"][0] < self.released)
+        d_xy = float(np.linalg.norm(bottom[:2] - hole[:2]))
+        align = 1.0 - np.tanh(10.0 * d_xy)
+        depth = float(hole[2] - bottom[2])
+        inside = d_xy < self.hole_half
+        insert = float(np.clip(depth / self.depth, 0.0, 1.0)) if inside else 0.0
+        success = bool(inside and depth >= self.depth)
+        reward = 1.0 if success else 0.2 * reach + 0.1 * grasp + 0.3 * align + 0.4 * insert
+        return TaskResult(float(reward), success)
+
+    def make_expert(self) -> Expert:
+        above = 0.05 * self.scale  # peg bottom height above the hole while carrying
+        target_depth = min(self.depth + 0.008, self.height - 0.003)
+
+        def plan(obs: Obs, phase: int) -> tuple[np.ndarray, float, float, bool]:
+            s = obs["object_state"].astype(np.float64)
+            tcp = obs["ee_pos"].astype(np.float64)
+            bottom, grasp_pt = self.peg_points(s)
+            hole = s[7:10]
+            peg_yaw = yaw_of_quat(s[3:7])
+            if phase <= 1:  # hover above the grasp point, then descend; fingers on the faces
+                err = wrap(peg_yaw - tool_yaw(obs["ee_quat"]), np.pi / 2)
+                lift = 0.08 * self.scale if phase == 0 else 0.0
+                return grasp_pt + [0.0, 0.0, lift], 1.0, err, True
+            if phase == 2:  # close
+                return grasp_pt, -1.0, 0.0, False
+            # from here on, servo the peg's bottom: tool target = tool + (goal - bottom)
+            hole_err = wrap(s[10] - peg_yaw, np.pi / 2)
+            if phase == 3:  # lift
+                return tcp + [0.0, 0.0, hole[2] + above - bottom[2]], -1.0, 0.0, False
+            if phase == 4:  # over the hole, peg turned to the hole
+                return tcp + hole + [0.0, 0.0, above] - bottom, -1.0, hole_err, True
+            if phase == 5:  # just above the opening
+                return tcp + hole + [0.0, 0.0, 0.006] - bottom, -1.0, hole_err, True
+            if phase == 6:  # insert slowly, keeping the peg on the hole axis
+                return tcp + hole - [0.0, 0.0, target_depth] - bottom, -1.0, hole_err, True
+            if phase == 7:  # release
+                return tcp, 1.0, 0.0, False
+            return tcp + [0.0, 0.0, 0.05], 1.0, 0.0, False  # retreat
+
+        def jump(obs: Obs, phase: int, steps: int) -> int | None:
+            s = obs["object_state"]
+            bottom, grasp_pt = self.peg_points(s)
+            lost = float(np.linalg.norm(obs["ee_pos"] - grasp_pt)) > 0.03 * self.scale
+            if 3 <= phase <= 6 and lost:  # dropped the peg: grasp again
+                return 0
+            if phase == 6 and steps >= 12 and bottom[2] > s[9] - 0.003:  # stuck on the rim
+                return 5
+            return None
+
+        return WaypointExpert(
+            plan,
+            tolerances=(0.01, 0.005, 0.0, 0.01, 0.004, 0.002, 0.0, 0.0, 0.0),
+            hold_steps=(0, 0, 6, 0, 0, 2, 0, 4, 0),
+            speeds=(1.0, 1.0, 1.0, 1.0, 1.0, 0.4, 0.25, 1.0, 1.0),
+            timeouts=(0, 40, 0, 40, 60, 30, 40, 0, 0),
+            jump=jump,
+        )
