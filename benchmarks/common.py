@@ -1,0 +1,47 @@
+"""Shared by the benchmark scripts: machine description and JSON output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata as md
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine_info(packages: tuple[str, ...] = ("armgym", "numpy", "mujoco", "gymnasium")) -> dict[str, Any]:
+    """CPU, core count, load, Python and package versions, date and command line."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    versions = {}
+    for p in packages:
+        try:
+            versions[p] = md.version(p)
+        except md.PackageNotFoundError:
+            versions[p] = None
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "loadavg": os.getloadavg(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": versions,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+
+
+def write_json(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    return path

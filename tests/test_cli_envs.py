@@ -1,0 +1,40 @@
+"""End-to-end smoke tests of the env-side CLI commands (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import armgym
+
+
+def _armgym(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "armgym.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_armgym_help_lists_commands() -> None:
+    out = _armgym("--help")
+    assert out.returncode == 0 and "demo" in out.stdout and "serve" in out.stdout
+
+
+def test_armgym_envs_json() -> None:
+    out = _armgym("envs", "--json")
+    assert out.returncode == 0, out.stderr
+    cat = json.loads(out.stdout)
+    assert cat["env_ids"] == armgym.env_ids()
+    assert set(cat["robots"]) == set(armgym.ROBOTS.names())
+
+
+def test_unknown_command_suggests_closest() -> None:
+    out = _armgym("evl")
+    assert out.returncode == 2 and "Did you mean 'eval'" in out.stderr
+
+
+def test_armgym_bench_quick() -> None:
+    out = _armgym("bench", "--steps", "20", "--num-envs", "2")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["env_steps_per_s"] > 0 and result["batched_2_env_steps_per_s"] > 0
