@@ -54,8 +54,17 @@ def _cli(*args: str) -> Iterator[int]:
 def test_serve_then_run(capsys: pytest.CaptureFixture[str]) -> None:
     with _cli("serve", "--policy", "scripted:PickCube") as port:
         rc = run_client.main(
-            ["--policy", f"ws://127.0.0.1:{port}", "--task", "PickCube", "--robot", "panda",
-             "--episodes", "2", "--json-out"]
+            [
+                "--policy",
+                f"ws://127.0.0.1:{port}",
+                "--task",
+                "PickCube",
+                "--robot",
+                "panda",
+                "--episodes",
+                "2",
+                "--json-out",
+            ]
         )
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
@@ -67,8 +76,16 @@ def test_serve_then_run(capsys: pytest.CaptureFixture[str]) -> None:
 def test_run_with_chunked_random_policy(capsys: pytest.CaptureFixture[str]) -> None:
     with _cli("serve", "--policy", "random:armgym/PickCube-v0,horizon=4") as port:
         rc = run_client.main(
-            ["--policy", f"ws://127.0.0.1:{port}", "--episodes", "1", "--max-steps", "12",
-             "--chunking", "ensemble"]
+            [
+                "--policy",
+                f"ws://127.0.0.1:{port}",
+                "--episodes",
+                "1",
+                "--max-steps",
+                "12",
+                "--chunking",
+                "ensemble",
+            ]
         )
     assert rc == 0
     out = capsys.readouterr().out

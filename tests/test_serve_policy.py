@@ -114,7 +114,9 @@ def test_armgym_client_metadata_and_reset(scripted: ServerThread, obs: dict) -> 
         assert out["actions"].shape == (1, 7)
 
 
-def test_scripted_policy_over_the_wire_solves_pickcube(scripted: ServerThread, env: gym.Env) -> None:
+def test_scripted_policy_over_the_wire_solves_pickcube(
+    scripted: ServerThread, env: gym.Env
+) -> None:
     with WebsocketPolicyClient(scripted.url) as client:
         summary = run_episodes(env, client, episodes=1, seed=1)
     assert summary["success_rate"] == 1.0
@@ -185,7 +187,9 @@ def test_bad_input_gets_clear_error_and_server_survives(
 def test_armgym_client_raises_server_message(scripted: ServerThread, obs: dict) -> None:
     with WebsocketPolicyClient(scripted.url) as client:
         bad = {**obs, "observation.state": obs["observation.state"][:3]}
-        with pytest.raises(ServerError, match=r"observation.state' has shape \(3,\), expected \(22,\)"):
+        with pytest.raises(
+            ServerError, match=r"observation.state' has shape \(3,\), expected \(22,\)"
+        ):
             client.infer(bad)
         assert client.infer(obs)["actions"].shape == (1, 7)  # reconnected
         assert client.reconnects == 1
@@ -274,15 +278,22 @@ _arrays = st.builds(
     st.lists(st.integers(-2, 30), max_size=3),
     st.binary(max_size=128),
 )
-_values = st.recursive(_leaf | _arrays, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3), max_leaves=8)
+_values = st.recursive(
+    _leaf | _arrays,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+    max_leaves=8,
+)
 _obs_maps = st.dictionaries(
-    st.sampled_from(["observation.state", "observation.environment_state", "x"]) | st.text(max_size=5),
+    st.sampled_from(["observation.state", "observation.environment_state", "x"])
+    | st.text(max_size=5),
     _values,
     max_size=4,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(payload=_obs_maps | st.binary(max_size=64) | _values)
 def test_fuzz_server_answers_protocol_error(scripted: ServerThread, payload: Any) -> None:
     frame = payload if isinstance(payload, bytes) else msgpack.packb(payload)
@@ -335,7 +346,9 @@ class _Wrapped:
         return self.inner.infer(obs)
 
 
-@pytest.mark.parametrize(("fault", "message"), [("raise", "policy exploded"), ("bad shape", "expected (1, 7)")])
+@pytest.mark.parametrize(
+    ("fault", "message"), [("raise", "policy exploded"), ("bad shape", "expected (1, 7)")]
+)
 def test_policy_failure_is_1011_with_traceback(obs: dict, fault: str, message: str) -> None:
     with PolicyServer(_Wrapped(fault), port=0).run_in_thread() as t:
         answer, code = _raw_request(t.port, wire.packb(obs))
@@ -349,7 +362,7 @@ def test_deadline_then_reconnect(obs: dict) -> None:
     slow = _Wrapped("sleep", delay=0.3)
     with PolicyServer(slow, port=0, infer_in_thread=True).run_in_thread() as t:
         client = WebsocketPolicyClient(t.url, request_timeout=0.05)
-        with pytest.raises(RequestTimeoutError, match="within 0.05 s"):
+        with pytest.raises(RequestTimeoutError, match=r"within 0\.05 s"):
             client.infer(obs)
         slow.delay, client.request_timeout = 0.0, 5.0  # the late call still holds the policy
         assert client.infer(obs)["actions"].shape == (1, 7)
@@ -368,7 +381,9 @@ def test_client_reconnects_after_server_restart(obs: dict) -> None:
     restarted = threading.Timer(
         0.2,
         lambda: holder.append(
-            PolicyServer(factory=factory_for("scripted:PickCube"), port=port).run_in_thread().start()
+            PolicyServer(factory=factory_for("scripted:PickCube"), port=port)
+            .run_in_thread()
+            .start()
         ),
     )
     holder: list[ServerThread] = []

@@ -62,12 +62,17 @@ def test_env_on_remote_robot_matches_local(served: tuple[RobotServer, ServerThre
             o_l, r_l, term_l, trunc_l, _ = local.step(action)
             o_r, r_r, term_r, trunc_r, _ = remote.step(action)
             assert (r_l, term_l, trunc_l) == (r_r, term_r, trunc_r)
-    np.testing.assert_array_equal(remote.unwrapped.get_sim_state(), local.unwrapped.get_sim_state())
+    np.testing.assert_array_equal(
+        remote.unwrapped.get_sim_state(),  # type: ignore[attr-defined]
+        local.unwrapped.get_sim_state(),  # type: ignore[attr-defined]
+    )
     local.close()
     remote.close()
 
 
-def test_expert_episode_over_remote_robot_succeeds(served: tuple[RobotServer, ServerThread]) -> None:
+def test_expert_episode_over_remote_robot_succeeds(
+    served: tuple[RobotServer, ServerThread],
+) -> None:
     from armgym.policies.scripted import ScriptedPolicy
 
     _, t = served

@@ -15,12 +15,17 @@ import hmac
 import http
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.http11 import Request, Response
+from websockets.sync.client import ClientConnection, connect
+
+from armgym.errors import ArmgymError
+from armgym.serve import wire
 
 log = logging.getLogger("armgym.serve")
 
@@ -35,6 +40,71 @@ ProcessRequest = Callable[[ServerConnection, Request], Response | None]
 def auth_header(api_key: str | None) -> dict[str, str] | None:
     """HTTP headers a client sends for ``api_key`` (openpi's ``Api-Key`` scheme)."""
     return {"Authorization": f"Api-Key {api_key}"} if api_key else None
+
+
+class ServerError(ArmgymError, RuntimeError):
+    """The server answered with an error (text frame) or refused the connection."""
+
+
+class RequestTimeoutError(ArmgymError, TimeoutError):
+    """No answer within the request deadline (or no connection within the connect timeout)."""
+
+
+def connect_with_retry(
+    url: str,
+    *,
+    api_key: str | None = None,
+    connect_timeout: float = 10.0,
+    backoff: float = 0.05,
+    backoff_max: float = 2.0,
+    max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
+) -> tuple[ClientConnection, dict[str, Any]]:
+    """Connect to an armgym/openpi server and read its first (metadata) frame.
+
+    Retries refused/failed connections with exponential backoff (``backoff`` doubling up
+    to ``backoff_max`` [s]) until ``connect_timeout`` [s] has passed.
+
+    Returns:
+        the open connection and the decoded metadata map.
+
+    Raises:
+        ServerError: HTTP error status (401 = missing/wrong API key) or an error frame.
+        RequestTimeoutError: no connection within ``connect_timeout``.
+    """
+    deadline = time.monotonic() + connect_timeout
+    delay, attempt = backoff, 0
+    while True:
+        attempt += 1
+        try:
+            ws = connect(
+                url,
+                compression=None,
+                max_size=max_message_bytes,
+                additional_headers=auth_header(api_key),
+                open_timeout=max(deadline - time.monotonic(), 0.05),
+                proxy=None,
+                ping_interval=None,
+                legacy=True,
+            )
+            first = ws.recv(timeout=max(deadline - time.monotonic(), 0.05))
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            hint = " (missing or wrong API key)" if status == 401 else ""
+            raise ServerError(f"{url} refused the connection: HTTP {status}{hint}") from exc
+        except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            if time.monotonic() + delay >= deadline:
+                raise RequestTimeoutError(
+                    f"could not connect to {url} within {connect_timeout:.1f} s "
+                    f"({attempt} attempts; last error: {exc!r}). Is the server running?"
+                ) from exc
+            log.debug("connect attempt %d to %s failed: %r", attempt, url, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, backoff_max)
+            continue
+        if isinstance(first, str):
+            ws.close()
+            raise ServerError(f"server sent an error instead of metadata:\n{first}")
+        return ws, wire.expect_mapping(wire.unpackb(first), "metadata")
 
 
 def make_process_request(api_key: str | None) -> ProcessRequest:
@@ -109,6 +179,10 @@ class ServerThread:
         except asyncio.CancelledError:
             pass
         finally:
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:  # e.g. a robot server's watchdog
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,15 +105,21 @@ def _scripted_factory(arg: str) -> Callable[[], Policy]:
     task_name, _, robot_name = arg.partition(":")
     task_cls = TASKS.get(task_name)
     spec = ROBOTS.get(robot_name or "panda")
-    return lambda: ScriptedPolicy(task_cls(spec))
+
+    def make() -> Policy:
+        import mujoco
+
+        task = task_cls(spec)
+        task.build(mujoco.MjSpec())  # scratch spec: sets size attributes the expert reads
+        return ScriptedPolicy(task)
+
+    return make
 
 
 def _import_envs() -> None:
     """Register armgym's gymnasium ids (``armgym/<Task>-v0``) if the envs package does."""
-    try:
+    with contextlib.suppress(ImportError):
         import armgym.envs  # noqa: F401
-    except ImportError:
-        pass
 
 
 def factory_for(spec: str) -> Callable[[], Policy]:

@@ -19,30 +19,22 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
 from typing import Any
 
 import numpy as np
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
-from armgym.errors import ArmgymError, ProtocolError
+from armgym.errors import ProtocolError
 from armgym.policies.base import FeatureSpec, PolicyMetadata
 from armgym.serve import wire
-from armgym.serve._common import auth_header
+from armgym.serve._common import RequestTimeoutError, ServerError, connect_with_retry
 
 log = logging.getLogger("armgym.serve.client")
 
 RESET_KEY = "__reset__"
-
-
-class ServerError(ArmgymError, RuntimeError):
-    """The server answered with an error (text frame) or refused the connection."""
-
-
-class RequestTimeoutError(ArmgymError, TimeoutError):
-    """No answer within the request deadline (or no connection within the connect timeout)."""
 
 
 def parse_metadata(raw: Any) -> PolicyMetadata:
@@ -69,6 +61,9 @@ def parse_metadata(raw: Any) -> PolicyMetadata:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProtocolError(f"malformed metadata frame: {exc}") from exc
+
+
+__all__ = ["RequestTimeoutError", "ServerError", "WebsocketPolicyClient", "parse_metadata"]
 
 
 class WebsocketPolicyClient:
@@ -113,49 +108,20 @@ class WebsocketPolicyClient:
     # ---------------------------------------------------------------- connection
 
     def _connect(self) -> PolicyMetadata:
-        deadline = time.monotonic() + self.connect_timeout
-        delay, attempt = self.backoff, 0
-        while True:
-            attempt += 1
-            remaining = deadline - time.monotonic()
-            try:
-                ws = connect(
-                    self.url,
-                    compression=None,
-                    max_size=self.max_message_bytes,
-                    additional_headers=auth_header(self.api_key),
-                    open_timeout=max(remaining, 0.05),
-                    proxy=None,
-                    ping_interval=None,
-                )
-                first = ws.recv(timeout=max(deadline - time.monotonic(), 0.05))
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                hint = " (missing or wrong API key)" if status == 401 else ""
-                raise ServerError(f"{self.url} refused the connection: HTTP {status}{hint}") from exc
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-                if time.monotonic() + delay >= deadline:
-                    raise RequestTimeoutError(
-                        f"could not connect to {self.url} within {self.connect_timeout:.1f} s "
-                        f"({attempt} attempts; last error: {exc!r}). Is the server running?"
-                    ) from exc
-                log.debug("connect attempt %d to %s failed: %r", attempt, self.url, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
-                continue
-            if isinstance(first, str):
-                ws.close()
-                raise ServerError(f"server sent an error instead of metadata:\n{first}")
-            self.server_metadata = wire.expect_mapping(wire.unpackb(first), "metadata")
-            self._ws = ws
-            return parse_metadata(self.server_metadata)
+        self._ws, self.server_metadata = connect_with_retry(
+            self.url,
+            api_key=self.api_key,
+            connect_timeout=self.connect_timeout,
+            backoff=self.backoff,
+            backoff_max=self.backoff_max,
+            max_message_bytes=self.max_message_bytes,
+        )
+        return parse_metadata(self.server_metadata)
 
     def _drop(self) -> None:
         if self._ws is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken; nothing to release
                 self._ws.close()
-            except Exception:  # already broken; nothing to release
-                pass
             self._ws = None
 
     def _roundtrip(self, frame: bytes) -> Any:

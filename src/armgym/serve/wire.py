@@ -16,7 +16,6 @@ names the offending key, so servers can answer bad input without dying.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,7 +66,13 @@ def _pack_default(obj: Any) -> Any:
     raise ProtocolError(f"cannot encode object of type {type(obj).__name__} on the wire")
 
 
+_DTYPE_CACHE: dict[str, np.dtype] = {}
+
+
 def _decode_dtype(raw: Any) -> np.dtype:
+    cached = _DTYPE_CACHE.get(raw) if isinstance(raw, str) else None
+    if cached is not None:
+        return cached
     if isinstance(raw, bytes):
         raw = raw.decode("ascii", "replace")
     if not isinstance(raw, str) or len(raw) > 16:
@@ -77,19 +82,23 @@ def _decode_dtype(raw: Any) -> np.dtype:
     except (TypeError, ValueError) as exc:
         raise ProtocolError(f"unknown array dtype {raw!r}") from exc
     _check_dtype(dtype)
+    if len(_DTYPE_CACHE) < 256:  # only valid dtypes are cached; bounded
+        _DTYPE_CACHE[raw] = dtype
     return dtype
 
 
 def _decode_array(obj: dict[Any, Any]) -> np.ndarray:
     dtype = _decode_dtype(obj.get(b"dtype"))
     data, shape = obj.get(b"data"), obj.get(b"shape")
-    if not isinstance(data, bytes):
+    if type(data) is not bytes:
         raise ProtocolError("array 'data' must be msgpack bin (raw bytes)")
-    if not isinstance(shape, list | tuple) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if type(shape) is not list:  # msgpack arrays decode to lists
         raise ProtocolError(f"array 'shape' must be a list of non-negative ints, got {shape!r}")
-    count = math.prod(shape)
+    count = 1
+    for d in shape:
+        if type(d) is not int or d < 0:
+            raise ProtocolError(f"array 'shape' must be a list of non-negative ints, got {shape!r}")
+        count *= d
     if count * dtype.itemsize != len(data):
         raise ProtocolError(
             f"array of shape {tuple(shape)} and dtype {dtype.str} needs "
@@ -201,8 +210,51 @@ def validate_array(
     return value
 
 
+Schema = Mapping[str, tuple[str | np.dtype, tuple[int, ...]]]
+
+
+class CompiledSchema:
+    """An observation schema prepared once for fast per-message validation.
+
+    Args:
+        schema: key -> (dtype, shape); ``-1`` in a shape matches any size.
+        allow_extra: accept keys the schema does not list.
+    """
+
+    def __init__(self, schema: Schema, *, allow_extra: bool = False):
+        self.allow_extra = allow_extra
+        self.keys = frozenset(schema)
+        self.fields = [
+            (key, np.dtype(dtype), tuple(shape), -1 in shape, np.dtype(dtype).kind == "f")
+            for key, (dtype, shape) in schema.items()
+        ]
+
+    def validate(self, obs: Any) -> dict[str, np.ndarray]:
+        """Return ``obs`` if it matches; else raise ProtocolError naming the key."""
+        if type(obs) is not dict or (not self.allow_extra and obs.keys() != self.keys):
+            return self._slow(obs)
+        for key, dtype, shape, wildcard, is_float in self.fields:
+            value = obs.get(key)
+            if (
+                type(value) is not np.ndarray
+                or value.dtype != dtype
+                or (value.shape != shape and (not wildcard or len(value.shape) != len(shape)))
+            ):
+                return self._slow(obs)
+            if wildcard or (is_float and not np.isfinite(value).all()):
+                validate_array(key, value, dtype, shape)
+        return obs
+
+    def _slow(self, obs: Any) -> dict[str, np.ndarray]:
+        return validate_observation(
+            obs,
+            {k: (dt, shape) for k, dt, shape, _, _ in self.fields},
+            allow_extra=self.allow_extra,
+        )
+
+
 def validate_observation(
-    obs: Any, schema: Mapping[str, tuple[str, tuple[int, ...]]], *, allow_extra: bool = False
+    obs: Any, schema: Schema, *, allow_extra: bool = False
 ) -> dict[str, np.ndarray]:
     """Validate an observation map against ``schema`` (key -> (dtype, shape)).
 
