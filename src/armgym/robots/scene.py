@@ -48,9 +48,11 @@ def build_scene(
     spec.visual.global_.offheight = max(int(image_size[0]), 64)
     spec.visual.global_.offwidth = max(int(image_size[1]), 64)
     spec.visual.headlight.ambient = [0.4, 0.4, 0.4]
-    spec.visual.headlight.diffuse = [0.6, 0.6, 0.6]
+    spec.visual.headlight.diffuse = [0.45, 0.45, 0.45]
+    spec.add_material(name="floor_matte", specular=0.0, shininess=0.0, rgba=[0.55, 0.5, 0.45, 1.0])
     spec.worldbody.add_geom(
         name="floor",
+        material="floor_matte",
         type=mujoco.mjtGeom.mjGEOM_PLANE,
         size=[2.0, 2.0, 0.05],
         rgba=[0.55, 0.5, 0.45, 1.0],
@@ -59,12 +61,17 @@ def build_scene(
         condim=3,
         friction=[1.0, 0.005, 0.0001],
     )
-    spec.worldbody.add_light(pos=[0.5, 0.0, 2.0], dir=[0.0, 0.0, -1.0], castshadow=False)
-    center = np.array([*robot.extra.get("object_center", (0.5, 0.0)), 0.0])
-    span = float(robot.extra.get("object_halfspan", 0.15))
-    eye = center + np.array([2.6 * span + 0.5, 0.0, 2.0 * span + 0.35])
+    spec.worldbody.add_light(
+        pos=[0.5, 0.0, 2.0], dir=[0.3, 0.2, -1.0], castshadow=False, diffuse=[0.5, 0.5, 0.5]
+    )
+    spec.worldbody.lights[-1].type = mujoco.mjtLightType.mjLIGHT_DIRECTIONAL
+    # Front camera: a three-quarter view of arm and object area, scaled by the arm's reach.
+    center = np.array([*robot.extra.get("object_center", (0.5, 0.0)), 0.0]) + robot.base_pos
+    target = np.array([0.7 * center[0], center[1], 0.35 * robot.max_reach])
+    direction = np.array([1.0, 0.55, 0.75]) / np.linalg.norm([1.0, 0.55, 0.75])
+    eye = target + 2.0 * robot.max_reach * direction
     spec.worldbody.add_camera(
-        name="front", pos=eye.tolist(), xyaxes=_look_at_xyaxes(eye, center + [0, 0, 0.05]), fovy=50
+        name="front", pos=eye.tolist(), xyaxes=_look_at_xyaxes(eye, target), fovy=45
     )
     if task is not None:
         task.build(spec)

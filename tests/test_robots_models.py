@@ -1,0 +1,171 @@
+"""Every registered robot model: asset layout, stable home pose, ee_delta tracking, gripper,
+wrist camera, and the PickCube scripted expert (a few seeds; the lead runs the full sweeps)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+import armgym
+from armgym.policies.scripted import ScriptedPolicy
+from armgym.robots.base import RobotSpec
+from armgym.robots.controllers import ControllerConfig
+from armgym.robots.scene import build_scene
+from armgym.robots.sim import SimRobot
+from armgym.robots.specs import ASSETS, mjcf_path
+from armgym.tasks.pick_cube import PickCube
+
+ROBOT_NAMES = armgym.ROBOTS.names()
+DIRECTIONS = [(axis, sign) for axis in range(3) for sign in (1.0, -1.0)]
+
+
+def _spec(name: str) -> RobotSpec:
+    return armgym.ROBOTS.get(name)
+
+
+def _tilt_from_down(xmat: np.ndarray) -> float:
+    """Angle between a frame's z-axis and world -z [rad]."""
+    return float(np.arccos(np.clip(-xmat.reshape(3, 3)[2, 2], -1.0, 1.0)))
+
+
+def _rot_angle(r0: np.ndarray, r1: np.ndarray) -> float:
+    cos = (np.trace(r0.reshape(3, 3).T @ r1.reshape(3, 3)) - 1.0) / 2.0
+    return float(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+@pytest.mark.parametrize("name", ROBOT_NAMES)
+def test_asset_layout_and_names(name: str) -> None:
+    spec = _spec(name)
+    path = mjcf_path(spec)
+    assert path.is_file(), f"{name}: {path} missing"
+    assert path.resolve().parent == ASSETS.resolve(), f"{name}: MJCF must live in assets/"
+    model = mujoco.MjModel.from_xml_path(str(path))
+    for joint in (*spec.arm_joints, *spec.gripper_joints):
+        assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint) >= 0, joint
+    for act in (*spec.arm_actuators, spec.gripper_actuator):
+        assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act) >= 0, act
+    assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, spec.ee_site) >= 0
+    assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "wrist") >= 0
+    # home inside the joint limits; finger joints read 0 = closed; gripper range in ctrlrange
+    for joint, q in zip(spec.arm_joints, spec.home_qpos, strict=True):
+        lo, hi = model.joint(joint).range
+        assert lo <= q <= hi, f"{name}: home {joint}={q} outside [{lo}, {hi}]"
+    for joint in spec.gripper_joints:
+        assert model.joint(joint).range[0] == 0.0 and model.joint(joint).range[1] > 0.0
+    lo, hi = model.actuator(spec.gripper_actuator).ctrlrange
+    assert lo <= min(spec.gripper_range) and max(spec.gripper_range) <= hi
+    assert model.opt.timestep == 0.002
+    for key in ("object_center", "object_halfspan", "finger_gap"):
+        assert key in spec.extra, f"{name}: extra[{key!r}] missing"
+
+
+@pytest.mark.parametrize("name", ROBOT_NAMES)
+def test_holds_home_without_warnings(name: str) -> None:
+    spec = _spec(name)
+    mujoco.MjModel.from_xml_path(str(mjcf_path(spec)))  # compiles alone
+    task = PickCube(spec, "low")
+    model = build_scene(spec, task)
+    robot = SimRobot(spec, task, model=model)
+    robot.reset(seed=0)
+    data, c = robot.data, robot.controller
+    mujoco.mj_step(model, data, nstep=round(2.0 / model.opt.timestep))
+    assert not any(int(data.warning[i].number) for i in range(len(data.warning))), [
+        mujoco.mjtWarning(i).name for i in range(len(data.warning)) if data.warning[i].number
+    ]
+    err = np.abs(data.qpos[c.qadr] - np.asarray(spec.home_qpos))
+    assert err.max() < 1e-3, f"{name}: drifted {err.max():.2e} rad from home"
+
+
+@pytest.mark.parametrize("name", ROBOT_NAMES)
+def test_home_pose_points_down_inside_workspace(name: str) -> None:
+    spec = _spec(name)
+    robot = SimRobot(spec)
+    obs = robot.reset(seed=0)
+    assert _tilt_from_down(robot.data.site_xmat[robot.controller.site_id]) < 0.05
+    p = obs["ee_pos"] - np.asarray(spec.base_pos)
+    assert np.all(p >= np.asarray(spec.workspace_low)), p
+    assert np.all(p <= np.asarray(spec.workspace_high)), p
+    # the task's object region lies inside the workspace box, and within reach
+    cx, cy = spec.extra["object_center"]
+    span = spec.extra["object_halfspan"]
+    assert spec.workspace_low[0] <= cx - span and cx + span <= spec.workspace_high[0]
+    assert spec.workspace_low[1] <= cy - span and cy + span <= spec.workspace_high[1]
+    assert np.hypot(abs(cx) + span, abs(cy) + span) < spec.max_reach
+
+
+@pytest.mark.parametrize("name", ROBOT_NAMES)
+def test_wrist_camera_sees_object_region(name: str) -> None:
+    """At home the object centre projects inside the wrist camera's image (no rendering)."""
+    spec = _spec(name)
+    robot = SimRobot(spec)
+    robot.reset(seed=0)
+    m, d = robot.model, robot.data
+    cam = m.camera("wrist").id
+    target = np.array([*spec.extra["object_center"], 0.02 * spec.extra.get("object_scale", 1.0)])
+    rel = d.cam_xmat[cam].reshape(3, 3).T @ (
+        target + np.asarray(spec.base_pos) * [1, 1, 0] - d.cam_xpos[cam]
+    )
+    assert rel[2] < 0, f"{name}: object behind the wrist camera"
+    half = np.tan(np.radians(m.cam_fovy[cam]) / 2)
+    assert abs(rel[0] / -rel[2]) < 0.8 * half and abs(rel[1] / -rel[2]) < 0.8 * half
+
+
+@pytest.mark.parametrize("name", ROBOT_NAMES)
+@pytest.mark.parametrize(
+    "axis,sign", DIRECTIONS, ids=[f"{'xyz'[a]}{'+' if s > 0 else '-'}" for a, s in DIRECTIONS]
+)
+def test_ee_delta_tracks(name: str, axis: int, sign: float) -> None:
+    spec = _spec(name)
+    cfg = ControllerConfig()
+    robot = SimRobot(spec, controller=cfg)
+    obs = robot.reset(seed=0)
+    sid = robot.controller.site_id
+    p0, r0 = obs["ee_pos"].astype(np.float64), robot.data.site_xmat[sid].copy()
+    action = np.zeros(7, dtype=np.float32)
+    action[axis], action[6] = sign, 1.0
+    for _ in range(5):
+        obs = robot.act(action)
+    moved = (obs["ee_pos"] - p0) * sign
+    # 60 % of the commanded 5 steps, unless the workspace box stops the tool earlier
+    face = (spec.workspace_high if sign > 0 else spec.workspace_low)[axis] + spec.base_pos[axis]
+    room = abs(face - p0[axis])
+    need = min(0.6 * 5 * cfg.pos_step, 0.9 * room)
+    assert moved[axis] >= need, (
+        f"{name}: moved {moved[axis]:.3f} m along {'xyz'[axis]}, need {need:.3f}"
+    )
+    assert _rot_angle(r0, robot.data.site_xmat[sid]) < 0.1
+
+
+@pytest.mark.parametrize("name", ROBOT_NAMES)
+def test_gripper_closes_and_opens(name: str) -> None:
+    robot = SimRobot(_spec(name))
+    robot.reset(seed=0)
+    action = np.zeros(7, dtype=np.float32)
+    action[6] = -1.0
+    for _ in range(10):
+        obs = robot.act(action)
+    assert obs["gripper"][0] < 0.1
+    action[6] = 1.0
+    for _ in range(10):
+        obs = robot.act(action)
+    assert obs["gripper"][0] > 0.9
+
+
+@pytest.mark.parametrize("name", ROBOT_NAMES)
+@pytest.mark.parametrize("level", ["low", "med"])
+def test_pick_cube_expert(name: str, level: str) -> None:
+    env = gym.make("armgym/PickCube-v0", robot=name, randomization=level)
+    policy = ScriptedPolicy.for_env(env)
+    wins = 0
+    for seed in range(5):
+        obs, info = env.reset(seed=seed)
+        policy.reset()
+        for _ in range(100):
+            obs, _, terminated, truncated, info = env.step(policy(obs))
+            if terminated or truncated:
+                break
+        wins += bool(info["is_success"])
+    env.close()
+    assert wins >= (5 if level == "low" else 4), f"{name}/{level}: {wins}/5"
