@@ -36,6 +36,7 @@ EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.par
 INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
 TASKS_PATH = "meta/tasks.parquet"
+ARMGYM_META_PATH = "meta/armgym.json"  # armgym sidecar: env config for replay
 
 #: Columns every frame has, in lerobot's order.
 DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
@@ -107,11 +108,14 @@ def with_default_features(features: Mapping[str, Mapping[str, Any]]) -> dict[str
             continue
         dtype, shape = feat.get("dtype"), feat.get("shape")
         if dtype not in _ARROW_DTYPES and not is_video(feat):
-            raise DatasetError(f"feature {key!r}: unsupported dtype {dtype!r}; use one of "
-                               f"{sorted(_ARROW_DTYPES)} or 'video'.")
+            raise DatasetError(
+                f"feature {key!r}: unsupported dtype {dtype!r}; use one of "
+                f"{sorted(_ARROW_DTYPES)} or 'video'."
+            )
         if not isinstance(shape, list | tuple) or not all(int(s) > 0 for s in shape):
-            raise DatasetError(f"feature {key!r}: shape must be a list of positive ints, "
-                               f"got {shape!r}.")
+            raise DatasetError(
+                f"feature {key!r}: shape must be a list of positive ints, got {shape!r}."
+            )
         if is_video(feat) and (len(shape) != 3 or shape[2] != 3):
             raise DatasetError(f"video feature {key!r} must have shape [H, W, 3], got {shape}.")
         if not is_video(feat) and len(shape) != 1:
@@ -143,8 +147,9 @@ def data_schema(features: Mapping[str, Mapping[str, Any]]) -> pa.Schema:
     return pa.schema(fields, metadata={b"huggingface": json.dumps(hf).encode()})
 
 
-def frame_columns(features: Mapping[str, Mapping[str, Any]],
-                  columns: Mapping[str, np.ndarray]) -> pa.Table:
+def frame_columns(
+    features: Mapping[str, Mapping[str, Any]], columns: Mapping[str, np.ndarray]
+) -> pa.Table:
     """Build a data table from per-feature arrays of shape [T] or [T, D]."""
     schema = data_schema(features)
     arrays = []
@@ -162,27 +167,54 @@ def tasks_table(tasks: list[str]) -> pa.Table:
     """meta/tasks.parquet as lerobot writes it: a pandas frame indexed by the task string."""
     pandas_meta = {
         "index_columns": ["__index_level_0__"],
-        "column_indexes": [{"name": None, "field_name": None, "pandas_type": "unicode",
-                            "numpy_type": "object", "metadata": {"encoding": "UTF-8"}}],
+        "column_indexes": [
+            {
+                "name": None,
+                "field_name": None,
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": {"encoding": "UTF-8"},
+            }
+        ],
         "columns": [
-            {"name": "task_index", "field_name": "task_index", "pandas_type": "int64",
-             "numpy_type": "int64", "metadata": None},
-            {"name": None, "field_name": "__index_level_0__", "pandas_type": "unicode",
-             "numpy_type": "object", "metadata": None},
+            {
+                "name": "task_index",
+                "field_name": "task_index",
+                "pandas_type": "int64",
+                "numpy_type": "int64",
+                "metadata": None,
+            },
+            {
+                "name": None,
+                "field_name": "__index_level_0__",
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": None,
+            },
         ],
         "attributes": {},
         "creator": {"library": "pyarrow", "version": pa.__version__},
         "pandas_version": "2.2.3",
     }
-    schema = pa.schema([("task_index", pa.int64()), ("__index_level_0__", pa.string())],
-                       metadata={b"pandas": json.dumps(pandas_meta).encode()})
-    return pa.table({"task_index": list(range(len(tasks))), "__index_level_0__": tasks},
-                    schema=schema)
+    schema = pa.schema(
+        [("task_index", pa.int64()), ("__index_level_0__", pa.string())],
+        metadata={b"pandas": json.dumps(pandas_meta).encode()},
+    )
+    return pa.table(
+        {"task_index": list(range(len(tasks))), "__index_level_0__": tasks}, schema=schema
+    )
 
 
-def make_info(features: Mapping[str, Mapping[str, Any]], fps: float, *,
-              robot_type: str | None = None, total_episodes: int = 0, total_frames: int = 0,
-              total_tasks: int = 0, chunks_size: int = DEFAULT_CHUNKS_SIZE) -> dict:
+def make_info(
+    features: Mapping[str, Mapping[str, Any]],
+    fps: float,
+    *,
+    robot_type: str | None = None,
+    total_episodes: int = 0,
+    total_frames: int = 0,
+    total_tasks: int = 0,
+    chunks_size: int = DEFAULT_CHUNKS_SIZE,
+) -> dict:
     """meta/info.json contents, key order as lerobot 0.4.4 writes it."""
     return {
         "codebase_version": CODEBASE_VERSION,
@@ -208,22 +240,27 @@ def load_info(root: Path) -> dict:
     """Read and validate meta/info.json; raise DatasetError naming the file otherwise."""
     path = root / INFO_PATH
     if not path.is_file():
-        raise DatasetError(f"{path}: not found; is {root} a LeRobot dataset? "
-                           "(create one with `armgym collect --out DIR`)")
+        raise DatasetError(
+            f"{path}: not found; is {root} a LeRobot dataset? "
+            "(create one with `armgym collect --out DIR`)"
+        )
     try:
         info = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not valid JSON ({exc}); restore it from a backup or "
-                           "re-record the dataset.") from exc
+        raise DatasetError(
+            f"{path}: not valid JSON ({exc}); restore it from a backup or re-record the dataset."
+        ) from exc
     if not isinstance(info, dict):
         raise DatasetError(f"{path}: expected a JSON object, got {type(info).__name__}.")
     missing = [k for k in _REQUIRED_INFO if k not in info]
     if missing:
         raise DatasetError(f"{path}: missing keys {missing}; the file is not a LeRobot info.json.")
     if info["codebase_version"] not in READABLE_VERSIONS:
-        raise DatasetError(f"{path}: codebase_version {info['codebase_version']!r} is not "
-                           f"supported (readable: {', '.join(READABLE_VERSIONS)}); convert it "
-                           "with lerobot's conversion scripts.")
+        raise DatasetError(
+            f"{path}: codebase_version {info['codebase_version']!r} is not "
+            f"supported (readable: {', '.join(READABLE_VERSIONS)}); convert it "
+            "with lerobot's conversion scripts."
+        )
     if not isinstance(info["features"], dict) or not info["features"]:
         raise DatasetError(f"{path}: 'features' must be a non-empty object.")
     for key, feat in info["features"].items():

@@ -46,7 +46,7 @@ def image_sample(frame: np.ndarray) -> np.ndarray:
     """Spatially subsample one uint8 [H, W, 3] frame to at most MAX_IMAGE_SIDE per side."""
     h, w = frame.shape[:2]
     step = max(1, int(np.ceil(max(h, w) / MAX_IMAGE_SIDE)))
-    return frame[::step, ::step]
+    return frame[::step, ::step].copy()  # callers may reuse their buffer
 
 
 def image_stats(samples: np.ndarray) -> Stats:
@@ -68,13 +68,23 @@ def aggregate(stats_list: Iterable[Stats]) -> Stats:
     w = counts / counts.sum()
 
     def wsum(key: str) -> np.ndarray:
-        return np.sum([wi * np.asarray(s[key], dtype=np.float64) for wi, s in zip(w, items)],
-                      axis=0)
+        return np.sum(
+            [wi * np.asarray(s[key], dtype=np.float64) for wi, s in zip(w, items, strict=True)],
+            axis=0,
+        )
 
     mean = wsum("mean")
-    var = np.sum([wi * (np.asarray(s["std"], np.float64) ** 2
-                        + (np.asarray(s["mean"], np.float64) - mean) ** 2)
-                  for wi, s in zip(w, items)], axis=0)
+    var = np.sum(
+        [
+            wi
+            * (
+                np.asarray(s["std"], np.float64) ** 2
+                + (np.asarray(s["mean"], np.float64) - mean) ** 2
+            )
+            for wi, s in zip(w, items, strict=True)
+        ],
+        axis=0,
+    )
     out: Stats = {
         "min": np.min([s["min"] for s in items], axis=0),
         "max": np.max([s["max"] for s in items], axis=0),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -40,14 +41,17 @@ class VideoEncoder:
         if codec not in CODECS:
             raise DatasetError(f"unknown video codec {codec!r}; use one of {sorted(CODECS)}.")
         if height % 2 or width % 2:
-            raise DatasetError(f"video size {height}x{width} must be even for yuv420p; "
-                               "use an even --image-size.")
+            raise DatasetError(
+                f"video size {height}x{width} must be even for yuv420p; use an even --image-size."
+            )
         self.path, self.count = path, 0
         self.shape = (height, width, 3)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), "w", format="mp4")
         rate = Fraction(fps).limit_denominator(1001)
-        self._stream = self._container.add_stream(codec, rate=rate, options=CODECS[codec][1])
+        self._stream: Any = cast(
+            Any, self._container.add_stream(codec, rate=rate, options=CODECS[codec][1])
+        )
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "yuv420p"
         self._stream.codec_context.time_base = 1 / rate
@@ -55,8 +59,10 @@ class VideoEncoder:
     def add(self, frame: np.ndarray) -> None:
         """Encode one ``uint8[H, W, 3]`` frame."""
         if frame.shape != self.shape or frame.dtype != np.uint8:
-            raise DatasetError(f"{self.path}: frame must be uint8{list(self.shape)}, got "
-                               f"{frame.dtype}{list(frame.shape)}.")
+            raise DatasetError(
+                f"{self.path}: frame must be uint8{list(self.shape)}, got "
+                f"{frame.dtype}{list(frame.shape)}."
+            )
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         vf.pts = self.count
         self._container.mux(self._stream.encode(vf))
@@ -76,8 +82,10 @@ def decode_segment(path: Path, from_ts: float, num_frames: int, fps: float) -> n
     Raises DatasetError naming the file if it is missing, unreadable, or too short.
     """
     if not path.is_file():
-        raise DatasetError(f"{path}: video file missing; re-record the episode or restore "
-                           "the file (the dataset's meta/episodes lists it).")
+        raise DatasetError(
+            f"{path}: video file missing; re-record the episode or restore "
+            "the file (the dataset's meta/episodes lists it)."
+        )
     tol = 0.5 / fps
     out: list[np.ndarray] = []
     try:
@@ -93,9 +101,13 @@ def decode_segment(path: Path, from_ts: float, num_frames: int, fps: float) -> n
                 if len(out) == num_frames:
                     break
     except (av.error.FFmpegError, IndexError) as exc:
-        raise DatasetError(f"{path}: cannot decode video ({exc}); the file is corrupt or "
-                           "truncated, re-record the episode.") from exc
+        raise DatasetError(
+            f"{path}: cannot decode video ({exc}); the file is corrupt or "
+            "truncated, re-record the episode."
+        ) from exc
     if len(out) < num_frames:
-        raise DatasetError(f"{path}: expected {num_frames} frames from t={from_ts:.3f}s, "
-                           f"decoded {len(out)}; the video is truncated.")
+        raise DatasetError(
+            f"{path}: expected {num_frames} frames from t={from_ts:.3f}s, "
+            f"decoded {len(out)}; the video is truncated."
+        )
     return np.stack(out)

@@ -50,18 +50,35 @@ class LeRobotWriter:
         robot_type: free text stored in info.json.
         vcodec: PyAV encoder for video features (``libsvtav1`` = lerobot's AV1, ``libx264``).
         overwrite: delete an existing dataset at ``root`` instead of appending to it.
+        env_config: ``gymnasium.make`` arguments of the recording env, saved to
+            ``meta/armgym.json`` (lerobot ignores it) so ``armgym replay`` can rebuild it.
     """
 
-    def __init__(self, root: str | Path, features: Mapping[str, Mapping[str, Any]], fps: float,
-                 *, robot_type: str | None = None, vcodec: str = "libsvtav1",
-                 overwrite: bool = False, chunks_size: int = fmt.DEFAULT_CHUNKS_SIZE):
+    def __init__(
+        self,
+        root: str | Path,
+        features: Mapping[str, Mapping[str, Any]],
+        fps: float,
+        *,
+        robot_type: str | None = None,
+        vcodec: str = "libsvtav1",
+        overwrite: bool = False,
+        chunks_size: int = fmt.DEFAULT_CHUNKS_SIZE,
+        env_config: Mapping[str, Any] | None = None,
+    ):
         if vcodec not in CODECS:
             raise DatasetError(f"unknown video codec {vcodec!r}; use one of {sorted(CODECS)}.")
         self.root = Path(root)
         self.fps, self.vcodec = float(fps), vcodec
         codec_name = CODECS[vcodec][0]
-        feats = {k: ({**f, "info": {**f.get("info", {}), "video.codec": codec_name}}
-                     if fmt.is_video(f) else f) for k, f in features.items()}
+        feats = {
+            k: (
+                {**f, "info": {**f.get("info", {}), "video.codec": codec_name}}
+                if fmt.is_video(f)
+                else f
+            )
+            for k, f in features.items()
+        }
         self.features = fmt.with_default_features(feats)
         self.user_keys = [k for k in self.features if k not in fmt.DEFAULT_FEATURES]
         self.video_keys = [k for k in self.user_keys if fmt.is_video(self.features[k])]
@@ -74,10 +91,13 @@ class LeRobotWriter:
         if (self.root / fmt.INFO_PATH).exists():
             self._open_existing(robot_type)
         else:
-            self.info = fmt.make_info(self.features, self.fps, robot_type=robot_type,
-                                      chunks_size=chunks_size)
+            self.info = fmt.make_info(
+                self.features, self.fps, robot_type=robot_type, chunks_size=chunks_size
+            )
             _io.write_json_atomic(self.root / fmt.INFO_PATH, self.info)
-        self.recovered_files: list[Path] = self._drop_uncommitted()
+        if env_config is not None:
+            _io.write_json_atomic(self.root / fmt.ARMGYM_META_PATH, {"env": dict(env_config)})
+        self.recovered_files = drop_uncommitted(self.root, self.total_episodes, self.chunks_size)
         self._reset_buffers()
 
     # ------------------------------------------------------------------ recording
@@ -97,10 +117,12 @@ class LeRobotWriter:
             if key in self.video_keys:
                 self._add_image(key, np.asarray(frame[key]))
                 continue
-            value = np.asarray(frame[key], dtype=feat["dtype"]).reshape(-1)
+            value = np.array(frame[key], dtype=feat["dtype"], copy=True).reshape(-1)  # own it
             if value.shape[0] != feat["shape"][0]:
-                raise DatasetError(f"{self.root}: feature {key!r} expects shape {feat['shape']}, "
-                                   f"got {list(np.shape(frame[key]))}.")
+                raise DatasetError(
+                    f"{self.root}: feature {key!r} expects shape {feat['shape']}, "
+                    f"got {list(np.shape(frame[key]))}."
+                )
             self._columns[key].append(value)
         if task not in self.tasks:
             self.tasks.append(task)
@@ -111,8 +133,9 @@ class LeRobotWriter:
         if enc is None:
             h, w, _ = self.features[key]["shape"]
             path = self._video_path(key, self.total_episodes)
-            enc = VideoEncoder(path.with_name(path.name + PARTIAL_SUFFIX), h, w, self.fps,
-                               self.vcodec)
+            enc = VideoEncoder(
+                path.with_name(path.name + PARTIAL_SUFFIX), h, w, self.fps, self.vcodec
+            )
             self._encoders[key] = enc
         enc.add(image)
         self._image_samples[key].append(st.image_sample(image))
@@ -174,7 +197,8 @@ class LeRobotWriter:
     # ------------------------------------------------------------------ internals
     def _reset_buffers(self) -> None:
         self._columns: dict[str, list[np.ndarray]] = {
-            k: [] for k in self.user_keys if k not in self.video_keys}
+            k: [] for k in self.user_keys if k not in self.video_keys
+        }
         self._task_index: list[int] = []
         self._encoders: dict[str, VideoEncoder] = {}
         self._image_samples: dict[str, list[np.ndarray]] = {k: [] for k in self.video_keys}
@@ -182,8 +206,7 @@ class LeRobotWriter:
 
     def _video_path(self, key: str, ep: int) -> Path:
         chunk, file = fmt.chunk_file(ep, self.chunks_size)
-        return self.root / fmt.VIDEO_PATH.format(video_key=key, chunk_index=chunk,
-                                                 file_index=file)
+        return self.root / fmt.VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
 
     def _episode_columns(self, ep: int, n: int) -> dict[str, np.ndarray]:
         cols = {k: np.stack(v) for k, v in self._columns.items()}
@@ -195,49 +218,72 @@ class LeRobotWriter:
         cols["task_index"] = np.asarray(self._task_index, dtype=np.int64)
         return cols
 
-    def _episode_row(self, ep: int, n: int, task_index: np.ndarray,
-                     ep_stats: Mapping[str, st.Stats], extras: Mapping[str, Any]) -> dict:
+    def _episode_row(
+        self,
+        ep: int,
+        n: int,
+        task_index: np.ndarray,
+        ep_stats: Mapping[str, st.Stats],
+        extras: Mapping[str, Any],
+    ) -> dict:
         chunk, file = fmt.chunk_file(ep, self.chunks_size)
         used = sorted(set(task_index.tolist()))
         row: dict[str, Any] = {
-            "episode_index": ep, "tasks": [self.tasks[i] for i in used], "length": n,
-            "data/chunk_index": chunk, "data/file_index": file,
-            "dataset_from_index": self.total_frames, "dataset_to_index": self.total_frames + n,
+            "episode_index": ep,
+            "tasks": [self.tasks[i] for i in used],
+            "length": n,
+            "data/chunk_index": chunk,
+            "data/file_index": file,
+            "dataset_from_index": self.total_frames,
+            "dataset_to_index": self.total_frames + n,
         }
         for key in self.video_keys:
-            row.update({f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": file,
-                        f"videos/{key}/from_timestamp": 0.0,
-                        f"videos/{key}/to_timestamp": n / self.fps})
+            row.update(
+                {
+                    f"videos/{key}/chunk_index": chunk,
+                    f"videos/{key}/file_index": file,
+                    f"videos/{key}/from_timestamp": 0.0,
+                    f"videos/{key}/to_timestamp": n / self.fps,
+                }
+            )
         for key in self.features:
             for sk in st.STAT_KEYS:
                 row[f"stats/{key}/{sk}"] = np.asarray(ep_stats[key][sk]).tolist()
         row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = chunk, file
         unknown = set(extras) - set(fmt.EPISODE_EXTRAS)
         if unknown:
-            raise DatasetError(f"unknown episode extras {sorted(unknown)}; "
-                               f"valid: {sorted(fmt.EPISODE_EXTRAS)}.")
+            raise DatasetError(
+                f"unknown episode extras {sorted(unknown)}; valid: {sorted(fmt.EPISODE_EXTRAS)}."
+            )
         for key, (_, default) in fmt.EPISODE_EXTRAS.items():
             row[key] = extras.get(key, default)
         return row
 
     def _write_info(self) -> None:
-        self.info.update(total_episodes=self.total_episodes, total_frames=self.total_frames,
-                         total_tasks=len(self.tasks),
-                         splits={"train": f"0:{self.total_episodes}"})
+        self.info.update(
+            total_episodes=self.total_episodes,
+            total_frames=self.total_frames,
+            total_tasks=len(self.tasks),
+            splits={"train": f"0:{self.total_episodes}"},
+        )
         _io.write_json_atomic(self.root / fmt.INFO_PATH, self.info)
 
     def _open_existing(self, robot_type: str | None) -> None:
         info = fmt.load_info(self.root)
         path = self.root / fmt.INFO_PATH
         if info["codebase_version"] != fmt.CODEBASE_VERSION:
-            raise DatasetError(f"{path}: can only append to {fmt.CODEBASE_VERSION} datasets, "
-                               f"this is {info['codebase_version']}; use a new --out folder.")
+            raise DatasetError(
+                f"{path}: can only append to {fmt.CODEBASE_VERSION} datasets, "
+                f"this is {info['codebase_version']}; use a new --out folder."
+            )
         old = {k: (f["dtype"], list(f["shape"])) for k, f in info["features"].items()}
         new = {k: (f["dtype"], list(f["shape"])) for k, f in self.features.items()}
         if old != new or float(info["fps"]) != self.fps:
-            raise DatasetError(f"{path}: existing dataset has fps={info['fps']} and features "
-                               f"{old}; this recording has fps={self.fps} and {new}. Use a "
-                               "new --out folder (or overwrite=True).")
+            raise DatasetError(
+                f"{path}: existing dataset has fps={info['fps']} and features "
+                f"{old}; this recording has fps={self.fps} and {new}. Use a "
+                "new --out folder (or overwrite=True)."
+            )
         self.info, self.chunks_size = info, int(info.get("chunks_size", self.chunks_size))
         self.total_episodes = int(info["total_episodes"])
         self.total_frames = int(info["total_frames"])
@@ -254,43 +300,63 @@ class LeRobotWriter:
         table = _read_parquet(path)
         row = table.slice(0, 1).to_pylist()[0] if table.num_rows == 1 else None
         if row is None or row.get("episode_index") != ep:
-            raise DatasetError(f"{path}: expected one row for episode {ep}; appending is only "
-                               "supported to datasets armgym wrote (one file per episode).")
+            raise DatasetError(
+                f"{path}: expected one row for episode {ep}; appending is only "
+                "supported to datasets armgym wrote (one file per episode)."
+            )
         out: dict[str, st.Stats] = {}
         for key in self.features:
-            out[key] = {sk: np.asarray(row[f"stats/{key}/{sk}"]) for sk in st.STAT_KEYS
-                        if f"stats/{key}/{sk}" in row}
+            out[key] = {
+                sk: np.asarray(row[f"stats/{key}/{sk}"])
+                for sk in st.STAT_KEYS
+                if f"stats/{key}/{sk}" in row
+            }
         return out
 
-    def _drop_uncommitted(self) -> list[Path]:
-        """Delete files an interrupted episode left behind; return them."""
-        dropped: list[Path] = []
-        for sub in ("data", "videos", "meta/episodes", "meta"):
-            base = self.root / sub
-            if not base.is_dir():
+
+def drop_uncommitted(root: Path, total_episodes: int, chunks_size: int) -> list[Path]:
+    """Delete what an interrupted episode left in ``root``: ``*.tmp`` / ``*.partial`` files
+    and per-episode files whose episode index is >= ``total_episodes`` (info.json's count,
+    the commit point). Returns the deleted paths."""
+    dropped: list[Path] = []
+    for sub in ("data", "videos", "meta/episodes", "meta"):
+        base = root / sub
+        if not base.is_dir():
+            continue
+        for path in base.rglob("*") if sub != "meta" else base.glob("*"):
+            if not path.is_file():
                 continue
-            for path in (base.rglob("*") if sub != "meta" else base.glob("*")):
-                if not path.is_file():
-                    continue
-                if path.name.endswith((_io.TMP_SUFFIX, PARTIAL_SUFFIX)):
+            if path.name.endswith((_io.TMP_SUFFIX, PARTIAL_SUFFIX)):
+                dropped.append(path)
+                continue
+            m = _FILE_RE.search(path.as_posix())
+            if m and sub != "meta":
+                ep = int(m.group(1)) * chunks_size + int(m.group(2))
+                if ep >= total_episodes:
                     dropped.append(path)
-                    continue
-                m = _FILE_RE.search(path.as_posix())
-                if m and sub != "meta":
-                    ep = int(m.group(1)) * self.chunks_size + int(m.group(2))
-                    if ep >= self.total_episodes:
-                        dropped.append(path)
-        for path in dropped:
-            path.unlink(missing_ok=True)
-        return dropped
+    for path in dropped:
+        path.unlink(missing_ok=True)
+    return dropped
+
+
+def recover(root: str | Path) -> list[Path]:
+    """Make a dataset armgym was writing when it died consistent again (also for lerobot,
+    which reads every file under data/ and meta/episodes/). Returns the deleted files."""
+    info = fmt.load_info(Path(root))
+    return drop_uncommitted(
+        Path(root),
+        int(info["total_episodes"]),
+        int(info.get("chunks_size", fmt.DEFAULT_CHUNKS_SIZE)),
+    )
 
 
 def _read_parquet(path: Path) -> pa.Table:
     try:
         return pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
-        raise DatasetError(f"{path}: unreadable parquet ({exc}); the file is truncated or "
-                           "corrupt.") from exc
+        raise DatasetError(
+            f"{path}: unreadable parquet ({exc}); the file is truncated or corrupt."
+        ) from exc
 
 
 def _episode_table(row: Mapping[str, Any], features: Mapping[str, Mapping[str, Any]]) -> pa.Table:
@@ -302,14 +368,15 @@ def _episode_table(row: Mapping[str, Any], features: Mapping[str, Mapping[str, A
     return pa.Table.from_pylist([dict(row)], schema=schema)
 
 
-def _episode_column_type(key: str, value: Any, features: Mapping[str, Mapping[str, Any]]
-                         ) -> pa.DataType:
+def _episode_column_type(
+    key: str, value: Any, features: Mapping[str, Mapping[str, Any]]
+) -> pa.DataType:
     if key == "tasks":
         return pa.list_(pa.string())
     if key in fmt.EPISODE_EXTRAS:
         return fmt.EPISODE_EXTRAS[key][0]
     if key.startswith("stats/"):
-        feat_key, stat = key[len("stats/"):].rsplit("/", 1)
+        feat_key, stat = key[len("stats/") :].rsplit("/", 1)
         feat = features[feat_key]
         if stat == "count":
             return pa.list_(pa.int64())

@@ -1,1 +1,39 @@
-"""armgym.teleop."""
+"""Human input devices producing ee_delta actions: keyboard, SpaceMouse, gamepad.
+
+``make_device(name)`` builds one by name; every device implements ``TeleopDevice``
+(``poll() -> TeleopCommand``). Optional hardware libraries are imported lazily.
+"""
+
+from __future__ import annotations
+
+from armgym.errors import UnknownNameError
+from armgym.teleop.base import ScriptedEvents, TeleopCommand, TeleopDevice, TeleopPolicy
+
+DEVICES = ("keyboard", "spacemouse", "gamepad")
+
+
+def make_device(name: str) -> TeleopDevice:
+    """Open the named device on real hardware (``keyboard`` uses the terminal)."""
+    if name == "keyboard":
+        from armgym.teleop.keyboard import KeyboardTeleop
+
+        return KeyboardTeleop()
+    if name == "spacemouse":
+        from armgym.teleop.spacemouse import SpaceMouseTeleop
+
+        return SpaceMouseTeleop()
+    if name == "gamepad":
+        from armgym.teleop.gamepad import GamepadTeleop
+
+        return GamepadTeleop()
+    raise UnknownNameError("teleop device", name, DEVICES)
+
+
+__all__ = [
+    "DEVICES",
+    "ScriptedEvents",
+    "TeleopCommand",
+    "TeleopDevice",
+    "TeleopPolicy",
+    "make_device",
+]

@@ -1,0 +1,226 @@
+"""``armgym collect``: record demonstrations into a LeRobot v3.0 dataset.
+
+Sources: ``scripted`` (the task's privileged expert), ``keyboard`` / ``spacemouse`` /
+``gamepad`` (teleoperation, paced in real time), ``policy:<checkpoint>`` (a trained
+policy). Re-running with the same ``--out`` appends (after dropping any episode a crash
+left half-written). Prints a summary: episodes kept / tried, success rate, measured
+control rate, late and dropped frames.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tyro
+
+from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
+from armgym.data.writer import LeRobotWriter
+from armgym.errors import ConfigError
+
+TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """Record episodes from a scripted expert, a teleop device or a policy."""
+
+    out: Path
+    """Dataset folder (created, or appended to if it already holds a dataset)."""
+    task: str = "PickCube"
+    """Task name (see `armgym envs`)."""
+    robot: str = "panda"
+    """Robot name."""
+    source: str = "scripted"
+    """scripted | keyboard | spacemouse | gamepad | policy:<checkpoint dir>."""
+    episodes: int = 10
+    """Episodes to save."""
+    only_success: bool = False
+    """Keep only successful episodes (retries up to --max-attempts)."""
+    max_attempts: int | None = None
+    """Episodes to try at most (default: 3 x --episodes with --only-success, else --episodes)."""
+    obs: str = "both"
+    """Observations to record: state | pixels | both."""
+    image_size: int = 96
+    """Camera image height and width [px] (even)."""
+    cameras: tuple[str, ...] = ("front", "wrist")
+    """Cameras to record when --obs is pixels or both."""
+    control: str = "ee_delta"
+    """Control mode (teleop and scripted sources need ee_delta)."""
+    randomization: str = "low"
+    """Initial-state randomisation: low | med | high."""
+    max_steps: int = 0
+    """Steps per episode at most (0: the env's time limit, else 200)."""
+    seed: int = 0
+    """Seed of the first episode; episode attempt i uses seed + i."""
+    realtime: bool | None = None
+    """Pace at the control rate (default: on for teleop sources, off otherwise)."""
+    sim_state: bool = True
+    """Store observation.sim_state (float64) per frame, needed by `armgym replay`."""
+    vcodec: str = "libsvtav1"
+    """Video encoder: libsvtav1 (AV1, lerobot's default) | libx264."""
+    overwrite: bool = False
+    """Delete an existing dataset at --out first instead of appending."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+class PolicyActor:
+    """``act(obs)`` from a checkpoint policy; executes returned action chunks in order."""
+
+    def __init__(self, path: Path):
+        from armgym.serve.builtin_policies import load_checkpoint_policy
+
+        self.policy = load_checkpoint_policy(path)
+        self.queue: deque[np.ndarray] = deque()
+
+    def reset(self) -> None:
+        self.policy.reset()
+        self.queue.clear()
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        if not self.queue:
+            actions = np.asarray(self.policy.infer(dict(obs))["actions"], np.float32)
+            self.queue.extend(actions.reshape(-1, actions.shape[-1]))
+        return self.queue.popleft()
+
+
+class ExpertActor:
+    """``act(obs)`` from the task's scripted expert (reads the env's robot observation)."""
+
+    def __init__(self, env: Any):
+        self.env = env.unwrapped
+        self.expert = self.env.task.make_expert()
+
+    def reset(self) -> None:
+        self.expert.reset()
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(self.expert(self.env.robot_obs), np.float32)
+
+
+def make_actor(source: str, env: Any) -> Any:
+    """The action source named by ``--source``."""
+    if source == "scripted":
+        return ExpertActor(env)
+    if source.startswith("policy:"):
+        return PolicyActor(Path(source.split(":", 1)[1]))
+    if source in TELEOP_SOURCES:
+        from armgym.teleop import TeleopPolicy, make_device
+
+        return TeleopPolicy(make_device(source))
+    raise ConfigError(
+        f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
+        "gamepad or policy:<checkpoint dir>."
+    )
+
+
+def env_kwargs(cfg: CollectConfig) -> dict[str, Any]:
+    """``gymnasium.make`` arguments (also saved to meta/armgym.json for replay)."""
+    kwargs: dict[str, Any] = dict(
+        robot=cfg.robot, control=cfg.control, obs=cfg.obs, randomization=cfg.randomization
+    )
+    if cfg.obs != "state":
+        kwargs.update(image_size=[cfg.image_size, cfg.image_size], cameras=list(cfg.cameras))
+    return kwargs
+
+
+def make_env(task: str, kwargs: Mapping[str, Any]) -> Any:
+    """``gymnasium.make("armgym/<task>-v0", **kwargs)`` (lists become tuples)."""
+    import gymnasium as gym
+
+    import armgym  # noqa: F401  (registers the envs)
+
+    kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    return gym.make(f"armgym/{task}-v0", **kw)
+
+
+def summarize(results: list[EpisodeResult], wall_s: float, out: Path) -> dict[str, Any]:
+    """Collection summary (also printed)."""
+    saved = [r for r in results if r.saved]
+    fps = [r.timing["armgym/measured_fps"] for r in results]
+    return {
+        "out": str(out),
+        "episodes_saved": len(saved),
+        "episodes_tried": len(results),
+        "success_rate": float(np.mean([r.success for r in results])) if results else 0.0,
+        "frames_saved": int(sum(r.length for r in saved)),
+        "measured_fps_mean": float(np.nanmean(fps)) if fps else float("nan"),
+        "late_frames": int(sum(r.timing["armgym/late_frames"] for r in results)),
+        "dropped_frames": int(sum(r.timing["armgym/dropped_frames"] for r in results)),
+        "wall_s": round(wall_s, 2),
+    }
+
+
+def collect(cfg: CollectConfig) -> dict[str, Any]:
+    """Run the collection described by ``cfg``; return the summary."""
+    if cfg.episodes < 1:
+        raise ConfigError("--episodes must be >= 1.")
+    env = make_env(cfg.task, env_kwargs(cfg))
+    actor = make_actor(cfg.source, env)
+    realtime = cfg.realtime if cfg.realtime is not None else cfg.source in TELEOP_SOURCES
+    fps = float(env.unwrapped.metadata.get("render_fps", 10))
+    robot_type = getattr(getattr(env.unwrapped.task, "robot", None), "name", cfg.robot)
+    writer = LeRobotWriter(
+        cfg.out,
+        env_features(env, sim_state=cfg.sim_state),
+        fps,
+        robot_type=robot_type,
+        vcodec=cfg.vcodec,
+        overwrite=cfg.overwrite,
+        env_config={"task": cfg.task, **env_kwargs(cfg)},
+    )
+    if writer.recovered_files:
+        print(
+            f"dropped {len(writer.recovered_files)} file(s) of an interrupted episode; "
+            f"appending after episode {writer.total_episodes - 1}",
+            file=sys.stderr,
+        )
+    limit = cfg.max_steps or int(getattr(env.spec, "max_episode_steps", None) or 200)
+    attempts = cfg.max_attempts or (3 * cfg.episodes if cfg.only_success else cfg.episodes)
+    recorder = EpisodeRecorder(env, writer, realtime=realtime, sim_state=cfg.sim_state)
+    results: list[EpisodeResult] = []
+    t0 = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.episodes, desc="collect", unit="ep", disable=not cfg.progress)
+    try:
+        seed = cfg.seed + writer.total_episodes  # appending continues the seed sequence
+        while sum(r.saved for r in results) < cfg.episodes and len(results) < attempts:
+            if hasattr(actor, "reset"):
+                actor.reset()
+            res = recorder.record(
+                actor, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
+            )
+            results.append(res)
+            bar.update(int(res.saved))
+            bar.set_postfix(success=f"{np.mean([r.success for r in results]):.2f}")
+            if "stop" in res.events:
+                break
+    finally:
+        bar.close()
+        writer.close()
+        env.close()
+    return summarize(results, time.perf_counter() - t0, cfg.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = tyro.cli(CollectConfig, args=sys.argv[1:] if argv is None else argv)
+    s = collect(cfg)
+    print(
+        f"saved {s['episodes_saved']}/{s['episodes_tried']} episodes ({s['frames_saved']} "
+        f"frames) to {s['out']}; success rate {s['success_rate']:.0%}; control rate "
+        f"{s['measured_fps_mean']:.1f} Hz measured; late frames {s['late_frames']}, "
+        f"dropped frames {s['dropped_frames']}; {s['wall_s']} s"
+    )
+    return 0 if s["episodes_saved"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

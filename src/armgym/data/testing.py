@@ -1,0 +1,66 @@
+"""Helpers for tests and benchmarks: locate shared fixtures, make synthetic episodes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from armgym.data import lerobot_format as fmt
+
+FIXTURE_NAME = "lerobot_v30_sample"
+
+
+def fixtures_dir(start: Path | None = None) -> Path | None:
+    """``$ARMGYM_FIXTURES``, else the first ``shared/fixtures`` found walking up from
+    ``start`` (default: this file). None when absent."""
+    env = os.environ.get("ARMGYM_FIXTURES")
+    if env:
+        return Path(env)
+    here = (start or Path(__file__)).resolve()
+    for parent in [here, *here.parents]:
+        cand = parent / "shared" / "fixtures"
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def pattern_frame(episode: int, i: int, size: int = 64) -> np.ndarray:
+    """The fixture's documented image: channel ``episode`` = 20·i (mod 256) and a white box
+    at rows 4i..4i+8 (wrapping), columns 10..30. uint8 [size, size, 3]."""
+    img = np.zeros((size, size, 3), np.uint8)
+    img[..., episode % 3] = (20 * i) % 256
+    r = (4 * i) % (size - 8)
+    img[r : r + 8, 10:30] = 255
+    return img
+
+
+def synthetic_features(state_dim: int = 8, image_size: int | None = 64) -> dict[str, Any]:
+    feats: dict[str, Any] = {
+        "observation.state": fmt.vector_feature(state_dim),
+        "action": fmt.vector_feature(7, fmt.ACTION_NAMES),
+        "next.done": {"dtype": "bool", "shape": [1], "names": None},
+    }
+    if image_size:
+        feats["observation.images.front"] = fmt.video_feature(image_size, image_size, 10)
+    return feats
+
+
+def synthetic_episode(
+    episode: int, length: int, seed: int = 0, image_size: int | None = 64
+) -> list[dict[str, Any]]:
+    """Frames for ``LeRobotWriter.add_frame``: random state/action, pattern images."""
+    rng = np.random.default_rng(seed + 1000 * episode)
+    frames = []
+    for i in range(length):
+        f: dict[str, Any] = {
+            "observation.state": rng.standard_normal(8).astype(np.float32),
+            "action": rng.uniform(-1, 1, 7).astype(np.float32),
+            "next.done": np.bool_(i == length - 1),
+        }
+        if image_size:
+            f["observation.images.front"] = pattern_frame(episode, i, image_size)
+        frames.append(f)
+    return frames

@@ -1,0 +1,113 @@
+"""The one teleoperation interface: ``TeleopDevice.poll() -> TeleopCommand``.
+
+Every device maps its inputs onto the env's ``ee_delta`` action, float32[7] in [-1, 1]:
+``(dx, dy, dz, droll, dpitch, dyaw, gripper)`` with translations along the robot base
+frame axes (x forward, y left, z up), rotations about them, and ``gripper`` = -1 open,
++1 closed. ``intervention`` says whether the human is in control (HIL: when False the
+policy acts and the device's action is ignored). ``events`` are one-shot signals:
+
+=====================  ======================================================
+``episode_success``    end the episode and mark it successful
+``episode_failure``    end the episode and mark it failed
+``rerecord``           discard the current episode and record it again
+``stop``               stop collecting after this episode
+=====================  ======================================================
+
+Devices read hardware through an injectable *source* (a zero-argument callable), so tests
+drive them with ``ScriptedEvents`` instead of a keyboard, a SpaceMouse or a gamepad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+import numpy as np
+
+EVENTS = ("episode_success", "episode_failure", "rerecord", "stop")
+ACTION_DIM = 7
+GRIPPER_OPEN, GRIPPER_CLOSED = -1.0, 1.0
+
+
+@dataclass(frozen=True)
+class TeleopCommand:
+    """One poll of a device.
+
+    action: float32[7] ee_delta action in [-1, 1] (see module docstring).
+    intervention: True while the human is in control.
+    events: subset of ``EVENTS`` that fired since the previous poll.
+    """
+
+    action: np.ndarray
+    intervention: bool = True
+    events: frozenset[str] = field(default_factory=frozenset)
+
+
+class TeleopDevice(Protocol):
+    """A human input device. ``poll`` never blocks for long (<= a few ms)."""
+
+    def poll(self) -> TeleopCommand: ...
+
+    def close(self) -> None: ...
+
+
+T = TypeVar("T")
+
+
+class ScriptedEvents(Generic[T]):
+    """A scripted input stream: each call returns the next item, then ``default`` forever.
+
+    For the keyboard an item is the list of keys pressed during one poll; for the
+    SpaceMouse a ``SpaceMouseState``; for the gamepad a ``GamepadState``.
+    """
+
+    def __init__(self, items: Iterable[T], default: T):
+        self.items: list[T] = list(items)
+        self.default = default
+        self.position = 0
+
+    def __call__(self) -> T:
+        if self.position < len(self.items):
+            self.position += 1
+            return self.items[self.position - 1]
+        return self.default
+
+    @property
+    def exhausted(self) -> bool:
+        return self.position >= len(self.items)
+
+
+def clip_action(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """float32[7] clipped to [-1, 1]."""
+    return np.clip(np.asarray(values, dtype=np.float32), -1.0, 1.0)
+
+
+def deadzone(x: float, dz: float) -> float:
+    """Zero inside ``[-dz, dz]``, rescaled linearly to reach +-1 at +-1 outside."""
+    if abs(x) <= dz:
+        return 0.0
+    return float(np.sign(x) * (abs(x) - dz) / (1.0 - dz))
+
+
+class TeleopPolicy:
+    """Adapt a device to the recorder's ``act(obs) -> action`` (obs is ignored).
+
+    After each call ``events`` holds the device's events and ``intervention`` its flag.
+    """
+
+    def __init__(self, device: TeleopDevice):
+        self.device = device
+        self.events: frozenset[str] = frozenset()
+        self.intervention = True
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        cmd = self.device.poll()
+        self.events, self.intervention = cmd.events, cmd.intervention
+        return cmd.action
+
+    def reset(self) -> None:
+        self.events = frozenset()
+
+
+SourceFn = Callable[[], Any]
