@@ -9,7 +9,7 @@ TORCH  := torch==2.13.0
 OPENPI := openpi-client==0.1.2 dm-tree typing_extensions
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest compat bench clean
 
 $(BIN)/.core-installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ pytest: $(BIN)/.dev-installed
 	MUJOCO_GL=egl RAY_AUTH_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# lerobot 0.4.4 opens armgym's datasets: a separate, cached venv (~/.cache/armgym/lerobot-venv)
+compat: $(BIN)/.dev-installed
+	bash compat/lerobot/run.sh
 
 bench: $(BIN)/.dev-installed
 	$(BIN)/python benchmarks/env_throughput.py
