@@ -49,7 +49,7 @@ def measure(cfg: BenchConfig) -> dict[str, float]:
     env.close()
     venv = BatchedEnv(cfg.task, cfg.num_envs, robot=cfg.robot)
     venv.reset(seed=0)
-    batch_zeros = np.zeros(venv.action_space.shape, dtype=np.float32)
+    batch_zeros = np.zeros((cfg.num_envs, *env.action_space.shape), dtype=np.float32)
     t0 = time.perf_counter()
     for _ in range(cfg.steps):
         venv.step(batch_zeros)

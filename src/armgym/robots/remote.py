@@ -185,7 +185,6 @@ class RemoteRobot:
         ``env_kwargs`` go to :class:`~armgym.envs.manipulation.ManipulationEnv`
         (``reward``, ``terminate_on_success``, ``render_mode``).
         """
-        import mujoco
 
         from armgym.envs.manipulation import ManipulationEnv
         from armgym.tasks import TASKS
@@ -195,10 +194,8 @@ class RemoteRobot:
                 f"robot server at {self.url} serves no task (or an unknown robot "
                 f"{self.robot_name!r}); build ManipulationEnv(robot, task) yourself"
             )
+        # The task only scores here; the scene lives on the server.
         task = TASKS.get(self.task_name)(self.spec, self.info.get("randomization") or "low")
-        # The task only scores here; building it into a scratch spec sets the object sizes
-        # it reads (nothing is compiled, the scene lives on the server).
-        task.build(mujoco.MjSpec())
         return ManipulationEnv(self, task, obs_mode=obs_mode, **env_kwargs)
 
     def __enter__(self) -> RemoteRobot:

@@ -107,11 +107,7 @@ def _scripted_factory(arg: str) -> Callable[[], Policy]:
     spec = ROBOTS.get(robot_name or "panda")
 
     def make() -> Policy:
-        import mujoco
-
-        task = task_cls(spec)
-        task.build(mujoco.MjSpec())  # scratch spec: sets size attributes the expert reads
-        return ScriptedPolicy(task)
+        return ScriptedPolicy(task_cls(spec))
 
     return make
 

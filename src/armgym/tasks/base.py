@@ -126,6 +126,16 @@ class Task(ABC):
         self.halfspan = float(robot.extra.get("object_halfspan", 0.15)) * POSITION_SCALE[self.level]
         self.yaw_range = YAW_RANGE[self.level]
         self.scale = float(robot.extra.get("object_scale", 1.0))
+        self.configure()
+
+    def configure(self) -> None:
+        """Compute object sizes and thresholds from ``self.scale`` / ``self.robot``.
+
+        Called by ``__init__``, so scoring and experts work on a task whose scene was never
+        built (a task scoring a remote robot, a served scripted expert). ``build`` only
+        adds to the scene.
+        """
+        return None
 
     # -- scene ------------------------------------------------------------------------
     @abstractmethod
@@ -156,6 +166,28 @@ class Task(ABC):
     # -- helpers for subclasses ----------------------------------------------------------
     def sample_xy(self, rng: np.random.Generator) -> np.ndarray:
         return self.center + rng.uniform(-self.halfspan, self.halfspan, size=2)
+
+    def sample_apart(
+        self, rng: np.random.Generator, min_dist: float, max_dist: float, tries: int = 100
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Two xy positions ``min_dist``–``max_dist`` apart for a pair of objects/fixtures.
+
+        The pair is centred on a ``sample_xy`` point (so the level sets the spread) along a
+        random direction; a pair is rejected if either point leaves the robot's full object
+        area (``object_halfspan`` around the centre, whatever the level), so both stay
+        reachable and they never overlap at reset. After ``tries`` misses the last pair is
+        kept (still ``min_dist`` apart).
+        """
+        full = float(self.robot.extra.get("object_halfspan", 0.15))
+        a = b = self.center
+        for _ in range(tries):
+            mid = self.sample_xy(rng)
+            ang = rng.uniform(-np.pi, np.pi)
+            half = 0.5 * rng.uniform(min_dist, max_dist) * np.array([np.cos(ang), np.sin(ang)])
+            a, b = mid - half, mid + half
+            if np.all(np.abs(a - self.center) <= full) and np.all(np.abs(b - self.center) <= full):
+                break
+        return a, b
 
     def sample_yaw(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(-self.yaw_range, self.yaw_range)) if self.yaw_range else 0.0

@@ -8,7 +8,6 @@ import numpy as np
 from armgym.robots.base import Obs
 from armgym.tasks.base import Expert, Task, TaskResult, add_box, tool_yaw, wrap, yaw_of_quat
 from armgym.tasks.experts import WaypointExpert
-from armgym.tasks.push import sample_apart
 
 
 def _axis(quat: np.ndarray) -> np.ndarray:
@@ -40,16 +39,26 @@ class PegInsert(Task):
     clearance = 0.0025
     depth = 0.03
 
-    def build(self, spec: mujoco.MjSpec) -> None:
+    def configure(self) -> None:
         s = self.scale
         self.peg_half = 0.01 * s
-        self.peg_len = 0.04 * s  # half length
+        self.peg_half_len = 0.04 * s
         self.grasp_below_top = 0.015 * s
         self.hole_half = self.peg_half + self.clearance
         self.height = 0.04 * s
         self.wall = 0.02 * s
         self.outer_half = self.hole_half + self.wall
-        add_box(spec, "peg", (self.peg_half, self.peg_half, self.peg_len), (0.9, 0.6, 0.1, 1.0), mass=0.03)
+        gap = float(self.robot.extra.get("finger_gap", 0.08))
+        self.released = min(0.95, 2.0 * self.peg_half / gap + 0.15)
+
+    def build(self, spec: mujoco.MjSpec) -> None:
+        add_box(
+            spec,
+            "peg",
+            (self.peg_half, self.peg_half, self.peg_half_len),
+            (0.9, 0.6, 0.1, 1.0),
+            mass=0.03,
+        )
         body = spec.worldbody.add_body(name="hole_fixture", mocap=True, pos=[0.0, 0.0, 0.0])
         h, t, H = self.hole_half, self.wall, self.height
         walls = (
@@ -72,16 +81,16 @@ class PegInsert(Task):
                 solref=[0.01, 1.0],
                 solimp=[0.95, 0.99, 0.001, 0.5, 2.0],
             )
-        gap = float(self.robot.extra.get("finger_gap", 0.08))
-        self.released = min(0.95, 2.0 * self.peg_half / gap + 0.15)
 
     def bind(self, model: mujoco.MjModel) -> None:
         super().bind(model)
         self._mocap = int(model.body("hole_fixture").mocapid[0])
 
     def initialize(self, data: mujoco.MjData, rng: np.random.Generator) -> None:
-        peg, hole = sample_apart(self, rng, 0.10 * self.scale, 0.14 * self.scale)
-        self.set_free_pose(data, "peg_joint", [peg[0], peg[1], self.peg_len], self.sample_yaw(rng))
+        peg, hole = self.sample_apart(rng, 0.10 * self.scale, 0.14 * self.scale)
+        self.set_free_pose(
+            data, "peg_joint", [peg[0], peg[1], self.peg_half_len], self.sample_yaw(rng)
+        )
         yaw = self.sample_yaw(rng)
         data.mocap_pos[self._mocap] = [hole[0], hole[1], 0.0]
         data.mocap_quat[self._mocap] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
@@ -96,7 +105,7 @@ class PegInsert(Task):
         """(bottom face centre, grasp point) of the peg from ``object_state``."""
         c = s[:3].astype(np.float64)
         axis = _axis(s[3:7])
-        return c - self.peg_len * axis, c + (self.peg_len - self.grasp_below_top) * axis
+        return c - self.peg_half_len * axis, c + (self.peg_half_len - self.grasp_below_top) * axis
 
     def evaluate(self, obs: Obs) -> TaskResult:
         s = obs["object_state"]
@@ -142,7 +151,7 @@ class PegInsert(Task):
                 return tcp + hole - [0.0, 0.0, target_depth] - bottom, -1.0, hole_err, True
             if phase == 7:  # release
                 return tcp, 1.0, 0.0, False
-            return tcp + [0.0, 0.0, 0.05], 1.0, 0.0, False  # retreat
+            return np.array([tcp[0], tcp[1], hole[2] + 0.12]), 1.0, 0.0, False  # retreat
 
         def jump(obs: Obs, phase: int, steps: int) -> int | None:
             s = obs["object_state"]
@@ -156,7 +165,7 @@ class PegInsert(Task):
 
         return WaypointExpert(
             plan,
-            tolerances=(0.01, 0.005, 0.0, 0.01, 0.004, 0.002, 0.0, 0.0, 0.0),
+            tolerances=(0.01, 0.005, 0.0, 0.01, 0.004, 0.002, 0.003, 0.0, 0.0),
             hold_steps=(0, 0, 6, 0, 0, 2, 0, 4, 0),
             speeds=(1.0, 1.0, 1.0, 1.0, 1.0, 0.4, 0.25, 1.0, 1.0),
             timeouts=(0, 40, 0, 40, 60, 30, 40, 0, 0),

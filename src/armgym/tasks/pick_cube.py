@@ -24,8 +24,10 @@ class PickCube(Task):
     object_state_doc = "cube position xyz [m] (3), cube orientation quaternion wxyz (4)"
     lift_height = 0.10
 
-    def build(self, spec: mujoco.MjSpec) -> None:
+    def configure(self) -> None:
         self.half = 0.02 * self.scale
+
+    def build(self, spec: mujoco.MjSpec) -> None:
         add_box(spec, "cube", (self.half,) * 3, (0.85, 0.15, 0.15, 1.0), mass=0.05)
 
     def initialize(self, data: mujoco.MjData, rng: np.random.Generator) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 from armgym.robots.base import Obs
 from armgym.tasks.base import Expert, Task, TaskResult, add_box, tool_yaw, wrap, yaw_of_quat
 from armgym.tasks.experts import WaypointExpert
-from armgym.tasks.push import sample_apart
 
 
 class Stack(Task):
@@ -30,17 +29,19 @@ class Stack(Task):
     )
     xy_tolerance = 0.015
 
-    def build(self, spec: mujoco.MjSpec) -> None:
+    def configure(self) -> None:
         self.half_a = 0.02 * self.scale
         self.half_b = 0.025 * self.scale
-        add_box(spec, "cube_a", (self.half_a,) * 3, (0.85, 0.15, 0.15, 1.0), mass=0.05)
-        add_box(spec, "cube_b", (self.half_b,) * 3, (0.15, 0.7, 0.2, 1.0), mass=0.2)
         gap = float(self.robot.extra.get("finger_gap", 0.08))
-        # opening (fraction) above which the fingers no longer touch A
         self.released = min(0.95, 2.0 * self.half_a / gap + 0.15)
 
+    def build(self, spec: mujoco.MjSpec) -> None:
+        add_box(spec, "cube_a", (self.half_a,) * 3, (0.85, 0.15, 0.15, 1.0), mass=0.05)
+        add_box(spec, "cube_b", (self.half_b,) * 3, (0.15, 0.7, 0.2, 1.0), mass=0.2)
+        # opening (fraction) above which the fingers no longer touch A
+
     def initialize(self, data: mujoco.MjData, rng: np.random.Generator) -> None:
-        a, b = sample_apart(self, rng, 0.09 * self.scale, 0.13 * self.scale)
+        a, b = self.sample_apart(rng, 0.09 * self.scale, 0.13 * self.scale)
         self.set_free_pose(data, "cube_a_joint", [a[0], a[1], self.half_a], self.sample_yaw(rng))
         self.set_free_pose(data, "cube_b_joint", [b[0], b[1], self.half_b], self.sample_yaw(rng))
 
@@ -109,7 +110,7 @@ class Stack(Task):
                 return tcp + goal - a, -1.0, 0.0, False
             if phase == 6:  # release
                 return tcp, 1.0, 0.0, False
-            return tcp + [0.0, 0.0, 0.05], 1.0, 0.0, False  # retreat
+            return np.array([tcp[0], tcp[1], a[2] + 0.08]), 1.0, 0.0, False  # retreat
 
         def jump(obs: Obs, phase: int, steps: int) -> int | None:
             s = obs["object_state"]
