@@ -21,6 +21,9 @@ $(BIN)/.core-installed: pyproject.toml Makefile
 $(BIN)/.dev-installed: $(BIN)/.core-installed
 	$(BIN)/python -m pip install -q -e ".[train,dev,ray]"
 	$(BIN)/python -m pip install -q --no-deps $(OPENPI)
+	@# the viewer test (`armgym show`) runs under a virtual X server: Debian's xvfb
+	command -v xvfb-run >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q xvfb >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q xvfb >/dev/null)
 	touch $@
 
 demo: $(BIN)/.core-installed

@@ -38,3 +38,36 @@ def test_armgym_bench_quick() -> None:
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["env_steps_per_s"] > 0 and result["batched_2_env_steps_per_s"] > 0
+
+
+def test_armgym_show_without_display_says_what_to_do() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out = subprocess.run(
+        [sys.executable, "-m", "armgym.cli", "show", "--seconds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.returncode == 2 and "xvfb-run" in out.stderr
+
+
+def test_armgym_show_runs_the_viewer_under_xvfb() -> None:
+    import os
+    import shutil
+
+    xvfb = shutil.which("xvfb-run")
+    assert xvfb, "xvfb-run missing: `make test` installs Debian's xvfb (apt-get install xvfb)"
+    env = {**os.environ, "MUJOCO_GL": "glfw"}
+    out = subprocess.run(
+        [xvfb, "-a", sys.executable, "-m", "armgym.cli", "show", "--seconds", "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    steps = int(out.stdout.split("armgym show: ")[1].split()[0])
+    assert steps >= 5  # ~10 Hz real time

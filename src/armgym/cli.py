@@ -16,6 +16,7 @@ from armgym.errors import ArmgymError, UnknownNameError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("armgym.eval.demo", "scripted demos -> train -> parallel eval -> report"),
     "envs": ("armgym.envs.cli", "list registered environments, robots and tasks"),
+    "show": ("armgym.envs.viewer", "watch an env in the MuJoCo viewer (needs a display)"),
     "collect": ("armgym.data.collect", "record demonstrations into a LeRobot dataset"),
     "export": ("armgym.data.export_cli", "export a dataset to RLDS (TFRecord)"),
     "replay": ("armgym.data.replay", "replay a recorded episode and report divergence"),
