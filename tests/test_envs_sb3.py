@@ -14,7 +14,9 @@ import armgym  # noqa: F401
 def test_sb3_env_checker_and_a_few_sac_updates() -> None:
     env = FlattenObservation(gym.make("armgym/PickCube-v0"))
     check_env(env, warn=False)
-    model = SAC("MlpPolicy", env, learning_starts=32, batch_size=32, train_freq=8, seed=0, device="cpu")
+    model = SAC(
+        "MlpPolicy", env, learning_starts=32, batch_size=32, train_freq=8, seed=0, device="cpu"
+    )
     model.learn(total_timesteps=64)
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
