@@ -14,12 +14,16 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 
 
-def machine_info(packages: tuple[str, ...] = ("armgym", "numpy", "mujoco", "gymnasium")) -> dict[str, Any]:
+def machine_info(
+    packages: tuple[str, ...] = ("armgym", "numpy", "mujoco", "gymnasium"),
+) -> dict[str, Any]:
     """CPU, core count, load, Python and package versions, date and command line."""
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
+            )
     except OSError:
         pass
     versions = {}

@@ -15,11 +15,11 @@ import math
 import time
 
 import gymnasium as gym
+from common import machine_info, write_json
 from tqdm import tqdm
 
 import armgym
 from armgym.policies.scripted import ScriptedPolicy
-from common import machine_info, write_json
 
 BAR = {"low": 0.95, "med": 0.90, "high": None}
 
@@ -40,25 +40,33 @@ def run_cell(task: str, robot: str, level: str, seeds: list[int]) -> dict:
     for seed in seeds:
         obs, info = env.reset(seed=seed)
         policy.reset()
-        for t in range(10_000):
+        steps, done = 0, False
+        while not done:
             obs, _, terminated, truncated, info = env.step(policy(obs))
-            if terminated or truncated:
-                break
+            steps, done = steps + 1, terminated or truncated
         outcomes.append(bool(info["is_success"]))
-        lengths.append(t + 1)
+        lengths.append(steps)
     env.close()
     k, n = sum(outcomes), len(outcomes)
     bar = BAR[level]
     return {
-        "task": task, "robot": robot, "level": level, "successes": k, "episodes": n,
-        "success_rate": k / n, "wilson95": wilson(k, n), "mean_length": sum(lengths) / n,
+        "task": task,
+        "robot": robot,
+        "level": level,
+        "successes": k,
+        "episodes": n,
+        "success_rate": k / n,
+        "wilson95": wilson(k, n),
+        "mean_length": sum(lengths) / n,
         "failed_seeds": [s for s, ok in zip(seeds, outcomes, strict=True) if not ok],
         "meets_bar": None if bar is None else k / n >= bar,
     }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--levels", nargs="+", default=["low", "med", "high"])
     ap.add_argument("--robots", nargs="+", default=armgym.ROBOTS.names())
@@ -73,7 +81,12 @@ def main() -> None:
         tqdm.write(f"{robot:>10} {task:>10} {level:>4}: {r['successes']}/{r['episodes']}")
     path = write_json(
         "expert_success.json",
-        {"machine": machine_info(), "seeds": seeds, "wall_s": time.perf_counter() - t0, "cells": results},
+        {
+            "machine": machine_info(),
+            "seeds": seeds,
+            "wall_s": time.perf_counter() - t0,
+            "cells": results,
+        },
     )
     print(f"wrote {path}")
 

@@ -1,1 +1,49 @@
-"""armgym.policies."""
+"""armgym.policies: the ``Policy`` protocol, scripted experts and learned policies.
+
+Learned policies (one file each, torch needed) are registered here by module path so that
+``import armgym.policies`` stays torch-free:
+
+====================  =======================================  ==========================
+kind                  module                                   config / model
+====================  =======================================  ==========================
+``mlp``               :mod:`armgym.policies.mlp`               ``MLPConfig`` / ``MLPModel``
+``diffusion``         :mod:`armgym.policies.diffusion`         ``DiffusionConfig`` /
+                                                               ``DiffusionModel``
+====================  =======================================  ==========================
+
+Each module exposes ``KIND``, ``CONFIG`` (frozen dataclass) and ``MODEL`` (``nn.Module`` with
+``compute_loss(batch, generator)`` and ``predict(obs, generators)``).
+:func:`load_checkpoint` turns a checkpoint folder into a :class:`Policy`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from armgym.policies.base import FeatureSpec, Policy, PolicyMetadata
+from armgym.registry import Registry
+
+if TYPE_CHECKING:
+    from armgym.policies.checkpoint import LearnedPolicy
+
+LEARNED: Registry[str] = Registry("policy kind")
+LEARNED.register("diffusion", "armgym.policies.diffusion")
+LEARNED.register("mlp", "armgym.policies.mlp")
+
+
+def policy_module(kind: str) -> ModuleType:
+    """The module of learned policy ``kind`` (``UnknownNameError`` suggests the closest)."""
+    return importlib.import_module(LEARNED.get(kind))
+
+
+def load_checkpoint(path: str | Path, *, seed: int = 0) -> LearnedPolicy:
+    """Load a checkpoint folder written by ``armgym train`` (see :mod:`.checkpoint`)."""
+    from armgym.policies.checkpoint import load_checkpoint as _load
+
+    return _load(path, seed=seed)
+
+
+__all__ = ["LEARNED", "FeatureSpec", "Policy", "PolicyMetadata", "load_checkpoint", "policy_module"]

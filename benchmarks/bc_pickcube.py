@@ -1,0 +1,210 @@
+"""Behaviour cloning on PickCube (state obs, low randomisation, scripted demos).
+
+    python benchmarks/bc_pickcube.py --policy diffusion --steps 4000      # one policy per run
+    python benchmarks/bc_pickcube.py --policy mlp --steps 3000
+    python benchmarks/bc_pickcube.py --compare                             # table + plot only
+
+Each run: record ``--demos`` scripted demos (seeds 10 000+, reused if already there), train
+``--policy`` (``armgym.train.bc``), evaluate ``--episodes`` seeded episodes (seeds 0..;
+none of them demonstrated) on ``--num-envs`` BatchedEnv slots, then time evaluation again
+with batched inference. Writes ``benchmarks/results/bc_pickcube_<policy>.json`` (success
+rate + Wilson 95% CI, training wall clock, samples/s, eval episodes/min, machine and load)
+and ``bc_pickcube_<policy>_curve.png``; ``--compare`` writes ``bc_pickcube.json`` and
+``bc_pickcube.png`` from the per-policy files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import RESULTS, machine_info, write_json
+
+from armgym.data.collect import CollectConfig, collect
+from armgym.data.reader import LeRobotReader
+from armgym.eval.cli import EvalConfig, evaluate
+from armgym.eval.report import plot_learning_curve, read_log
+from armgym.train.bc import BCConfig, train
+
+WORK = Path("/tmp/armgym-bench-bc")
+PACKAGES = ("armgym", "torch", "numpy", "mujoco", "gymnasium")
+
+
+def dataset(demos: int, level: str) -> Path:
+    root = WORK / f"pickcube_state_{level}_{demos}"
+    try:
+        if LeRobotReader(root).num_episodes == demos:
+            return root
+    except Exception:
+        pass
+    collect(
+        CollectConfig(
+            out=root,
+            episodes=demos,
+            obs="state",
+            sim_state=False,
+            only_success=True,
+            randomization=level,
+            seed=10_000,
+            overwrite=True,
+        )
+    )
+    return root
+
+
+def run(args: argparse.Namespace) -> None:
+    root = dataset(args.demos, args.randomization)
+    suffix = "" if args.randomization == "low" else f"_{args.randomization}"
+    out = WORK / f"{args.policy}_{args.steps}{suffix}"
+    cfg = BCConfig(
+        dataset=root,
+        out=out,
+        policy=args.policy,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        overwrite=True,
+        save_every=max(args.steps // 4, 1),
+        eval_every=args.eval_every,
+        eval_episodes=20,
+        eval_num_envs=8,
+    )
+    summary = train(cfg)
+    losses, evals = read_log(out / "log.jsonl")
+    eval_s = sum(e["eval"].get("wall_s", 0.0) for e in evals)
+    reports = {}
+    for batch in (False, True):
+        reports[batch] = evaluate(
+            EvalConfig(
+                checkpoint=out,
+                episodes=args.episodes,
+                seed=0,
+                num_envs=args.num_envs,
+                out=out / f"eval_b{int(batch)}",
+                videos=1 if not batch else 0,
+                batch_inference=batch,
+            )
+        )
+    r = reports[False]
+    curve = plot_learning_curve(
+        out / "log.jsonl",
+        RESULTS / f"bc_pickcube_{args.policy}{suffix}_curve.png",
+        f"{args.policy} BC, PickCube {args.randomization}, {args.demos} demos",
+    )
+    payload = {
+        "machine": machine_info(PACKAGES),
+        "setup": {
+            "task": "PickCube",
+            "obs": "state",
+            "randomization": args.randomization,
+            "demos": args.demos,
+            "demo_seeds": "10000..",
+            "eval_seeds": f"0..{args.episodes - 1}",
+            "num_envs": args.num_envs,
+            "torch_threads": 1,
+        },
+        "policy": args.policy,
+        "policy_params": summary["policy_params"],
+        "policy_config": json.loads((out / "config.json").read_text())["policy_config"],
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "train_wall_s": summary["wall_s"],
+        "train_wall_s_without_periodic_eval": summary["wall_s"] - eval_s,
+        "train_samples_per_s": summary["samples_per_s"],
+        "final_loss": losses[-1]["loss"],
+        "success_rate": r["success_rate"],
+        "success_ci95": r["success_ci95"],
+        "successes": r["successes"],
+        "episodes": r["episodes"],
+        "mean_length": r["mean_length"],
+        "eval_episodes_per_min": r["episodes_per_min"],
+        "eval_episodes_per_min_batched_inference": reports[True]["episodes_per_min"],
+        "success_rate_batched_inference": reports[True]["success_rate"],
+        "periodic_evals": [{"step": e["step"], **e["eval"]} for e in evals],
+        "curve_png": curve.name,
+    }
+    path = write_json(f"bc_pickcube_{args.policy}{suffix}.json", payload)
+    print(
+        f"{args.policy}: success {r['successes']}/{r['episodes']} (95% CI "
+        f"{r['success_ci95'][0]:.2f}-{r['success_ci95'][1]:.2f}), train {summary['wall_s']:.0f} s "
+        f"({summary['samples_per_s']:.0f} samples/s), eval {r['episodes_per_min']:.0f} ep/min "
+        f"({reports[True]['episodes_per_min']:.0f} batched) -> {path}"
+    )
+
+
+def compare() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {}
+    for level in ("low", "med", "high"):
+        for policy in ("mlp", "diffusion"):
+            suffix = "" if level == "low" else f"_{level}"
+            path = RESULTS / f"bc_pickcube_{policy}{suffix}.json"
+            if path.exists():
+                rows[f"{policy} ({level})"] = json.loads(path.read_text())
+    keys = (
+        "policy_params",
+        "steps",
+        "train_wall_s",
+        "train_samples_per_s",
+        "success_rate",
+        "success_ci95",
+        "eval_episodes_per_min",
+        "eval_episodes_per_min_batched_inference",
+    )
+    table = {p: {k: r[k] for k in keys} for p, r in rows.items()}
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=110)
+    for i, (name, r) in enumerate(rows.items()):
+        lo, hi = r["success_ci95"]
+        ax.bar(
+            i,
+            r["success_rate"],
+            color="tab:blue" if name.startswith("diffusion") else "tab:orange",
+            width=0.6,
+        )
+        ax.errorbar(
+            i,
+            r["success_rate"],
+            [[r["success_rate"] - lo], [hi - r["success_rate"]]],
+            color="k",
+            capsize=6,
+        )
+        ax.text(i, 0.03, f"{r['train_wall_s'] / 60:.1f} min\ntrain", ha="center", color="w")
+    ax.set_xticks(range(len(rows)), list(rows))
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate (95% Wilson CI)")
+    ax.set_title("PickCube, state obs, BC from 100 scripted demos")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "bc_pickcube.png")
+    write_json("bc_pickcube.json", {"machine": machine_info(PACKAGES), "policies": table})
+    print(json.dumps(table, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--policy", choices=("mlp", "diffusion"), default="diffusion")
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--demos", type=int, default=100)
+    ap.add_argument("--episodes", type=int, default=100)
+    ap.add_argument("--num-envs", type=int, default=8)
+    ap.add_argument("--eval-every", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--randomization", choices=("low", "med", "high"), default="low")
+    ap.add_argument("--compare", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    compare() if args.compare else run(args)
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

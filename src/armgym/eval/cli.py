@@ -1,0 +1,175 @@
+"""``armgym eval``: a checkpoint x N seeded episodes in parallel -> report.json + videos.
+
+    armgym eval --checkpoint CK --task PickCube --episodes 100 --num-envs 8 --seed 0
+
+Episode ``i`` uses seed ``seed + i`` whatever ``--num-envs`` (or Ray split) is, so reports
+are comparable run to run. Writes ``<out>/report.json`` (success rate with Wilson 95%
+interval, mean return, episode lengths, per-episode seed/outcome) and
+``<out>/videos/episode_<i>.mp4`` for the first ``--videos`` episodes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tyro
+
+from armgym.errors import ConfigError
+from armgym.eval.report import build_report, write_json, write_video
+from armgym.eval.rollout import VECTORS, EpisodeResult, rollout
+from armgym.policies.checkpoint import load_checkpoint
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluate a trained policy over seeded parallel episodes."""
+
+    checkpoint: Path
+    """Checkpoint folder written by `armgym train` (model.safetensors + config.json)."""
+    task: str | None = None
+    """Task (default: the one the policy was trained on)."""
+    randomization: str | None = None
+    """Override the initial-state randomisation: low | med | high."""
+    episodes: int = 100
+    """Episodes to run."""
+    num_envs: int = 8
+    """Parallel envs (results do not depend on it)."""
+    seed: int = 0
+    """Seed of episode 0; episode i uses seed + i."""
+    out: Path | None = None
+    """Report folder (default: <checkpoint>/eval)."""
+    videos: int = 2
+    """Record MP4s of the first this many episodes (front camera)."""
+    video_size: tuple[int, int] = (240, 320)
+    """Video height and width [px] (even)."""
+    vector: str = "batched"
+    """Vector env: batched (armgym BatchedEnv) | sync (gymnasium SyncVectorEnv)."""
+    batch_inference: bool = False
+    """Query waiting envs in one batch: faster, but outcomes may then depend on --num-envs."""
+    ray_address: str | None = None
+    """Run on Ray: 'local' starts a local instance, else a cluster address ('auto', ...)."""
+    ray_tasks: int = 2
+    """Ray tasks the episodes are split over."""
+    num_threads: int = 1
+    """torch CPU threads per process."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+def evaluate(cfg: EvalConfig) -> dict[str, Any]:
+    """Run the evaluation, write report.json and videos, return the report."""
+    import torch
+    from tqdm import tqdm
+
+    if cfg.episodes < 1 or cfg.num_envs < 1:
+        raise ConfigError("--episodes and --num-envs must be >= 1")
+    if cfg.vector not in VECTORS:
+        raise ConfigError(f"--vector must be one of {VECTORS}, got {cfg.vector!r}")
+    torch.set_num_threads(cfg.num_threads)
+    policy = load_checkpoint(cfg.checkpoint)
+    env = dict(policy.env)
+    if cfg.task is not None:
+        env["task"] = cfg.task
+    if cfg.randomization is not None:
+        env["randomization"] = cfg.randomization
+    seeds = [cfg.seed + i for i in range(cfg.episodes)]
+    out = cfg.out or Path(cfg.checkpoint) / "eval"
+    bar = tqdm(
+        total=cfg.episodes, desc="eval", unit="ep", disable=not cfg.progress, dynamic_ncols=True
+    )
+    tally = [0, 0]  # successes, episodes
+
+    def on_episode(r: EpisodeResult) -> None:
+        tally[0], tally[1] = tally[0] + r.success, tally[1] + 1
+        bar.update(1)
+        bar.set_postfix(success=f"{tally[0] / tally[1]:.2f}")
+
+    opts: dict[str, Any] = dict(
+        num_envs=cfg.num_envs,
+        vector=cfg.vector,
+        batch_inference=cfg.batch_inference,
+        video_episodes=cfg.videos,
+        video_size=tuple(cfg.video_size),
+    )
+    t0 = time.perf_counter()
+    try:
+        if cfg.ray_address:
+            from armgym.eval.ray_backend import rollout_ray
+
+            results, videos = rollout_ray(
+                cfg.checkpoint,
+                env,
+                seeds,
+                address=cfg.ray_address,
+                num_tasks=cfg.ray_tasks,
+                on_episode=on_episode,
+                num_threads=cfg.num_threads,
+                **opts,
+            )
+        else:
+            results, videos = rollout(policy, env, seeds, on_episode=on_episode, **opts)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    video_files = [
+        str(write_video(out / "videos" / f"episode_{i:03d}.mp4", frames, policy.metadata.fps))
+        for i, frames in sorted(videos.items())
+    ]
+    train_seeds = set(policy_train_seeds(cfg.checkpoint))
+    overlap = sorted(train_seeds & set(seeds))
+    meta = {
+        "checkpoint": str(cfg.checkpoint),
+        "policy": policy.kind,
+        "env": env,
+        "seed": cfg.seed,
+        "num_envs": cfg.num_envs,
+        "backend": f"ray:{cfg.ray_address}" if cfg.ray_address else cfg.vector,
+        "batch_inference": cfg.batch_inference,
+        "wall_s": wall,
+        "episodes_per_min": 60.0 * len(results) / max(wall, 1e-9),
+        "videos": video_files,
+        "seeds_overlapping_training": overlap,
+    }
+    report = build_report(results, meta)
+    write_json(out / "report.json", report)
+    report["report_path"] = str(out / "report.json")
+    return report
+
+
+def policy_train_seeds(checkpoint: Path) -> list[int]:
+    """Reset seeds of the episodes the checkpoint was trained on (from its config.json)."""
+    from armgym.policies.checkpoint import read_config
+
+    seeds = read_config(checkpoint).get("extra", {}).get("train", {}).get("seeds", [])
+    return [int(s) for s in seeds if int(s) >= 0]
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    lo, hi = report["success_ci95"]
+    print(
+        f"{report['policy']} on {report['env'].get('task')}: success "
+        f"{report['successes']}/{report['episodes']} = {report['success_rate']:.1%} "
+        f"(95% CI {lo:.1%}-{hi:.1%}), mean return {report['mean_return']:.2f}, mean length "
+        f"{report['mean_length']:.1f}; {report['episodes_per_min']:.0f} episodes/min; "
+        f"report: {report['report_path']}"
+    )
+    if report["seeds_overlapping_training"]:
+        print(
+            f"warning: {len(report['seeds_overlapping_training'])} eval seeds were also "
+            "training-episode seeds; pick another --seed for an unbiased estimate",
+            file=sys.stderr,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = tyro.cli(EvalConfig, args=sys.argv[1:] if argv is None else argv, prog="armgym eval")
+    print_summary(evaluate(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

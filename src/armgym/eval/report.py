@@ -1,0 +1,126 @@
+"""Evaluation reports: success rate with a Wilson 95% interval, returns, lengths, per-episode
+outcomes (``report.json``), MP4 videos and the learning-curve plot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from armgym.eval.rollout import EpisodeResult
+
+Z95 = 1.959963984540054  # two-sided 95% standard-normal quantile
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (k successes of n); (0, 1) if n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarize(results: Sequence[EpisodeResult]) -> dict[str, Any]:
+    """Aggregate numbers of ``results`` (JSON-ready)."""
+    n = len(results)
+    k = sum(r.success for r in results)
+    rets = np.array([r.ret for r in results], dtype=np.float64)
+    lens = np.array([r.length for r in results], dtype=np.int64)
+    lo, hi = wilson_interval(k, n)
+    return {
+        "episodes": n,
+        "successes": int(k),
+        "success_rate": k / n if n else 0.0,
+        "success_ci95": [lo, hi],
+        "mean_return": float(rets.mean()) if n else 0.0,
+        "std_return": float(rets.std()) if n else 0.0,
+        "mean_length": float(lens.mean()) if n else 0.0,
+        "episode_lengths": lens.tolist(),
+        "errors": sum(bool(r.error) for r in results),
+    }
+
+
+def build_report(results: Sequence[EpisodeResult], meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``summarize`` + ``meta`` (checkpoint, env, timing ...) + per-episode outcomes."""
+    return {**summarize(results), **meta, "per_episode": [r.to_dict() for r in results]}
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
+    """Encode uint8[T, H, W, 3] as H.264 MP4 (yuv420p; H and W must be even)."""
+    from armgym.data.video import VideoEncoder
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, h, w, _ = frames.shape
+    enc = VideoEncoder(path, h, w, fps, "libx264")
+    try:
+        for frame in frames:
+            enc.add(frame)
+    finally:
+        enc.close()
+    return path
+
+
+def read_log(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``log.jsonl`` of a training run -> (loss lines, eval lines)."""
+    losses: list[dict[str, Any]] = []
+    evals: list[dict[str, Any]] = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            (evals if "eval" in row else losses).append(row)
+    return losses, evals
+
+
+def plot_learning_curve(log_path: Path, png_path: Path, title: str = "") -> Path:
+    """Training loss (raw and smoothed, log scale) and eval success rate vs step as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses, evals = read_log(log_path)
+    steps = np.array([r["step"] for r in losses])
+    loss = np.array([r["loss"] for r in losses])
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    if len(loss):
+        ax.plot(steps, loss, color="tab:blue", alpha=0.25, lw=0.8, label="loss")
+        w = max(1, len(loss) // 50)
+        smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
+        ax.plot(steps[w - 1 :], smooth, color="tab:blue", lw=1.8, label=f"loss ({w}-step mean)")
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("training loss")
+    if evals:
+        ax2 = ax.twinx()
+        es = [r["step"] for r in evals]
+        sr = [r["eval"]["success_rate"] for r in evals]
+        lo = [r["eval"]["success_ci95"][0] for r in evals]
+        hi = [r["eval"]["success_ci95"][1] for r in evals]
+        ax2.plot(es, sr, "o-", color="tab:green", label="eval success")
+        ax2.fill_between(es, lo, hi, color="tab:green", alpha=0.15)
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("success rate (95% CI)")
+        ax2.legend(loc="center right")
+    ax.legend(loc="lower left")
+    ax.set_title(title or "BC training")
+    fig.tight_layout()
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path)
+    plt.close(fig)
+    return png_path

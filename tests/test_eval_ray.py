@@ -1,0 +1,56 @@
+"""Ray backend on a local Ray instance: same per-episode outcomes as a local run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("ray")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+from armgym.eval.cli import EvalConfig, evaluate  # noqa: E402
+from armgym.policies.base import FeatureSpec  # noqa: E402
+from armgym.policies.checkpoint import build_policy, save_checkpoint  # noqa: E402
+from armgym.policies.mlp import MLPConfig  # noqa: E402
+from armgym.policies.normalize import Normalizer  # noqa: E402
+
+
+@pytest.mark.slow
+def test_ray_local_matches_local(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    schema = {
+        "observation.state": FeatureSpec("float32", (22,)),
+        "observation.environment_state": FeatureSpec("float32", (7,)),
+    }
+    stats = {
+        k: {"mode": "mean_std", "mean": [0.0] * s.shape[0], "std": [1.0] * s.shape[0]}
+        for k, s in schema.items()
+    }
+    stats["action"] = {"mode": "min_max", "min": [-1.0] * 7, "max": [1.0] * 7}
+    policy = build_policy(
+        "mlp",
+        MLPConfig(hidden_dims=(32,), horizon=8, n_action_steps=4),
+        schema,
+        7,
+        Normalizer(stats),
+        10.0,
+        {"task": "PickCube", "obs": "state"},
+    )
+    save_checkpoint(tmp_path / "ck", policy)
+    base = dict(
+        checkpoint=tmp_path / "ck",
+        episodes=5,
+        num_envs=2,
+        seed=3,
+        videos=1,
+        video_size=(48, 64),
+        progress=False,
+    )
+    local = evaluate(EvalConfig(**base, out=tmp_path / "local"))
+    remote = evaluate(EvalConfig(**base, out=tmp_path / "ray", ray_address="local", ray_tasks=2))
+    assert remote["per_episode"] == local["per_episode"]
+    assert remote["backend"] == "ray:local" and len(remote["videos"]) == 1
+    assert Path(remote["videos"][0]).stat().st_size > 0
