@@ -1,10 +1,10 @@
 """``BatchedEnv``: N envs on one MjModel in one process, physics stepped in C threads.
 
 Implements gymnasium's ``VectorEnv`` API (autoreset mode ``NEXT_STEP``, like
-``SyncVectorEnv``). Per control step, Python work (action checks, IK, observations,
-scoring) runs in the calling thread; the physics — ``mj_step(model, data_i, nstep=k)``
-for every env, which releases the GIL — runs on a pool of threads, one chunk of envs per
-thread. On few cores this beats one process per env (no pickling, no IPC); the figures are
+``SyncVectorEnv``). Actions are validated first in the calling thread; then each thread of
+a pool runs whole env steps (IK, ``mj_step(model, data_i, nstep=k)``, observation,
+scoring) for its chunk of envs. ``mj_step`` releases the GIL, so one thread's Python
+overlaps the other threads' physics. On few cores this beats one process per env (no pickling, no IPC); the figures are
 in ``benchmarks/env_throughput.py``.
 """
 
@@ -24,6 +24,18 @@ from armgym.envs.registration import build_env, config_from_kwargs
 from armgym.errors import ConfigError, PhysicsError
 from armgym.robots.sim import SimRobot
 from armgym.tasks import TASKS
+
+
+class _StepOutputs:
+    """Per-env results of one batched step; each worker thread writes its own rows."""
+
+    def __init__(self, n: int):
+        self.obs: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
+        self.rewards = np.zeros(n, dtype=np.float64)
+        self.terminated = np.zeros(n, dtype=bool)
+        self.truncated = np.zeros(n, dtype=bool)
+        self.success = np.zeros(n, dtype=bool)
+        self.errors = np.full(n, "", dtype=object)
 
 
 class BatchedEnv(VectorEnv):
@@ -111,45 +123,23 @@ class BatchedEnv(VectorEnv):
                 f"actions have shape {actions.shape}, expected {self.action_space.shape}"
             )
         n = self.num_envs
-        rewards = np.zeros(n, dtype=np.float64)
-        terminated = np.zeros(n, dtype=bool)
-        truncated = np.zeros(n, dtype=bool)
-        success = np.zeros(n, dtype=bool)
-        errors = np.full(n, "", dtype=object)
         stepping = ~self._autoreset
-        for i in np.flatnonzero(stepping).tolist():
-            robot = self.robots[i]
-            robot.controller.apply(robot.data, self.envs[i].check_action(actions[i]))
-        self._physics(np.flatnonzero(stepping))
-        obs_list = []
-        for i, env in enumerate(self.envs):
-            if self._autoreset[i]:  # NEXT_STEP autoreset: this step only resets
-                obs, _info = env.reset()
-                self._elapsed[i] = 0
-                self._autoreset[i] = False
-                obs_list.append(obs)
-                continue
-            robot = self.robots[i]
-            try:
-                robot.check_physics()
-                env.robot_obs = robot.observe()
-            except PhysicsError as exc:
-                errors[i], truncated[i] = str(exc), True
-                obs_list.append(env._obs())
-                self._autoreset[i] = True
-                continue
-            result = env.task.evaluate(env.robot_obs)
-            success[i] = result.success
-            rewards[i] = result.reward if env.reward_mode == "dense" else float(result.success)
-            terminated[i] = result.success and env.terminate_on_success
-            self._elapsed[i] += 1
-            truncated[i] = self._elapsed[i] >= self.max_episode_steps
-            self._autoreset[i] = terminated[i] or truncated[i]
-            obs_list.append(env._obs())
-        infos: dict[str, Any] = {"is_success": success, "_is_success": stepping.copy()}
-        if any(errors):
-            infos["error"], infos["_error"] = errors, errors != ""
-        return self._stack(obs_list), rewards, terminated, truncated, infos
+        # Validate every action before any env moves: a bad one changes nothing.
+        checked = [self.envs[i].check_action(actions[i]) if stepping[i] else None for i in range(n)]
+        out = _StepOutputs(n)
+
+        def run(chunk: list[int]) -> None:
+            for i in chunk:
+                self._step_env(i, checked[i], out)
+
+        if self._pool is None:
+            run(list(range(n)))
+        else:  # each thread runs whole env steps; one's Python overlaps another's physics
+            list(self._pool.map(run, self._chunks))
+        infos: dict[str, Any] = {"is_success": out.success, "_is_success": stepping}
+        if any(out.errors):
+            infos["error"], infos["_error"] = out.errors, out.errors != ""
+        return self._stack(out.obs), out.rewards, out.terminated, out.truncated, infos
 
     def close_extras(self, **kwargs: Any) -> None:
         if self._pool is not None:
@@ -158,18 +148,30 @@ class BatchedEnv(VectorEnv):
             env.close()
 
     # -- internals ---------------------------------------------------------------------------
-    def _physics(self, indices: np.ndarray) -> None:
-        active = set(indices.tolist())
-
-        def run(chunk: list[int]) -> None:
-            for i in chunk:
-                if i in active:
-                    self.robots[i].step_physics()
-
-        if self._pool is None:
-            run(list(range(self.num_envs)))
-        else:
-            list(self._pool.map(run, self._chunks))
+    def _step_env(self, i: int, action: np.ndarray | None, out: _StepOutputs) -> None:
+        """One env's step (or its NEXT_STEP autoreset), writing row ``i`` of ``out``."""
+        env, robot = self.envs[i], self.robots[i]
+        if action is None:  # NEXT_STEP autoreset: this step only resets
+            out.obs[i], _ = env.reset()
+            self._elapsed[i], self._autoreset[i] = 0, False
+            return
+        robot.controller.apply(robot.data, action)
+        robot.step_physics()  # releases the GIL
+        try:
+            robot.check_physics()
+        except PhysicsError as exc:
+            out.errors[i], out.truncated[i], self._autoreset[i] = str(exc), True, True
+            out.obs[i] = env._obs()
+            return
+        env.robot_obs = robot.observe()
+        result = env.task.evaluate(env.robot_obs)
+        out.success[i] = result.success
+        out.rewards[i] = result.reward if env.reward_mode == "dense" else float(result.success)
+        out.terminated[i] = result.success and env.terminate_on_success
+        self._elapsed[i] += 1
+        out.truncated[i] = self._elapsed[i] >= self.max_episode_steps
+        self._autoreset[i] = out.terminated[i] or out.truncated[i]
+        out.obs[i] = env._obs()
 
     def _stack(self, obs_list: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         return {k: np.stack([o[k] for o in obs_list]) for k in self._obs_keys}

@@ -18,6 +18,7 @@ Modes (``CONTROL_MODES``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mujoco
@@ -93,8 +94,12 @@ class ArmController:
         self.ws_high = np.asarray(spec.workspace_high) + np.asarray(spec.base_pos)
         self.g_closed, self.g_open = spec.gripper_range
         self.action_dim = 7 if mode == "ee_delta" else n + 1
-        self._jacp = np.zeros((3, model.nv))
-        self._jacr = np.zeros((3, model.nv))
+        # Jacobian rows 0-2 translational, 3-5 rotational; columns = the arm's dofs.
+        self._jac = np.zeros((6, model.nv))
+        d0 = int(self.dofadr[0])
+        contiguous = np.array_equal(self.dofadr, np.arange(d0, d0 + n))
+        self._arm_cols: slice | np.ndarray = slice(d0, d0 + n) if contiguous else self.dofadr
+        self._damp = (cfg.damping**2) * np.eye(6)
         # Integrated end-effector goal (ee_delta) so zero actions do not drift.
         self.goal_pos = np.zeros(3)
         self.goal_rot = np.eye(3)
@@ -144,20 +149,20 @@ class ArmController:
         # Integrate the goal, but never let it lead the measured pose by too much.
         goal = self.goal_pos + a[:3] * cfg.pos_step
         lead = goal - pos
-        dist = float(np.linalg.norm(lead))
+        dist = math.sqrt(float(lead @ lead))
         if dist > cfg.max_goal_lead:
             goal = pos + lead * (cfg.max_goal_lead / dist)
-        self.goal_pos = np.clip(goal, self.ws_low, self.ws_high)
-        if np.any(a[3:6]):
+        self.goal_pos = np.minimum(np.maximum(goal, self.ws_low), self.ws_high)
+        if a[3] or a[4] or a[5]:
             self.goal_rot = _rotvec_to_mat(a[3:6] * cfg.rot_step) @ self.goal_rot
         err = np.concatenate([self.goal_pos - pos, _mat_to_rotvec(self.goal_rot @ rot.T)])
-        mujoco.mj_jacSite(self.model, data, self._jacp, self._jacr, self.site_id)
-        jac = np.vstack([self._jacp[:, self.dofadr], self._jacr[:, self.dofadr]])
-        jjt = jac @ jac.T + (cfg.damping**2) * np.eye(6)
-        dq = jac.T @ np.linalg.solve(jjt, err)
+        mujoco.mj_jacSite(self.model, data, self._jac[:3], self._jac[3:], self.site_id)
+        jac = self._jac[:, self._arm_cols]
+        # damped pseudo-inverse J⁺ = Jᵀ (J Jᵀ + λ² I)⁻¹, factored once per step
+        pinv = jac.T @ np.linalg.inv(jac @ jac.T + self._damp)
+        dq = pinv @ err
         q = data.qpos[self.qadr]
-        if self.n > 6:
-            pinv = jac.T @ np.linalg.solve(jjt, np.eye(6))
-            null = np.eye(self.n) - pinv @ jac
-            dq += null @ (cfg.nullspace_gain * (self.home - q))
-        data.ctrl[self.act_ids] = np.clip(q + dq, self.q_low, self.q_high)
+        if self.n > 6:  # null-space pull to home: (I - J⁺J) h
+            h = cfg.nullspace_gain * (self.home - q)
+            dq += h - pinv @ (jac @ h)
+        data.ctrl[self.act_ids] = np.minimum(np.maximum(q + dq, self.q_low), self.q_high)
