@@ -82,3 +82,10 @@ def test_sim_state_wrong_size_is_rejected() -> None:
     env.reset(seed=0)
     with pytest.raises(ConfigError, match="sim_state must be float64"):
         env.set_sim_state(np.zeros(3))
+
+
+def test_render_larger_than_the_observation_images() -> None:
+    env = gym.make("armgym/PickCube-v0", obs="pixels", image_size=(32, 32)).unwrapped
+    env.reset(seed=0)
+    frame = env.robot.render("front", (240, 320))
+    assert frame.shape == (240, 320, 3) and frame.std() > 1.0

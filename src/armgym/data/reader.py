@@ -182,6 +182,20 @@ class LeRobotReader:
             out = {k: v[order] for k, v in out.items()}
         return out
 
+    def env_config(self) -> dict[str, Any] | None:
+        """The env the data was recorded in (``meta/armgym.json``), or None if absent.
+
+        Raises:
+            DatasetError: the file exists but is not ``{"env": {...}}`` JSON.
+        """
+        path = self.root / fmt.ARMGYM_META_PATH
+        if not path.is_file():
+            return None
+        try:
+            return dict(json.loads(path.read_text())["env"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f'{path}: malformed ({exc}); expected {{"env": {{...}}}}.') from None
+
     def episode_info(self, k: int) -> EpisodeInfo:
         if not 0 <= k < len(self.episodes):
             raise DatasetError(

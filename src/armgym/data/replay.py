@@ -38,17 +38,14 @@ class ReplayConfig:
     """Also write the report as JSON here."""
 
 
-def load_env_config(root: Path) -> dict[str, Any]:
-    path = root / fmt.ARMGYM_META_PATH
-    if not path.is_file():
+def load_env_config(reader: LeRobotReader) -> dict[str, Any]:
+    env = reader.env_config()
+    if env is None:
         raise DatasetError(
-            f"{path}: missing; replay needs the env config that `armgym collect` "
-            "writes there (re-record with armgym collect)."
+            f"{reader.root / fmt.ARMGYM_META_PATH}: missing; replay needs the env config that "
+            "`armgym collect` writes there (re-record with armgym collect)."
         )
-    try:
-        return dict(json.loads(path.read_text())["env"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise DatasetError(f'{path}: malformed ({exc}); expected {{"env": {{...}}}}.') from exc
+    return env
 
 
 def replay(cfg: ReplayConfig) -> dict[str, Any]:
@@ -61,7 +58,7 @@ def replay(cfg: ReplayConfig) -> dict[str, Any]:
             f"{reader.root / fmt.INFO_PATH}: no {SIM_STATE_KEY!r} feature; "
             "record with `armgym collect --sim-state` to make episodes replayable."
         )
-    env_cfg = load_env_config(reader.root)
+    env_cfg = load_env_config(reader)
     task = env_cfg.pop("task")
     env_cfg["obs"] = "state"  # images are not compared; skip rendering
     env_cfg.pop("image_size", None)

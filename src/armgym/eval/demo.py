@@ -199,8 +199,8 @@ def dataset_matches(root: Path, cfg: DemoConfig) -> bool:
 
     try:
         reader = LeRobotReader(root)
-        env = json.loads((reader.root / "meta" / "armgym.json").read_text())["env"]
-    except (DatasetError, OSError, KeyError, json.JSONDecodeError):
+        env = reader.env_config() or {}
+    except (DatasetError, OSError):
         return False
     seeds = [e.extras.get("armgym/seed", -1) for e in reader.episodes]
     return (

@@ -113,8 +113,6 @@ def rollout(
     if not seeds:
         return [], {}
     n = max(1, min(num_envs, len(seeds)))
-    if video_episodes > 0 and env.get("obs", "state") == "state":
-        env = {**env, "image_size": list(video_size)}  # sizes the offscreen framebuffer only
     vec = make_vector_env(env, n, vector)
     run = _Runner(policy, vec, video_episodes, (int(video_size[0]), int(video_size[1])), camera)
     pending = deque((first_index + i, int(seed)) for i, seed in enumerate(seeds))
@@ -196,11 +194,9 @@ class _Runner:
         return EpisodeResult(s.index, s.seed, bool(info["is_success"][j]), s.ret, s.length, error)
 
     def render(self, j: int) -> np.ndarray:
-        """Frame uint8[h, w, 3] of slot ``j``, at most the offscreen buffer size, even."""
+        """Frame uint8[h, w, 3] of slot ``j`` (even sizes, as video codecs need)."""
         robot = self.vec.envs[j].unwrapped.robot
-        vis = robot.model.vis.global_
-        h = min(self.video_size[0], vis.offheight) // 2 * 2
-        w = min(self.video_size[1], vis.offwidth) // 2 * 2
+        h, w = self.video_size[0] // 2 * 2, self.video_size[1] // 2 * 2
         return np.asarray(robot.render(self.camera, (h, w)))
 
 

@@ -179,6 +179,8 @@ class SimRobot:
         if r is None or (r.height, r.width) != (h, w):
             if r is not None:
                 r.close()
+            vis = self.model.vis.global_  # grow the offscreen buffer if a bigger frame is asked for
+            vis.offheight, vis.offwidth = max(vis.offheight, h), max(vis.offwidth, w)
             r = self._renderer = mujoco.Renderer(self.model, height=h, width=w)
         r.update_scene(self.data, camera=camera)
         return r.render()

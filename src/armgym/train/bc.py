@@ -243,13 +243,7 @@ def check_features(reader: LeRobotReader, keys: list[str]) -> None:
 
 def env_config(reader: LeRobotReader, cfg: BCConfig) -> dict[str, Any]:
     """The env the policy is for: the dataset's meta/armgym.json, obs mode set to ``cfg.obs``."""
-    path = reader.root / "meta" / "armgym.json"
-    env: dict[str, Any] = {"task": cfg.task}
-    if path.is_file():
-        try:
-            env = dict(json.loads(path.read_text())["env"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DatasetError(f"{path}: malformed ({exc})") from None
+    env: dict[str, Any] = reader.env_config() or {"task": cfg.task}
     env["obs"] = cfg.obs
     if cfg.obs != "state":
         env["cameras"] = list(cfg.cameras)
