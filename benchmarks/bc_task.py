@@ -1,16 +1,17 @@
-"""Behaviour cloning on PickCube (state obs, low randomisation, scripted demos).
+"""Behaviour cloning on a task from scripted demos (state obs).
 
-    python benchmarks/bc_pickcube.py --policy diffusion --steps 4000      # one policy per run
-    python benchmarks/bc_pickcube.py --policy mlp --steps 3000
-    python benchmarks/bc_pickcube.py --compare                             # table + plot only
+    python benchmarks/bc_task.py --policy diffusion --steps 4000      # PickCube, low
+    python benchmarks/bc_task.py --policy mlp --steps 3000
+    python benchmarks/bc_task.py --task PegInsert --randomization med --policy mlp
+    python benchmarks/bc_task.py --compare                             # table + plot only
 
 Each run: record ``--demos`` scripted demos (seeds 10 000+, reused if already there), train
 ``--policy`` (``armgym.train.bc``), evaluate ``--episodes`` seeded episodes (seeds 0..;
 none of them demonstrated) on ``--num-envs`` BatchedEnv slots, then time evaluation again
-with batched inference. Writes ``benchmarks/results/bc_pickcube_<policy>.json`` (success
+with batched inference. Writes ``benchmarks/results/bc_<task>_<policy>[_<level>].json`` (success
 rate + Wilson 95% CI, training wall clock, samples/s, eval episodes/min, machine and load)
-and ``bc_pickcube_<policy>_curve.png``; ``--compare`` writes ``bc_pickcube.json`` and
-``bc_pickcube.png`` from the per-policy files.
+and its ``_curve.png``; ``--compare`` writes ``bc_<task>.json`` and ``bc_<task>.png``
+from the per-policy files of each task.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ WORK = Path("/tmp/armgym-bench-bc")
 PACKAGES = ("armgym", "torch", "numpy", "mujoco", "gymnasium")
 
 
-def dataset(demos: int, level: str) -> Path:
-    root = WORK / f"pickcube_state_{level}_{demos}"
+def dataset(task: str, demos: int, level: str) -> Path:
+    root = WORK / f"{task.lower()}_state_{level}_{demos}"
     try:
         if LeRobotReader(root).num_episodes == demos:
             return root
@@ -42,6 +43,7 @@ def dataset(demos: int, level: str) -> Path:
     collect(
         CollectConfig(
             out=root,
+            task=task,
             episodes=demos,
             obs="state",
             sim_state=False,
@@ -55,9 +57,10 @@ def dataset(demos: int, level: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> None:
-    root = dataset(args.demos, args.randomization)
+    root = dataset(args.task, args.demos, args.randomization)
     suffix = "" if args.randomization == "low" else f"_{args.randomization}"
-    out = WORK / f"{args.policy}_{args.steps}{suffix}"
+    name = f"bc_{args.task.lower()}_{args.policy}{suffix}"
+    out = WORK / f"{args.task.lower()}_{args.policy}_{args.steps}{suffix}"
     cfg = BCConfig(
         dataset=root,
         out=out,
@@ -90,13 +93,13 @@ def run(args: argparse.Namespace) -> None:
     r = reports[False]
     curve = plot_learning_curve(
         out / "log.jsonl",
-        RESULTS / f"bc_pickcube_{args.policy}{suffix}_curve.png",
-        f"{args.policy} BC, PickCube {args.randomization}, {args.demos} demos",
+        RESULTS / f"{name}_curve.png",
+        f"{args.policy} BC, {args.task} {args.randomization}, {args.demos} demos",
     )
     payload = {
         "machine": machine_info(PACKAGES),
         "setup": {
-            "task": "PickCube",
+            "task": args.task,
             "obs": "state",
             "randomization": args.randomization,
             "demos": args.demos,
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> None:
         "periodic_evals": [{"step": e["step"], **e["eval"]} for e in evals],
         "curve_png": curve.name,
     }
-    path = write_json(f"bc_pickcube_{args.policy}{suffix}.json", payload)
+    path = write_json(f"{name}.json", payload)
     print(
         f"{args.policy}: success {r['successes']}/{r['episodes']} (95% CI "
         f"{r['success_ci95'][0]:.2f}-{r['success_ci95'][1]:.2f}), train {summary['wall_s']:.0f} s "
@@ -135,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
     )
 
 
-def compare() -> None:
+def compare(task: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -145,7 +148,7 @@ def compare() -> None:
     for level in ("low", "med", "high"):
         for policy in ("mlp", "diffusion"):
             suffix = "" if level == "low" else f"_{level}"
-            path = RESULTS / f"bc_pickcube_{policy}{suffix}.json"
+            path = RESULTS / f"bc_{task.lower()}_{policy}{suffix}.json"
             if path.exists():
                 rows[f"{policy} ({level})"] = json.loads(path.read_text())
     keys = (
@@ -179,10 +182,10 @@ def compare() -> None:
     ax.set_xticks(range(len(rows)), list(rows))
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success rate (95% Wilson CI)")
-    ax.set_title("PickCube, state obs, BC from 100 scripted demos")
+    ax.set_title(f"{task}, state obs, BC from scripted demos")
     fig.tight_layout()
-    fig.savefig(RESULTS / "bc_pickcube.png")
-    write_json("bc_pickcube.json", {"machine": machine_info(PACKAGES), "policies": table})
+    fig.savefig(RESULTS / f"bc_{task.lower()}.png")
+    write_json(f"bc_{task.lower()}.json", {"machine": machine_info(PACKAGES), "policies": table})
     print(json.dumps(table, indent=2))
 
 
@@ -190,6 +193,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    ap.add_argument("--task", default="PickCube")
     ap.add_argument("--policy", choices=("mlp", "diffusion"), default="diffusion")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -202,7 +206,7 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    compare() if args.compare else run(args)
+    compare(args.task) if args.compare else run(args)
     print(f"done in {time.perf_counter() - t0:.0f} s")
 
 
