@@ -169,3 +169,23 @@ def test_pick_cube_expert(name: str, level: str) -> None:
         wins += bool(info["is_success"])
     env.close()
     assert wins >= (5 if level == "low" else 4), f"{name}/{level}: {wins}/5"
+
+
+def test_user_mjcf_plugs_in_with_one_spec() -> None:
+    """A robot from any MJCF path is one RobotSpec record (run in a fresh process)."""
+    import subprocess
+    import sys
+
+    code = """
+import dataclasses, gymnasium as gym, armgym
+from armgym.robots import ROBOTS
+from armgym.robots.specs import mjcf_path
+base = ROBOTS.get("panda")
+ROBOTS.register("my_arm", dataclasses.replace(base, name="my_arm", mjcf=str(mjcf_path(base).resolve())))
+env = gym.make("armgym/PickCube-v0", robot="my_arm")
+obs, _ = env.reset(seed=0)
+print(obs["observation.state"].shape)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "(22,)" in out.stdout

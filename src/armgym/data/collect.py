@@ -211,7 +211,9 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(CollectConfig, args=sys.argv[1:] if argv is None else argv)
+    cfg = tyro.cli(
+        CollectConfig, args=sys.argv[1:] if argv is None else argv, prog="armgym collect"
+    )
     s = collect(cfg)
     print(
         f"saved {s['episodes_saved']}/{s['episodes_tried']} episodes ({s['frames_saved']} "

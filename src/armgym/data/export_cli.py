@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import tyro
 
@@ -21,6 +22,8 @@ class ExportConfig:
 
     dataset: tyro.conf.Positional[Path]
     """LeRobot dataset folder to read."""
+    format: Literal["rlds"] = "rlds"
+    """Export format (RLDS: TFRecord shards of tf.train.Example, as TFDS writes them)."""
     out: Path = Path("rlds_export")
     """Output folder; gets `<name>/1.0.0/` with shards, features.json, dataset_info.json."""
     name: str = "armgym_dataset"
@@ -83,7 +86,7 @@ def export(cfg: ExportConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(ExportConfig, args=sys.argv[1:] if argv is None else argv)
+    cfg = tyro.cli(ExportConfig, args=sys.argv[1:] if argv is None else argv, prog="armgym export")
     out = export(cfg)
     print(f"wrote RLDS export to {out}")
     return 0

@@ -101,7 +101,7 @@ def replay(cfg: ReplayConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(ReplayConfig, args=sys.argv[1:] if argv is None else argv)
+    cfg = tyro.cli(ReplayConfig, args=sys.argv[1:] if argv is None else argv, prog="armgym replay")
     report = replay(cfg)
     if cfg.json_out is not None:
         cfg.json_out.write_text(json.dumps(report, indent=2) + "\n")

@@ -130,7 +130,7 @@ def write_report(cfg: ViewConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(ViewConfig, args=sys.argv[1:] if argv is None else argv)
+    cfg = tyro.cli(ViewConfig, args=sys.argv[1:] if argv is None else argv, prog="armgym view")
     print(f"wrote {write_report(cfg)}")
     return 0
 

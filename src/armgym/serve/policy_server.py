@@ -273,7 +273,7 @@ def build_server(cfg: ServeConfig) -> PolicyServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(ServeConfig, args=argv)
+    cfg = tyro.cli(ServeConfig, args=argv, prog="armgym serve")
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(name)s: %(message)s")
     server = build_server(cfg)
     with contextlib.suppress(KeyboardInterrupt):

@@ -360,7 +360,7 @@ def build_robot(cfg: RobotServerConfig) -> Robot:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(RobotServerConfig, args=argv)
+    cfg = tyro.cli(RobotServerConfig, args=argv, prog="armgym robot-server")
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(name)s: %(message)s")
     robot = build_robot(cfg)
     server = RobotServer(

@@ -131,7 +131,7 @@ def wrap_chunks(client: WebsocketPolicyClient, cfg: RunConfig) -> Policy:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(RunConfig, args=argv)
+    cfg = tyro.cli(RunConfig, args=argv, prog="armgym run")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if cfg.episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {cfg.episodes}")
