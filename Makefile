@@ -12,6 +12,10 @@ PYTEST_ARGS ?= -n 2
 .PHONY: demo test lint typecheck pytest compat bench clean
 
 $(BIN)/.core-installed: pyproject.toml Makefile
+	@# offscreen rendering: EGL with Mesa's software driver (Debian packages, usually present)
+	ldconfig -p | grep -q 'libEGL.so.1 ' || [ "$$(id -u)" != 0 ] \
+		|| apt-get install -y -q libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)

@@ -1,8 +1,9 @@
-"""Behaviour cloning on a task from scripted demos (state obs).
+"""Behaviour cloning on a task from scripted demos (state or pixel obs).
 
     python benchmarks/bc_task.py --policy diffusion --steps 4000      # PickCube, low
     python benchmarks/bc_task.py --policy mlp --steps 3000
     python benchmarks/bc_task.py --task PegInsert --randomization med --policy mlp
+    python benchmarks/bc_task.py --policy mlp --obs pixels --cameras front wrist --image-size 84
     python benchmarks/bc_task.py --compare                             # table + plot only
 
 Each run: record ``--demos`` scripted demos (seeds 10 000+, reused if already there), train
@@ -33,8 +34,9 @@ WORK = Path("/tmp/armgym-bench-bc")
 PACKAGES = ("armgym", "torch", "numpy", "mujoco", "gymnasium")
 
 
-def dataset(task: str, demos: int, level: str) -> Path:
-    root = WORK / f"{task.lower()}_state_{level}_{demos}"
+def dataset(task: str, demos: int, level: str, obs: str, cameras: list[str], size: int) -> Path:
+    tag = "state" if obs == "state" else f"{obs}_{'_'.join(cameras)}_{size}"
+    root = WORK / f"{task.lower()}_{tag}_{level}_{demos}"
     try:
         if LeRobotReader(root).num_episodes == demos:
             return root
@@ -45,7 +47,9 @@ def dataset(task: str, demos: int, level: str) -> Path:
             out=root,
             task=task,
             episodes=demos,
-            obs="state",
+            obs=obs,
+            cameras=tuple(cameras),
+            image_size=size,
             sim_state=False,
             only_success=True,
             randomization=level,
@@ -57,14 +61,20 @@ def dataset(task: str, demos: int, level: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> None:
-    root = dataset(args.task, args.demos, args.randomization)
+    root = dataset(
+        args.task, args.demos, args.randomization, args.obs, args.cameras, args.image_size
+    )
     suffix = "" if args.randomization == "low" else f"_{args.randomization}"
+    if args.obs != "state":
+        suffix += f"_{args.obs}_{'_'.join(args.cameras)}_{args.image_size}"
     name = f"bc_{args.task.lower()}_{args.policy}{suffix}"
     out = WORK / f"{args.task.lower()}_{args.policy}_{args.steps}{suffix}"
     cfg = BCConfig(
         dataset=root,
         out=out,
         policy=args.policy,
+        obs=args.obs,
+        cameras=tuple(args.cameras),
         steps=args.steps,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -100,7 +110,9 @@ def run(args: argparse.Namespace) -> None:
         "machine": machine_info(PACKAGES),
         "setup": {
             "task": args.task,
-            "obs": "state",
+            "obs": args.obs,
+            "cameras": args.cameras if args.obs != "state" else [],
+            "image_size": args.image_size if args.obs != "state" else None,
             "randomization": args.randomization,
             "demos": args.demos,
             "demo_seeds": "10000..",
@@ -203,6 +215,9 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--randomization", choices=("low", "med", "high"), default="low")
+    ap.add_argument("--obs", choices=("state", "pixels"), default="state")
+    ap.add_argument("--cameras", nargs="+", default=["front", "wrist"])
+    ap.add_argument("--image-size", type=int, default=84)
     ap.add_argument("--compare", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
