@@ -9,10 +9,12 @@ from armgym.data.reader import LeRobotReader
 from armgym.data.testing import FIXTURE_NAME, fixtures_dir, pattern_frame
 
 FIX = fixtures_dir()
-pytestmark = pytest.mark.skipif(
-    FIX is None or not (FIX / FIXTURE_NAME).is_dir(),
-    reason="shared/fixtures not found (set ARMGYM_FIXTURES)",
-)
+
+
+def test_fixture_is_present() -> None:
+    assert FIX is not None and (FIX / FIXTURE_NAME).is_dir(), (
+        "shared/fixtures/lerobot_v30_sample not found beside the repo; set ARMGYM_FIXTURES"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from armgym.data.testing import synthetic_episode, synthetic_features
 from armgym.data.torch_dataset import HorizonDataset, horizon_indices
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import ConfigError
-
-torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")

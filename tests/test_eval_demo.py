@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("torch")
+import torch  # noqa: F401
 
 from armgym.cli import main as armgym_main
 

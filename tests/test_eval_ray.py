@@ -6,16 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+import ray  # noqa: F401
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("ray")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from armgym.eval.cli import EvalConfig, evaluate  # noqa: E402
-from armgym.policies.base import FeatureSpec  # noqa: E402
-from armgym.policies.checkpoint import build_policy, save_checkpoint  # noqa: E402
-from armgym.policies.mlp import MLPConfig  # noqa: E402
-from armgym.policies.normalize import Normalizer  # noqa: E402
+from armgym.eval.cli import EvalConfig, evaluate
+from armgym.policies.base import FeatureSpec
+from armgym.policies.checkpoint import build_policy, save_checkpoint
+from armgym.policies.mlp import MLPConfig
+from armgym.policies.normalize import Normalizer
 
 
 @pytest.mark.slow

@@ -5,16 +5,15 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-import armgym  # noqa: E402,F401
-from armgym.eval.rollout import rollout  # noqa: E402
-from armgym.policies.base import FeatureSpec  # noqa: E402
-from armgym.policies.checkpoint import build_policy  # noqa: E402
-from armgym.policies.diffusion import DiffusionConfig  # noqa: E402
-from armgym.policies.normalize import Normalizer  # noqa: E402
-from armgym.policies.scripted import ScriptedPolicy  # noqa: E402
+import armgym  # noqa: F401
+from armgym.eval.rollout import rollout
+from armgym.policies.base import FeatureSpec
+from armgym.policies.checkpoint import build_policy
+from armgym.policies.diffusion import DiffusionConfig
+from armgym.policies.normalize import Normalizer
+from armgym.policies.scripted import ScriptedPolicy
 
 ENV = {"task": "PickCube", "obs": "state", "randomization": "low"}
 SEEDS = [7, 8, 9, 10, 11]

@@ -8,22 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from armgym.errors import CheckpointError, ConfigError, UnknownNameError  # noqa: E402
-from armgym.policies import Policy, load_checkpoint, policy_module  # noqa: E402
-from armgym.policies.base import FeatureSpec  # noqa: E402
-from armgym.policies.checkpoint import (  # noqa: E402
+from armgym.errors import CheckpointError, ConfigError, UnknownNameError
+from armgym.policies import Policy, load_checkpoint, policy_module
+from armgym.policies.base import FeatureSpec
+from armgym.policies.checkpoint import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     build_policy,
     save_checkpoint,
 )
-from armgym.policies.diffusion import DiffusionConfig  # noqa: E402
-from armgym.policies.encoders import EncoderConfig  # noqa: E402
-from armgym.policies.mlp import MLPConfig  # noqa: E402
-from armgym.policies.normalize import Normalizer, compute_stats  # noqa: E402
+from armgym.policies.diffusion import DiffusionConfig
+from armgym.policies.encoders import EncoderConfig
+from armgym.policies.mlp import MLPConfig
+from armgym.policies.normalize import Normalizer, compute_stats
 
 STATE = {
     "observation.state": FeatureSpec("float32", (22,)),

@@ -139,7 +139,8 @@ def test_gamepad() -> None:
 
 
 def test_gamepad_pygame_no_device(monkeypatch) -> None:
-    pytest.importorskip("pygame")
+    import pygame  # noqa: F401
+
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     monkeypatch.setenv("SDL_JOYSTICK_DEVICE", "/nonexistent")
     with pytest.raises(ConfigError, match="no gamepad"):

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-
-from armgym.cli import main as armgym_main  # noqa: E402
-from armgym.data.collect import CollectConfig, collect  # noqa: E402
-from armgym.errors import CheckpointError, ConfigError, DatasetError  # noqa: E402
-from armgym.eval.report import read_log  # noqa: E402
-from armgym.policies import load_checkpoint  # noqa: E402
-from armgym.policies.diffusion import DiffusionConfig  # noqa: E402
-from armgym.policies.encoders import EncoderConfig  # noqa: E402
-from armgym.policies.mlp import MLPConfig  # noqa: E402
-from armgym.train import bc  # noqa: E402
-from armgym.train.bc import BCConfig, train  # noqa: E402
+from armgym.cli import main as armgym_main
+from armgym.data.collect import CollectConfig, collect
+from armgym.errors import CheckpointError, ConfigError, DatasetError
+from armgym.eval.report import read_log
+from armgym.policies import load_checkpoint
+from armgym.policies.diffusion import DiffusionConfig
+from armgym.policies.encoders import EncoderConfig
+from armgym.policies.mlp import MLPConfig
+from armgym.train import bc
+from armgym.train.bc import BCConfig, train
 
 TINY_MLP = MLPConfig(
     hidden_dims=(64, 64), encoder=EncoderConfig(channels=(8, 8), image_feature_dim=8)

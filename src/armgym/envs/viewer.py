@@ -48,9 +48,10 @@ def show(cfg: ShowConfig) -> int:
         raise ArmgymError(f"--policy must be 'expert' or 'random', got {cfg.policy!r}")
     robot = env.robot
     obs, _ = env.reset(seed=cfg.seed)
-    seed, steps, start = cfg.seed, 0, time.monotonic()
+    seed, steps = cfg.seed, 0
     period = 1.0 / robot.control_hz
     with mujoco.viewer.launch_passive(robot.model, robot.data) as viewer:  # type: ignore[attr-defined]
+        start = time.monotonic()  # once the window is up
         while viewer.is_running() and (cfg.seconds <= 0 or time.monotonic() - start < cfg.seconds):
             tick = time.monotonic()
             action = expert(obs) if expert else env.action_space.sample()
