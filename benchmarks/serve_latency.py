@@ -6,14 +6,23 @@
 Servers run in their own processes (a client and a server in one process would share
 the GIL); clients run in this process, one at a time for latency.
 
-* Round trip (p50 / p99 over ``--n`` calls after warm-up) for a state observation
+* Round trip (p50 / p99 over ``--n`` calls after warm-up, the peers interleaved in 4
+  rounds) for a state observation
   (float32[22] + float32[7]) and for two 224x224x3 uint8 images (+ state):
   armgym's client and openpi-client's ``WebsocketClientPolicy`` against ``armgym serve``
   (validating every observation), and a minimal websockets + msgpack client against a
   minimal websockets + msgpack server (decode the frame, reply a fixed actions map:
   the floor any server of this protocol pays).
 * Throughput [requests/s] with 1, 8 and 32 concurrent lockstep clients (asyncio, one
-  process) against both servers.
+  process) against both servers, and against ``armgym serve`` with batching on
+  (``max_batch=32, batch_window_ms=2``).
+* Batching with a model-like policy (``SleepyPolicy``: each call holds the GIL-free
+  "accelerator" for 2 ms + 0.1 ms per observation, as a GPU forward pass would):
+  throughput with 8 and 32 clients, unbatched (inference in a worker thread) vs batched.
+
+The served policy returns a constant action chunk (as the floor server's fixed reply
+does), so the comparison with the floor measures serving overhead, not policy compute.
+The 1-minute load average is recorded before and after the run (``load_avg``).
 
 Writes ``benchmarks/results/serve_latency.json`` (numbers + machine) and ``.png``.
 """
@@ -38,6 +47,37 @@ RESULTS = Path(__file__).parent / "results"
 N_ARM_STATE, N_ENV = 22, 7
 IMG = (224, 224, 3)
 CONCURRENCY = (1, 8, 32)
+BATCH = {"max_batch": 32, "batch_window_ms": 2.0}
+SLEEPY_CONCURRENCY = (8, 32)
+
+
+class ConstantPolicy:
+    """Answers every observation with the same float32[1, 7] chunk (list-based infer_batch)."""
+
+    def __init__(self, metadata: Any):
+        self.metadata = metadata
+        self.actions = np.zeros((1, 7), np.float32)
+
+    def reset(self) -> None:
+        pass
+
+    def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"actions": self.actions}
+
+    def infer_batch(self, obs: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        return [{"actions": self.actions} for _ in obs]
+
+
+class SleepyPolicy(ConstantPolicy):
+    """A model stand-in: 2 ms per call + 0.1 ms per observation, GIL released (sleep)."""
+
+    def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        time.sleep(0.0021)
+        return {"actions": self.actions}
+
+    def infer_batch(self, obs: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        time.sleep(0.002 + 0.0001 * len(obs))
+        return [{"actions": self.actions} for _ in obs]
 
 
 def make_obs(kind: str) -> dict[str, np.ndarray]:
@@ -55,20 +95,29 @@ def make_obs(kind: str) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------ servers
 
 
-def _armgym_server(kind: str, conn: Any) -> None:
+def _armgym_server(spec: str, conn: Any) -> None:
+    """``spec`` = ``<kind>[+batch][+sleepy]``."""
+    import gc
+
     from armgym.policies.base import FeatureSpec, PolicyMetadata
-    from armgym.serve.builtin_policies import RandomPolicy
     from armgym.serve.policy_server import PolicyServer
 
+    kind, *flags = spec.split("+")
     obs = make_obs(kind)
     meta = PolicyMetadata(
         {k: FeatureSpec(str(v.dtype), v.shape) for k, v in obs.items()},
         action_dim=7,
         action_horizon=1,
         fps=10.0,
-        name=f"bench:{kind}",
+        name=f"bench:{spec}",
     )
-    server = PolicyServer(RandomPolicy(meta, seed=0), port=0)
+    policy = SleepyPolicy(meta) if "sleepy" in flags else ConstantPolicy(meta)
+    kwargs: dict[str, Any] = dict(BATCH) if "batch" in flags else {}
+    if "sleepy" in flags and "batch" not in flags:
+        kwargs["infer_in_thread"] = True
+    server = PolicyServer(policy, port=0, **kwargs)
+    gc.collect()
+    gc.freeze()  # as PolicyServer.serve_forever (``armgym serve``) does
 
     async def main() -> None:
         srv = await server.start()
@@ -123,7 +172,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def time_calls(call: Any, obs: dict, n: int, warmup: int) -> dict[str, float]:
+def time_calls(call: Any, obs: dict, n: int, warmup: int) -> list[float]:
     for _ in range(warmup):
         call(obs)
     samples = []
@@ -131,37 +180,55 @@ def time_calls(call: Any, obs: dict, n: int, warmup: int) -> dict[str, float]:
         t0 = time.perf_counter()
         call(obs)
         samples.append(time.perf_counter() - t0)
-    return _percentiles(samples)
+    return samples
 
 
-def latency(port: int, peer: str, obs: dict, n: int, warmup: int) -> dict[str, float]:
-    url = f"ws://127.0.0.1:{port}"
-    if peer == "armgym_client":
-        from armgym.serve.policy_client import WebsocketPolicyClient
+class Peer:
+    """One open client connection of kind ``armgym_client``, ``openpi_client`` or ``minimal``."""
 
-        with WebsocketPolicyClient(url) as client:
-            return time_calls(client.infer, obs, n, warmup)
-    if peer == "openpi_client":
-        from openpi_client.websocket_client_policy import WebsocketClientPolicy
+    def __init__(self, port: int, kind: str):
+        url = f"ws://127.0.0.1:{port}"
+        self.close: Any
+        if kind == "armgym_client":
+            from armgym.serve.policy_client import WebsocketPolicyClient
 
-        openpi = WebsocketClientPolicy(url)
-        try:
-            return time_calls(openpi.infer, obs, n, warmup)
-        finally:
-            openpi._ws.close()
-    # minimal client: websockets sync + msgpack_numpy
-    from openpi_client import msgpack_numpy
-    from websockets.sync.client import connect
+            client = WebsocketPolicyClient(url)
+            self.call, self.close = client.infer, client.close
+        elif kind == "openpi_client":
+            from openpi_client.websocket_client_policy import WebsocketClientPolicy
 
-    with connect(url, compression=None, max_size=None, proxy=None) as ws:
-        ws.recv()
-        packer = msgpack_numpy.Packer()
+            openpi = WebsocketClientPolicy(url)
+            self.call, self.close = openpi.infer, openpi._ws.close
+        else:  # minimal client: websockets sync + msgpack_numpy
+            from openpi_client import msgpack_numpy
+            from websockets.sync.client import connect
 
-        def call(o: dict) -> Any:
-            ws.send(packer.pack(o))
-            return msgpack_numpy.unpackb(ws.recv())
+            ws = connect(url, compression=None, max_size=None, proxy=None)
+            ws.recv()
+            packer = msgpack_numpy.Packer()
 
-        return time_calls(call, obs, n, warmup)
+            def call(o: dict) -> Any:
+                ws.send(packer.pack(o))
+                return msgpack_numpy.unpackb(ws.recv())
+
+            self.call, self.close = call, ws.close
+
+
+def latency_cells(
+    peers: dict[str, tuple[int, str]], obs: dict, n: int, warmup: int, rounds: int = 4
+) -> dict[str, dict[str, float]]:
+    """Interleave the peers in ``rounds`` rounds (n / rounds timed calls each, after a
+    warm-up per round) so drifting machine load hits every peer alike; pool the samples."""
+    open_peers = {name: Peer(port, kind) for name, (port, kind) in peers.items()}
+    samples: dict[str, list[float]] = {name: [] for name in peers}
+    try:
+        for _ in range(rounds):
+            for name, peer in open_peers.items():
+                samples[name] += time_calls(peer.call, obs, n // rounds, warmup // rounds)
+    finally:
+        for peer in open_peers.values():
+            peer.close()
+    return {name: _percentiles(s) for name, s in samples.items()}
 
 
 async def _throughput(port: int, obs: dict, clients: int, seconds: float) -> float:
@@ -192,6 +259,10 @@ def throughput(port: int, obs: dict, clients: int, seconds: float) -> float:
 
 
 # ------------------------------------------------------------------------------ report
+
+
+def load_avg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def machine() -> dict[str, Any]:
@@ -261,10 +332,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "serve_latency.json")
     args = ap.parse_args()
     n, seconds = (200, 0.5) if args.quick else (args.n, args.seconds)
-    warmup = max(50, n // 10)
+    warmup = max(200, n)  # the floor server takes ~1000 image calls to settle
     result: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
+        "load_avg": {"start": load_avg()},
+        "policy": "constant float32[1, 7] chunk",
+        "batching": BATCH,
         "latency": {},
         "throughput": {},
     }
@@ -272,21 +346,31 @@ def main() -> None:
         obs = make_obs(kind)
         frame_kb = len(__import__("armgym.serve.wire", fromlist=["packb"]).packb(obs)) / 1024
         ours, our_port = start_server(_armgym_server, kind)
+        batched, batched_port = start_server(_armgym_server, f"{kind}+batch")
         floor, floor_port = start_server(_floor_server, kind)
         try:
-            cell = {
-                "armgym_client->armgym_server": latency(our_port, "armgym_client", obs, n, warmup),
-                "openpi_client->armgym_server": latency(our_port, "openpi_client", obs, n, warmup),
-                "minimal_client->floor_server": latency(floor_port, "minimal", obs, n, warmup),
-            }
+            cell = latency_cells(
+                {
+                    "armgym_client->armgym_server": (our_port, "armgym_client"),
+                    "openpi_client->armgym_server": (our_port, "openpi_client"),
+                    "minimal_client->floor_server": (floor_port, "minimal"),
+                },
+                obs,
+                n,
+                warmup,
+            )
             result["latency"][kind] = cell
             result["throughput"][kind] = {
                 server: {str(c): throughput(port, obs, c, seconds) for c in CONCURRENCY}
-                for server, port in (("armgym_server", our_port), ("floor_server", floor_port))
+                for server, port in (
+                    ("armgym_server", our_port),
+                    ("armgym_server_batched", batched_port),
+                    ("floor_server", floor_port),
+                )
             }
             result.setdefault("frame_kib", {})[kind] = frame_kb
         finally:
-            for proc in (ours, floor):
+            for proc in (ours, batched, floor):
                 proc.terminate()
                 proc.join(5)
         ratio = (
@@ -303,6 +387,22 @@ def main() -> None:
                 f"  throughput {server:14s} "
                 + "  ".join(f"{c}: {v:,.0f}/s" for c, v in vals.items())
             )
+    obs = make_obs("state")
+    sleepy: dict[str, dict[str, float]] = {}
+    for name, spec in (("unbatched", "state+sleepy"), ("batched", "state+sleepy+batch")):
+        proc, port = start_server(_armgym_server, spec)
+        try:
+            sleepy[name] = {str(c): throughput(port, obs, c, seconds) for c in SLEEPY_CONCURRENCY}
+        finally:
+            proc.terminate()
+            proc.join(5)
+        print(
+            f"model-like policy (2 ms + 0.1 ms/obs), {name:9s} "
+            + "  ".join(f"{c}: {v:,.0f}/s" for c, v in sleepy[name].items())
+        )
+    result["throughput_model_like"] = sleepy
+    result["load_avg"]["end"] = load_avg()
+    print(f"load average: start {result['load_avg']['start']}, end {result['load_avg']['end']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     plot(result, args.out.with_suffix(".png"))

@@ -80,3 +80,29 @@ def test_batched_env_rejects_bad_actions() -> None:
     venv.close()
     with pytest.raises(ConfigError, match="num_envs"):
         BatchedEnv("PickCube", 0)
+
+
+def test_batched_env_with_cameras_matches_single_envs() -> None:
+    """Pixel observations from worker-threaded BatchedEnv (GL contexts are per thread)."""
+    seeds, kwargs = (
+        [0, 1, 2],
+        {"obs": "both", "image_size": (32, 32), "cameras": ("front", "wrist")},
+    )
+    venv = BatchedEnv("PickCube", 3, num_threads=2, max_episode_steps=4, **kwargs)
+    obs, _ = venv.reset(seed=seeds)
+    singles = [gym.make("armgym/PickCube-v0", **kwargs) for _ in seeds]
+    for env, s in zip(singles, seeds, strict=True):
+        env.reset(seed=s)
+    rng = np.random.default_rng(0)
+    for _ in range(6):  # crosses the autoreset at step 4
+        actions = rng.uniform(-1, 1, (3, 7)).astype(np.float32)
+        obs, *_ = venv.step(actions)
+        for i, env in enumerate(singles):
+            if venv._elapsed[i] == 0:  # NEXT_STEP autoreset: the RNG stream continues
+                single_obs, _ = env.reset()
+            else:
+                single_obs, *_ = env.step(actions[i])
+            for key in ("observation.images.front", "observation.images.wrist"):
+                np.testing.assert_array_equal(obs[key][i], single_obs[key])
+        assert obs["observation.images.wrist"].std() > 1.0
+    venv.close()

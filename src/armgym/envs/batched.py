@@ -2,9 +2,10 @@
 
 Implements gymnasium's ``VectorEnv`` API (autoreset mode ``NEXT_STEP``, like
 ``SyncVectorEnv``). Actions are validated first in the calling thread; then each thread of
-a pool runs whole env steps (IK, ``mj_step(model, data_i, nstep=k)``, observation,
+a pool runs whole env steps (IK, ``mj_step(model, data_i, nstep=k)``, state observation,
 scoring) for its chunk of envs. ``mj_step`` releases the GIL, so one thread's Python
-overlaps the other threads' physics. On few cores this beats one process per env (no pickling, no IPC); the figures are
+overlaps the other threads' physics. Camera images and autoresets are done afterwards in
+the calling thread, because a GL context belongs to the thread that created it. On few cores this beats one process per env (no pickling, no IPC); the figures are
 in ``benchmarks/env_throughput.py``.
 """
 
@@ -85,6 +86,7 @@ class BatchedEnv(VectorEnv):
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._obs_keys = list(first.observation_space.spaces)
+        self._renders = bool(self.robots[0].cameras)
 
     # -- VectorEnv API ---------------------------------------------------------------------
     def reset(
@@ -136,6 +138,16 @@ class BatchedEnv(VectorEnv):
             run(list(range(n)))
         else:  # each thread runs whole env steps; one's Python overlaps another's physics
             list(self._pool.map(run, self._chunks))
+        # Rendering and resets (which render) stay in this thread: GL contexts are bound to
+        # the thread that created them.
+        for i, env in enumerate(self.envs):
+            if not stepping[i]:  # NEXT_STEP autoreset: this step only resets
+                out.obs[i], _ = env.reset()
+                self._elapsed[i], self._autoreset[i] = 0, False
+                continue
+            if self._renders and not out.errors[i]:
+                env.robot_obs.update(self.robots[i].images())
+            out.obs[i] = env._obs()
         infos: dict[str, Any] = {"is_success": out.success, "_is_success": stepping}
         if any(out.errors):
             infos["error"], infos["_error"] = out.errors, out.errors != ""
@@ -149,21 +161,18 @@ class BatchedEnv(VectorEnv):
 
     # -- internals ---------------------------------------------------------------------------
     def _step_env(self, i: int, action: np.ndarray | None, out: _StepOutputs) -> None:
-        """One env's step (or its NEXT_STEP autoreset), writing row ``i`` of ``out``."""
-        env, robot = self.envs[i], self.robots[i]
-        if action is None:  # NEXT_STEP autoreset: this step only resets
-            out.obs[i], _ = env.reset()
-            self._elapsed[i], self._autoreset[i] = 0, False
+        """One env's step without rendering, writing row ``i`` of ``out`` (not ``obs``)."""
+        if action is None:  # autoreset, done by the calling thread
             return
+        env, robot = self.envs[i], self.robots[i]
         robot.controller.apply(robot.data, action)
         robot.step_physics()  # releases the GIL
         try:
             robot.check_physics()
         except PhysicsError as exc:
             out.errors[i], out.truncated[i], self._autoreset[i] = str(exc), True, True
-            out.obs[i] = env._obs()
             return
-        env.robot_obs = robot.observe()
+        env.robot_obs = robot.observe(images=False)
         result = env.task.evaluate(env.robot_obs)
         out.success[i] = result.success
         out.rewards[i] = result.reward if env.reward_mode == "dense" else float(result.success)
@@ -171,7 +180,6 @@ class BatchedEnv(VectorEnv):
         self._elapsed[i] += 1
         out.truncated[i] = self._elapsed[i] >= self.max_episode_steps
         self._autoreset[i] = out.terminated[i] or out.truncated[i]
-        out.obs[i] = env._obs()
 
     def _stack(self, obs_list: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         return {k: np.stack([o[k] for o in obs_list]) for k in self._obs_keys}

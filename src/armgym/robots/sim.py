@@ -147,7 +147,8 @@ class SimRobot:
         if not (np.isfinite(d.qpos).all() and np.isfinite(d.qvel).all()):
             raise PhysicsError(f"non-finite physics state at t={d.time:.3f}s")
 
-    def observe(self) -> Obs:
+    def observe(self, images: bool = True) -> Obs:
+        """The observation dict; ``images=False`` skips the cameras (see :meth:`images`)."""
         d, c = self.data, self.controller
         mujoco.mju_mat2Quat(self._ee_quat, d.site_xmat[c.site_id])
         if self._ee_quat[0] < 0:  # one hemisphere, so the feature is continuous
@@ -162,9 +163,17 @@ class SimRobot:
                 self.task.object_state(d) if self.task else np.zeros(0, dtype=np.float32)
             ),
         }
-        for cam in self.cameras:
-            obs[f"images.{cam}"] = self.render(cam)
+        if images:
+            obs.update(self.images())
         return obs
+
+    def images(self) -> Obs:
+        """``images.<camera>`` for every camera of this robot.
+
+        Rendering uses this robot's GL context, which is bound to the thread that created
+        it: call from that thread (``BatchedEnv`` renders in its calling thread).
+        """
+        return {f"images.{cam}": self.render(cam) for cam in self.cameras}
 
     def close(self) -> None:
         if self._renderer is not None:

@@ -17,12 +17,17 @@ openpi does). ``GET /healthz`` answers 200. With an API key, the handshake needs
 
 CLI: ``armgym serve --policy scripted:PickCube``, ``--policy random:armgym/PickCube-v0``
 or ``--checkpoint runs/bc/ckpt``.
+
+``--max-batch B --batch-window-ms W`` (off by default) stacks requests of several
+connections into one ``policy.infer_batch(list_of_obs)`` call (:mod:`armgym.serve.batching`);
+answers then carry ``server_timing.batch_size`` and ``server_timing.queue_ms``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import threading
@@ -48,10 +53,17 @@ from armgym.serve._common import (
     make_process_request,
     send_error,
 )
+from armgym.serve.batching import Batcher, batch_function
 
 log = logging.getLogger("armgym.serve.policy")
 
 RESET_KEY = "__reset__"
+_F32 = np.dtype(np.float32)
+
+
+def is_reset(msg: dict[str, Any]) -> bool:
+    """``{"__reset__": True}``: the armgym reset request."""
+    return len(msg) == 1 and msg.get(RESET_KEY) is True
 
 
 def metadata_dict(meta: PolicyMetadata) -> dict[str, Any]:
@@ -70,9 +82,9 @@ def check_actions(result: Any, meta: PolicyMetadata) -> dict[str, Any]:
     actions = result.get("actions") if type(result) is dict else None
     if (
         type(actions) is np.ndarray
-        and actions.dtype == np.float32
+        and actions.dtype == _F32
         and actions.shape == (meta.action_horizon, meta.action_dim)
-        and np.isfinite(actions).all()
+        and wire.all_finite(actions)
     ):
         return dict(result)  # fast path: already what the protocol promises
     if not isinstance(result, dict) or "actions" not in result:
@@ -83,7 +95,7 @@ def check_actions(result: Any, meta: PolicyMetadata) -> dict[str, Any]:
     want = (meta.action_horizon, meta.action_dim)
     if actions.shape != want:
         raise RuntimeError(f"policy returned actions of shape {actions.shape}, expected {want}")
-    if not np.isfinite(actions).all():
+    if not wire.all_finite(actions):
         raise RuntimeError("policy returned NaN or inf actions")
     out = dict(result)
     out["actions"] = actions.astype(np.float32, copy=False)
@@ -104,6 +116,11 @@ class PolicyServer:
         allow_extra_keys: accept observation keys not in the schema (they are passed on).
         infer_in_thread: run ``infer`` in a worker thread so the event loop stays
             responsive for slow (e.g. torch) policies; costs ~50 us per call.
+        max_batch: > 1 turns batching on: requests of several connections go through one
+            ``policy.infer_batch(list_of_obs)`` call of at most this many observations
+            (see :mod:`armgym.serve.batching`). Needs a shared ``policy`` with a list-based
+            ``infer_batch``; otherwise requests are served one at a time in a worker thread.
+        batch_window_ms: how long a batch's first request waits for others [ms].
     """
 
     def __init__(
@@ -117,9 +134,18 @@ class PolicyServer:
         max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
         allow_extra_keys: bool = False,
         infer_in_thread: bool = False,
+        max_batch: int = 1,
+        batch_window_ms: float = 0.0,
     ):
         if (policy is None) == (factory is None):
             raise ConfigError("PolicyServer needs exactly one of policy= or factory=")
+        if max_batch < 1 or batch_window_ms < 0:
+            raise ConfigError(
+                f"--max-batch must be >= 1 and --batch-window-ms >= 0, "
+                f"got {max_batch} and {batch_window_ms}"
+            )
+        if batch_window_ms > 0 and max_batch == 1:
+            raise ConfigError("--batch-window-ms needs --max-batch > 1 (batching is off)")
         self._policy = policy
         self._factory = factory
         self._probe = policy if policy is not None else factory()  # type: ignore[misc]
@@ -135,6 +161,36 @@ class PolicyServer:
         self.infer_in_thread = infer_in_thread
         self._lock = threading.Lock()
         self.connections = 0  # currently open, for tests and logs
+        self.sessions = 0  # connections past the metadata frame (lockstep loops)
+        self.batcher: Batcher | None = None
+        if max_batch > 1:
+            self._init_batching(max_batch, batch_window_ms)
+
+    def _init_batching(self, max_batch: int, window_ms: float) -> None:
+        if self._policy is None:
+            fn, why = None, "each connection has its own policy instance (factory=)"
+        else:
+            fn, why = batch_function(self._policy)
+        if fn is None:
+            log.warning(
+                "batching disabled for %s: %s; serving requests one at a time in a worker thread",
+                self.metadata.name or type(self._probe).__name__,
+                why,
+            )
+            self.infer_in_thread = True
+            return
+        self.batcher = Batcher(
+            fn,
+            max_batch=max_batch,
+            window_s=window_ms / 1e3,
+            lock=self._lock,
+            waiting_limit=lambda: self.sessions,
+        )
+        log.info(
+            "batching on: up to %d requests per infer_batch call, window %.1f ms",
+            max_batch,
+            window_ms,
+        )
 
     # -------------------------------------------------------------- lifecycle
 
@@ -156,6 +212,10 @@ class PolicyServer:
 
         async def _main() -> None:
             server = await self.start()
+            # everything loaded so far lives as long as the server: keep it out of the
+            # cyclic GC's full collections (shorter pauses, lower p99)
+            gc.collect()
+            gc.freeze()
             for sock in server.sockets:
                 log.info("serving %s on ws://%s:%s", self.metadata.name, *sock.getsockname()[:2])
             await server.serve_forever()
@@ -193,30 +253,88 @@ class PolicyServer:
 
     async def _session(self, ws: ServerConnection, policy: Policy) -> None:
         await ws.send(self._meta_frame)
-        packer = wire.Packer()
+        if self.batcher is not None:
+            return await self._batched_session(ws, policy, self.batcher)
+        # Hot path: locals instead of attribute look-ups, no per-request logging, and no
+        # reference to a request's buffers (frame, decoded arrays) kept while waiting for
+        # the next frame: holding ~0.3 MB across recv() made each image request pay for
+        # fresh memory (page faults), +0.1-0.3 ms p50 measured on loopback.
+        recv, send, perf = ws.recv, ws.send, time.perf_counter
+        pack, unpackb, validate = wire.Packer().pack, wire.unpackb, self._schema.validate
+        meta, in_thread = self.metadata, self.infer_in_thread
+        infer, lock = policy.infer, (self._lock if self._policy is not None else None)
         prev_total_ms: float | None = None
         while True:
-            frame = await ws.recv()
-            t0 = time.perf_counter()
-            obs = wire.unpackb(frame)
-            if isinstance(obs, dict) and obs.get(RESET_KEY) is True and len(obs) == 1:
-                self._call(policy.reset)
-                await ws.send(packer.pack({"reset": True}))
+            frame = await recv()
+            t0 = perf()
+            obs = unpackb(frame)
+            del frame
+            if type(obs) is dict and RESET_KEY in obs and is_reset(obs):
+                await self._reset(policy, in_thread)
+                await send(pack({"reset": True}))
                 continue
-            self._schema.validate(obs)
-            t1 = time.perf_counter()
-            if self.infer_in_thread:
-                result = await asyncio.to_thread(self._call, policy.infer, obs)
+            validate(obs)
+            t1 = perf()
+            if in_thread:
+                result = await asyncio.to_thread(self._call, infer, obs)
+            elif lock is None:
+                result = infer(obs)
             else:
-                result = self._call(policy.infer, obs)
-            infer_ms = (time.perf_counter() - t1) * 1e3
-            out = check_actions(result, self.metadata)
-            timing = {"infer_ms": infer_ms}
-            if prev_total_ms is not None:
-                timing["prev_total_ms"] = prev_total_ms
-            out["server_timing"] = timing
-            await ws.send(packer.pack(out))
-            prev_total_ms = (time.perf_counter() - t0) * 1e3
+                with lock:
+                    result = infer(obs)
+            infer_ms = (perf() - t1) * 1e3
+            out = check_actions(result, meta)
+            out["server_timing"] = (
+                {"infer_ms": infer_ms}
+                if prev_total_ms is None
+                else {"infer_ms": infer_ms, "prev_total_ms": prev_total_ms}
+            )
+            reply = pack(out)
+            del obs, result, out
+            await send(reply)
+            prev_total_ms = (perf() - t0) * 1e3
+
+    async def _batched_session(
+        self, ws: ServerConnection, policy: Policy, batcher: Batcher
+    ) -> None:
+        recv, send, perf = ws.recv, ws.send, time.perf_counter
+        pack, unpackb, validate = wire.Packer().pack, wire.unpackb, self._schema.validate
+        meta = self.metadata
+        prev_total_ms: float | None = None
+        self.sessions += 1
+        try:
+            while True:
+                frame = await recv()
+                t0 = perf()
+                obs = unpackb(frame)
+                del frame
+                if type(obs) is dict and RESET_KEY in obs and is_reset(obs):
+                    await self._reset(policy, True)
+                    await send(pack({"reset": True}))
+                    continue
+                validate(obs)  # a bad request is answered here and never joins a batch
+                result, batch_size, queue_ms, infer_ms = await batcher.submit(obs)
+                out = check_actions(result, meta)
+                timing: dict[str, Any] = {
+                    "infer_ms": infer_ms,
+                    "batch_size": batch_size,
+                    "queue_ms": queue_ms,
+                }
+                if prev_total_ms is not None:
+                    timing["prev_total_ms"] = prev_total_ms
+                out["server_timing"] = timing
+                reply = pack(out)
+                del obs, result, out  # see _session
+                await send(reply)
+                prev_total_ms = (perf() - t0) * 1e3
+        finally:
+            self.sessions -= 1
+
+    async def _reset(self, policy: Policy, in_thread: bool) -> None:
+        if in_thread:
+            await asyncio.to_thread(self._call, policy.reset)
+        else:
+            self._call(policy.reset)
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._policy is None:  # per-connection policy: no sharing, no lock
@@ -248,6 +366,10 @@ class ServeConfig:
     """Run inference in a worker thread (keeps /healthz responsive for slow policies)."""
     allow_extra_keys: bool = False
     """Accept observation keys the policy's schema does not list."""
+    max_batch: int = 1
+    """> 1: stack requests of several connections into one policy.infer_batch call (off by default)."""
+    batch_window_ms: float = 0.0
+    """With --max-batch: how long a batch's first request waits for others [ms]."""
     log_level: str = "INFO"
     """Python logging level."""
 
@@ -265,6 +387,8 @@ def build_server(cfg: ServeConfig) -> PolicyServer:
         "max_message_bytes": int(cfg.max_message_mb * 2**20),
         "infer_in_thread": cfg.infer_in_thread,
         "allow_extra_keys": cfg.allow_extra_keys,
+        "max_batch": cfg.max_batch,
+        "batch_window_ms": cfg.batch_window_ms,
     }
     if cfg.checkpoint is not None:
         return PolicyServer(builtin_policies.load_checkpoint_policy(cfg.checkpoint), **kwargs)

@@ -16,6 +16,7 @@ names the offending key, so servers can answer bad input without dying.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -182,9 +183,23 @@ def expect_mapping(msg: Any, what: str) -> dict[str, Any]:
     return msg
 
 
+_add_reduce = np.add.reduce
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """True if the float array ``arr`` holds no NaN or inf.
+
+    One reduction instead of ``np.isfinite(arr).all()`` (a temporary array and two
+    calls; ~5x slower for small arrays): a NaN or inf element always makes the sum NaN
+    or inf, so a finite sum proves every element finite. A sum that overflows from
+    finite values falls back to the exact check.
+    """
+    return math.isfinite(_add_reduce(arr, axis=None)) or bool(np.isfinite(arr).all())
+
+
 def check_finite(name: str, arr: np.ndarray) -> None:
     """Raise ProtocolError if a float array holds NaN or inf."""
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not all_finite(arr):
         raise ProtocolError(f"{name!r} contains NaN or inf values")
 
 
@@ -241,7 +256,7 @@ class CompiledSchema:
                 or (value.shape != shape and (not wildcard or len(value.shape) != len(shape)))
             ):
                 return self._slow(obs)
-            if wildcard or (is_float and not np.isfinite(value).all()):
+            if wildcard or (is_float and not all_finite(value)):
                 validate_array(key, value, dtype, shape)
         return obs
 
