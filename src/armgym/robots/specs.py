@@ -91,8 +91,8 @@ ROBOTS.register(
         workspace_high=(0.30, 0.2, 0.16),
         max_reach=0.39,
         extra={
-            "object_center": (0.17, 0.0),
-            "object_halfspan": 0.07,
+            "object_center": (0.16, 0.0),
+            "object_halfspan": 0.06,
             "object_scale": 0.75,
             "finger_gap": 0.05,
         },
