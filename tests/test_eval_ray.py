@@ -11,32 +11,19 @@ import torch
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+from _policies import tiny_policy
+
 from armgym.eval.cli import EvalConfig, evaluate
-from armgym.policies.base import FeatureSpec
-from armgym.policies.checkpoint import build_policy, save_checkpoint
+from armgym.policies.checkpoint import save_checkpoint
 from armgym.policies.mlp import MLPConfig
-from armgym.policies.normalize import Normalizer
 
 
 @pytest.mark.slow
 def test_ray_local_matches_local(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    schema = {
-        "observation.state": FeatureSpec("float32", (22,)),
-        "observation.environment_state": FeatureSpec("float32", (7,)),
-    }
-    stats = {
-        k: {"mode": "mean_std", "mean": [0.0] * s.shape[0], "std": [1.0] * s.shape[0]}
-        for k, s in schema.items()
-    }
-    stats["action"] = {"mode": "min_max", "min": [-1.0] * 7, "max": [1.0] * 7}
-    policy = build_policy(
+    policy = tiny_policy(
         "mlp",
         MLPConfig(hidden_dims=(32,), horizon=8, n_action_steps=4),
-        schema,
-        7,
-        Normalizer(stats),
-        10.0,
         {"task": "PickCube", "obs": "state"},
     )
     save_checkpoint(tmp_path / "ck", policy)

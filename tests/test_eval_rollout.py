@@ -6,13 +6,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from _policies import tiny_policy
 
 import armgym  # noqa: F401
 from armgym.eval.rollout import rollout
-from armgym.policies.base import FeatureSpec
-from armgym.policies.checkpoint import build_policy
 from armgym.policies.diffusion import DiffusionConfig
-from armgym.policies.normalize import Normalizer
 from armgym.policies.scripted import ScriptedPolicy
 
 ENV = {"task": "PickCube", "obs": "state", "randomization": "low"}
@@ -23,19 +21,10 @@ SEEDS = [7, 8, 9, 10, 11]
 def policy():
     """An untrained tiny diffusion policy: noisy, seed-dependent trajectories."""
     torch.manual_seed(0)
-    schema = {
-        "observation.state": FeatureSpec("float32", (22,)),
-        "observation.environment_state": FeatureSpec("float32", (7,)),
-    }
-    stats = {
-        k: {"mode": "mean_std", "mean": [0.0] * s.shape[0], "std": [1.0] * s.shape[0]}
-        for k, s in schema.items()
-    }
-    stats["action"] = {"mode": "min_max", "min": [-1.0] * 7, "max": [1.0] * 7}
     cfg = DiffusionConfig(
         down_dims=(16, 32), horizon=8, n_action_steps=4, step_embed_dim=16, num_inference_steps=3
     )
-    return build_policy("diffusion", cfg, schema, 7, Normalizer(stats), 10.0, ENV)
+    return tiny_policy("diffusion", cfg, ENV)
 
 
 def outcomes(results):
