@@ -89,3 +89,13 @@ def test_render_larger_than_the_observation_images() -> None:
     env.reset(seed=0)
     frame = env.robot.render("front", (240, 320))
     assert frame.shape == (240, 320, 3) and frame.std() > 1.0
+
+
+def test_render_mode_rgb_array_passes_the_render_check() -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("armgym/PickCube-v0", render_mode="rgb_array")
+    check_env(env.unwrapped)  # includes gymnasium's render checks
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame is not None and frame.dtype == np.uint8 and frame.ndim == 3 and frame.std() > 1.0
