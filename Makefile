@@ -25,9 +25,11 @@ $(BIN)/.core-installed: pyproject.toml Makefile
 $(BIN)/.dev-installed: $(BIN)/.core-installed
 	$(BIN)/python -m pip install -q -e ".[train,dev,ray]"
 	$(BIN)/python -m pip install -q --no-deps $(OPENPI)
-	@# the viewer test (`armgym show`) runs under a virtual X server: Debian's xvfb
-	command -v xvfb-run >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q xvfb >/dev/null \
-		|| (apt-get update -q >/dev/null && apt-get install -y -q xvfb >/dev/null)
+	@# the viewer tests (`armgym show`, keyboard teleop in the viewer window) run under a
+	@# virtual X server and type with xdotool: Debian's xvfb and xdotool
+	{ command -v xvfb-run && command -v xdotool; } >/dev/null || [ "$$(id -u)" != 0 ] \
+		|| apt-get install -y -q xvfb xdotool >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q xvfb xdotool >/dev/null)
 	touch $@
 
 demo: $(BIN)/.core-installed

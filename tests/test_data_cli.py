@@ -101,7 +101,7 @@ def test_keyboard_teleop_recording(tmp_path: Path) -> None:
     assert time.perf_counter() - t0 >= 0.3  # paced at 10 Hz
     ep = LeRobotReader(tmp_path / "ds").episode(0)
     assert ep["action"][:, 0].tolist() == [1, 1, 0, 0]
-    assert ep["action"][:, 6].tolist() == [-1, 1, 1, 1]
+    assert ep["action"][:, 6].tolist() == [1, -1, -1, -1]  # open, then space closes
     assert 7 < res.timing["armgym/measured_fps"] < 12
     env.close()
 

@@ -13,6 +13,7 @@ from armgym.teleop import ScriptedEvents, TeleopPolicy, make_device
 from armgym.teleop.gamepad import GamepadState, GamepadTeleop
 from armgym.teleop.keyboard import KeyboardTeleop, TerminalKeys
 from armgym.teleop.spacemouse import SpaceMouseState, SpaceMouseTeleop
+from armgym.teleop.viewer_keys import VIEWER_KEYMAP, ViewerKeys, key_name
 
 
 def act(*values: float) -> list[float]:
@@ -46,11 +47,11 @@ def test_keyboard_actions_and_events() -> None:
     )
     polls = [kb.poll() for _ in range(12)]
     a = [p.action.tolist() for p in polls]
-    assert a[0] == act(1, 0, 0, 0, 0, 0, -1)
-    assert a[1] == act(0, 1, 1, 0, 0, 0, -1)
-    assert a[2] == act(0, -1, -1, 0, 0, 1, -1)
-    assert a[3] == act(0, 0, 0, 0, 0, 0, 1)  # gripper closed and stays closed
-    assert a[4] == act(0, 0, 0, 1, 1, 0, 1)
+    assert a[0] == act(1, 0, 0, 0, 0, 0, 1)  # gripper starts open (+1)
+    assert a[1] == act(0, 1, 1, 0, 0, 0, 1)
+    assert a[2] == act(0, -1, -1, 0, 0, 1, 1)
+    assert a[3] == act(0, 0, 0, 0, 0, 0, -1)  # gripper closed (-1) and stays closed
+    assert a[4] == act(0, 0, 0, 1, 1, 0, -1)
     assert [p.intervention for p in polls[4:7]] == [True, False, False]
     assert [set(p.events) for p in polls[6:10]] == [
         {"episode_success"},
@@ -58,7 +59,7 @@ def test_keyboard_actions_and_events() -> None:
         {"rerecord"},
         {"stop"},
     ]
-    assert a[10][6] == -1.0 and a[11] == act(0, 0, 0, 0, 0, 0, -1)
+    assert a[10][6] == 1.0 and a[11] == act(0, 0, 0, 0, 0, 0, 1)
     assert all(p.action.dtype == np.float32 for p in polls)
 
 
@@ -84,7 +85,7 @@ def test_terminal_keys_from_a_pty() -> None:
         os.write(master, b"wA \r")
         kb = KeyboardTeleop(keys, hold_s=0.0)
         cmd = kb.poll()
-        assert cmd.action.tolist() == act(1, 1, 0, 0, 0, 0, 1)  # w, a (lower-cased), space
+        assert cmd.action.tolist() == act(1, 1, 0, 0, 0, 0, -1)  # w, a (lower-cased), space
         assert cmd.events == {"episode_success"}
         kb.close()
     finally:
@@ -109,8 +110,8 @@ def test_spacemouse() -> None:
     sm = SpaceMouseTeleop(ScriptedEvents(states, SpaceMouseState()), dead_zone=0.05)
     polls = [sm.poll() for _ in range(6)]
     first = polls[0].action
-    np.testing.assert_allclose(first, [0.45 / 0.95, -1, 0, 0, 0, 1, -1], atol=1e-6)
-    assert polls[1].action[6] == 1.0 and polls[2].action[6] == 1.0  # toggled once on press
+    np.testing.assert_allclose(first, [0.45 / 0.95, -1, 0, 0, 0, 1, 1], atol=1e-6)
+    assert polls[1].action[6] == -1.0 and polls[2].action[6] == -1.0  # closed once on press
     assert polls[3].intervention is False
     assert polls[5].events == {"episode_success"}
 
@@ -131,8 +132,8 @@ def test_gamepad() -> None:
     ]
     gp = GamepadTeleop(ScriptedEvents(states, GamepadState()), dead_zone=0.1)
     polls = [gp.poll() for _ in range(5)]
-    np.testing.assert_allclose(polls[0].action, [1, 0, -1, 0, 0, -(0.4 / 0.9), -1], atol=1e-6)
-    np.testing.assert_allclose(polls[1].action, [0, 0, 0, 1, -1, 0, 1], atol=1e-6)
+    np.testing.assert_allclose(polls[0].action, [1, 0, -1, 0, 0, -(0.4 / 0.9), 1], atol=1e-6)
+    np.testing.assert_allclose(polls[1].action, [0, 0, 0, 1, -1, 0, -1], atol=1e-6)
     assert polls[2].events == {"episode_success"}
     assert polls[3].events == set() and polls[3].intervention is False
     assert polls[4].events == {"episode_failure", "rerecord", "stop"}
@@ -152,3 +153,87 @@ def test_teleop_policy_and_registry() -> None:
     assert pol({})[0] == 1.0 and pol.events == {"episode_success"}
     with pytest.raises(UnknownNameError, match="keyboard"):
         make_device("keybord")
+
+
+# --- each device moves a real env's arm as documented -------------------------------------
+
+KEYS_FORWARD_UP_CLOSE = [["w"]] * 5 + [["r"]] * 5 + [["space"]]
+
+
+def _viewer_keyboard() -> KeyboardTeleop:
+    """The viewer map, fed GLFW key codes through ViewerKeys.key_callback like the viewer."""
+    keys = ViewerKeys()
+    codes = iter([265] * 5 + [266] * 5 + [32])  # up, page up, space
+
+    def source() -> list[str]:
+        code = next(codes, None)
+        if code is not None:
+            keys.key_callback(code)
+        return keys()
+
+    return KeyboardTeleop(source, keymap=VIEWER_KEYMAP, hold_s=0.0)
+
+
+DEVICES = {
+    "keyboard": lambda: KeyboardTeleop(ScriptedEvents(KEYS_FORWARD_UP_CLOSE, []), hold_s=0.0),
+    "viewer-keyboard": _viewer_keyboard,
+    "spacemouse": lambda: SpaceMouseTeleop(
+        ScriptedEvents(
+            [SpaceMouseState(x=1.0)] * 5
+            + [SpaceMouseState(z=1.0)] * 5
+            + [SpaceMouseState(buttons=(1, 0))],
+            SpaceMouseState(),
+        )
+    ),
+    "gamepad": lambda: GamepadTeleop(
+        ScriptedEvents(
+            [GamepadState(axes=(0, -1, -1, 0, 0, -1))] * 5  # left stick up: +x
+            + [GamepadState(axes=(0, 0, -1, 0, -1, -1))] * 5  # right stick up: +z
+            + [GamepadState(axes=(0, 0, -1, 0, 0, 1))],  # right trigger pulled: close
+            GamepadState(axes=(0, 0, -1, 0, 0, 1)),
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEVICES))
+def test_device_moves_the_arm_as_documented(name: str) -> None:
+    """+x for 5 steps, then +z for 5 steps, then close the gripper and hold."""
+    import gymnasium as gym
+
+    import armgym  # noqa: F401
+
+    env = gym.make("armgym/PickCube-v0", obs="state")
+    policy = TeleopPolicy(DEVICES[name]())
+    obs, _ = env.reset(seed=0)
+    robot = env.unwrapped.robot_obs
+    track = [(robot["ee_pos"].copy(), float(robot["gripper"][0]))]
+    for _ in range(20):
+        obs, *_ = env.step(policy(obs))
+        robot = env.unwrapped.robot_obs
+        track.append((robot["ee_pos"].copy(), float(robot["gripper"][0])))
+    env.close()
+    (p0, g0), (p5, _), (p10, g10), (p20, g20) = track[0], track[5], track[10], track[20]
+    dx, dz = p5 - p0, p10 - p5
+    assert dx[0] > 0.05 and abs(dx[1]) < 0.01 and abs(dx[2]) < 0.01, dx  # 5 x 2 cm forward
+    assert dz[2] > 0.05 and abs(dz[0]) < 0.01 and abs(dz[1]) < 0.01, dz  # then up
+    assert g0 > 0.9 and g10 > 0.9, (g0, g10)  # open until the close command
+    assert g20 < 0.1, g20  # closed on empty air
+    np.testing.assert_allclose(p20, p10, atol=0.01)  # and the tool holds still
+
+
+def test_viewer_key_names() -> None:
+    assert [key_name(c) for c in (265, 266, 32, 257, 335, 298, 324, 65, 49, 999)] == [
+        "up", "page_up", "space", "enter", "enter", "f9", "kp_4", "a", "1", "key999"
+    ]  # fmt: skip
+    keys = ViewerKeys()
+    keys.key_callback(264)
+    keys.key_callback(256)
+    assert keys() == ["down", "esc"] and keys() == []
+    kb = KeyboardTeleop(ScriptedEvents([["insert"], ["f9"], ["f10"], ["esc"]], []),
+                        keymap=VIEWER_KEYMAP)  # fmt: skip
+    polls = [kb.poll() for _ in range(4)]
+    assert polls[0].intervention is False
+    assert [set(p.events) for p in polls[1:]] == [
+        {"episode_failure"}, {"rerecord"}, {"stop"}
+    ]  # fmt: skip

@@ -60,7 +60,7 @@ class CollectConfig:
     seed: int = 0
     """Seed of the first episode; episode attempt i uses seed + i."""
     realtime: bool | None = None
-    """Pace at the control rate (default: on for teleop sources, off otherwise)."""
+    """Pace at the control rate (default: on for teleop sources and --viewer, else off)."""
     sim_state: bool = True
     """Store observation.sim_state (float64) per frame, needed by `armgym replay`."""
     vcodec: str = "libsvtav1"
@@ -69,6 +69,10 @@ class CollectConfig:
     """Delete an existing dataset at --out first instead of appending."""
     progress: bool = True
     """Show a progress bar."""
+    viewer: bool = False
+    """Show the scene in the MuJoCo viewer while recording (needs a display). With
+    --source keyboard the keys are read from the viewer window (arrows, PageUp/PageDown,
+    Home/End, space; see docs/datasets.md) instead of the terminal."""
 
 
 class PolicyActor:
@@ -105,8 +109,11 @@ class ExpertActor:
         return np.asarray(self.expert(self.env.robot_obs), np.float32)
 
 
-def make_actor(source: str, env: Any) -> Any:
-    """The action source named by ``--source``."""
+def make_actor(source: str, env: Any, viewer_keys: Any = None) -> Any:
+    """The action source named by ``--source``.
+
+    ``viewer_keys``: a ``ViewerKeys`` source; the keyboard then reads the viewer window.
+    """
     if source == "scripted":
         return ExpertActor(env)
     if source.startswith("policy:"):
@@ -114,6 +121,11 @@ def make_actor(source: str, env: Any) -> Any:
     if source in TELEOP_SOURCES:
         from armgym.teleop import TeleopPolicy, make_device
 
+        if source == "keyboard" and viewer_keys is not None:
+            from armgym.teleop.keyboard import KeyboardTeleop
+            from armgym.teleop.viewer_keys import VIEWER_KEYMAP
+
+            return TeleopPolicy(KeyboardTeleop(viewer_keys, keymap=VIEWER_KEYMAP))
         return TeleopPolicy(make_device(source))
     raise ConfigError(
         f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
@@ -163,8 +175,25 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     if cfg.episodes < 1:
         raise ConfigError("--episodes must be >= 1.")
     env = make_env(cfg.task, env_kwargs(cfg))
-    actor = make_actor(cfg.source, env)
-    realtime = cfg.realtime if cfg.realtime is not None else cfg.source in TELEOP_SOURCES
+    viewer = None
+    try:
+        if cfg.viewer:
+            from armgym.envs.viewer import ViewerSync, open_viewer
+            from armgym.teleop.viewer_keys import ViewerKeys
+
+            keys = ViewerKeys() if cfg.source == "keyboard" else None
+            viewer = open_viewer(env, key_callback=keys.key_callback if keys else None)
+            actor = ViewerSync(make_actor(cfg.source, env, viewer_keys=keys), viewer)
+        else:
+            actor = make_actor(cfg.source, env)
+    except BaseException:
+        if viewer is not None:
+            viewer.close()
+        env.close()
+        raise
+    realtime = (
+        cfg.realtime if cfg.realtime is not None else cfg.source in TELEOP_SOURCES or cfg.viewer
+    )
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
     robot_type = getattr(getattr(env.unwrapped.task, "robot", None), "name", cfg.robot)
     writer = LeRobotWriter(
@@ -206,6 +235,10 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     finally:
         bar.close()
         writer.close()
+        if viewer is not None:
+            from armgym.envs.viewer import close_viewer
+
+            close_viewer(viewer)
         env.close()
     return summarize(results, time.perf_counter() - t0, cfg.out)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import tyro
 
@@ -36,21 +38,76 @@ class ShowConfig:
     """Seed of the first episode (the next ones use seed + 1, ...)."""
 
 
-def show(cfg: ShowConfig) -> int:
-    """Run episodes in the passive viewer in real time; return the number of steps."""
+def open_viewer(env: Any, key_callback: Callable[[int], None] | None = None) -> Any:
+    """Open MuJoCo's passive viewer on ``env``'s sim robot; return its handle.
+
+    ``key_callback(glfw_keycode)`` receives the window's key-down events (see
+    ``armgym.teleop.viewer_keys``). The caller steps the env and calls ``handle.sync()``.
+    Raises ``ArmgymError`` without a display or for an env with no local MuJoCo model.
+    """
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        raise ArmgymError("no display: run under a desktop session or `xvfb-run armgym show ...`")
+        raise ArmgymError(
+            "no display for the MuJoCo viewer: run under a desktop session or prefix the "
+            "command with `xvfb-run -a`"
+        )
+    robot: Any = getattr(env.unwrapped, "robot", None)
+    if not hasattr(robot, "model") or not hasattr(robot, "data"):
+        raise ArmgymError(f"the viewer needs a local sim robot; this env runs {robot!r}")
     import mujoco.viewer
 
+    return mujoco.viewer.launch_passive(  # type: ignore[attr-defined]
+        robot.model, robot.data, key_callback=key_callback
+    )
+
+
+def close_viewer(handle: Any) -> None:
+    """Close the window and let the viewer thread tear it down before the process exits."""
+    handle.close()
+    time.sleep(0.5)
+
+
+class ViewerSync:
+    """Wrap an ``act(obs) -> action`` callable so the viewer shows every frame.
+
+    Before each action the viewer is synced to the env's current state; once the window
+    is closed ``events`` includes ``stop`` (the recorder then ends the episode and the
+    collection). ``events``, ``intervention`` and ``reset`` pass through to ``act``.
+    """
+
+    def __init__(self, act: Callable[[Mapping[str, Any]], Any], handle: Any):
+        self.act, self.handle = act, handle
+
+    def __call__(self, obs: Mapping[str, Any]) -> Any:
+        self.handle.sync()
+        return self.act(obs)
+
+    @property
+    def events(self) -> frozenset[str]:
+        events = set(getattr(self.act, "events", ()) or ())
+        if not self.handle.is_running():
+            events.add("stop")
+        return frozenset(events)
+
+    @property
+    def intervention(self) -> bool:
+        return bool(getattr(self.act, "intervention", True))
+
+    def reset(self) -> None:
+        reset = getattr(self.act, "reset", None)
+        if reset is not None:
+            reset()
+
+
+def show(cfg: ShowConfig) -> int:
+    """Run episodes in the passive viewer in real time; return the number of steps."""
     env = make_env(cfg.task, robot=cfg.robot, randomization=cfg.randomization)
     expert = ScriptedPolicy.for_env(env) if cfg.policy == "expert" else None
     if cfg.policy not in ("expert", "random"):
         raise ArmgymError(f"--policy must be 'expert' or 'random', got {cfg.policy!r}")
-    robot = env.robot
     obs, _ = env.reset(seed=cfg.seed)
     seed, steps = cfg.seed, 0
-    period = 1.0 / robot.control_hz
-    with mujoco.viewer.launch_passive(robot.model, robot.data) as viewer:  # type: ignore[attr-defined]
+    period = 1.0 / env.robot.control_hz
+    with open_viewer(env) as viewer:
         start = time.monotonic()  # once the window is up
         while viewer.is_running() and (cfg.seconds <= 0 or time.monotonic() - start < cfg.seconds):
             tick = time.monotonic()
@@ -64,8 +121,7 @@ def show(cfg: ShowConfig) -> int:
                     expert.reset()
             viewer.sync()
             time.sleep(max(0.0, period - (time.monotonic() - tick)))
-        viewer.close()
-    time.sleep(0.5)  # let the viewer thread tear its window down before the process exits
+        close_viewer(viewer)
     env.close()
     return steps
 

@@ -26,6 +26,9 @@ import numpy as np
 
 from armgym.robots.base import RobotSpec
 
+#: Gripper commands (last action entry of every control mode).
+GRIPPER_OPEN, GRIPPER_CLOSED = 1.0, -1.0
+
 CONTROL_MODES = ("ee_delta", "joint_pos", "joint_delta")
 
 

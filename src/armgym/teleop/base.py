@@ -2,8 +2,9 @@
 
 Every device maps its inputs onto the env's ``ee_delta`` action, float32[7] in [-1, 1]:
 ``(dx, dy, dz, droll, dpitch, dyaw, gripper)`` with translations along the robot base
-frame axes (x forward, y left, z up), rotations about them, and ``gripper`` = -1 open,
-+1 closed. ``intervention`` says whether the human is in control (HIL: when False the
+frame axes (x forward, y left, z up), rotations about them, and ``gripper`` absolute as
+the env reads it: +1 open, -1 closed (``GRIPPER_OPEN`` / ``GRIPPER_CLOSED`` of
+``armgym.robots.controllers``). ``intervention`` says whether the human is in control (HIL: when False the
 policy acts and the device's action is ignored). ``events`` are one-shot signals:
 
 =====================  ======================================================
@@ -27,7 +28,6 @@ import numpy as np
 
 EVENTS = ("episode_success", "episode_failure", "rerecord", "stop")
 ACTION_DIM = 7
-GRIPPER_OPEN, GRIPPER_CLOSED = -1.0, 1.0
 
 
 @dataclass(frozen=True)

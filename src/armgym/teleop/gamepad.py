@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from armgym.errors import ConfigError
-from armgym.teleop.base import GRIPPER_CLOSED, GRIPPER_OPEN, TeleopCommand, clip_action, deadzone
+from armgym.robots.controllers import GRIPPER_CLOSED, GRIPPER_OPEN
+from armgym.teleop.base import TeleopCommand, clip_action, deadzone
 
 BUTTON_EVENTS = {0: "episode_success", 1: "episode_failure", 2: "rerecord", 7: "stop"}
 INTERVENTION_BUTTON = 3

@@ -21,12 +21,14 @@ import os
 import select
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from armgym.errors import ConfigError
-from armgym.teleop.base import GRIPPER_CLOSED, GRIPPER_OPEN, TeleopCommand, clip_action
+from armgym.robots.controllers import GRIPPER_CLOSED, GRIPPER_OPEN
+from armgym.teleop.base import TeleopCommand, clip_action
 
 #: key -> (action axis, sign)
 MOTION_KEYS: dict[str, tuple[int, float]] = {
@@ -50,6 +52,25 @@ EVENT_KEYS = {
     "esc": "stop",
     "q": "stop",
 }
+
+
+@dataclass(frozen=True)
+class KeyMap:
+    """Which key names do what.
+
+    motion: key -> (action axis 0..5, sign); events: key -> event name (``EVENTS``);
+    gripper: the key that toggles the gripper; intervention: the key that toggles
+    intervention.
+    """
+
+    motion: Mapping[str, tuple[int, float]]
+    events: Mapping[str, str]
+    gripper: str = "space"
+    intervention: str = "t"
+
+
+#: The terminal map of the module docstring.
+TERMINAL_KEYMAP = KeyMap(MOTION_KEYS, EVENT_KEYS)
 _RAW_NAMES = {"\r": "enter", "\n": "enter", " ": "space", "\x1b": "esc"}
 
 
@@ -83,11 +104,14 @@ class TerminalKeys:
 
 
 class KeyboardTeleop:
-    """``TeleopDevice`` driven by key names (see the module docstring's map).
+    """``TeleopDevice`` driven by key names (``keymap``: the module docstring's by default).
 
     Args:
         source: zero-arg callable returning the keys pressed since the last call
             (default: ``TerminalKeys`` on stdin); tests pass ``ScriptedEvents``.
+        keymap: key names -> motions, events, gripper and intervention toggles
+            (``TERMINAL_KEYMAP``; ``armgym.teleop.viewer_keys.VIEWER_KEYMAP`` for keys
+            read from the MuJoCo viewer window).
         speed: magnitude of each axis while its key is held, in (0, 1].
         hold_s: seconds a key counts as held after its last press (0: this poll only).
         clock: time source in seconds (injectable for tests).
@@ -96,6 +120,7 @@ class KeyboardTeleop:
     def __init__(
         self,
         source: Callable[[], Sequence[str]] | None = None,
+        keymap: KeyMap = TERMINAL_KEYMAP,
         speed: float = 1.0,
         hold_s: float = 0.12,
         clock: Callable[[], float] = time.monotonic,
@@ -103,6 +128,7 @@ class KeyboardTeleop:
         if not 0.0 < speed <= 1.0:
             raise ConfigError(f"keyboard speed must be in (0, 1], got {speed}.")
         self.source = source if source is not None else TerminalKeys()
+        self.keymap = keymap
         self.speed, self.hold_s, self.clock = speed, hold_s, clock
         self.gripper = GRIPPER_OPEN
         self.intervention = True
@@ -112,17 +138,18 @@ class KeyboardTeleop:
         now = self.clock()
         events: set[str] = set()
         pressed = [k.lower() if len(k) == 1 else k for k in self.source()]
+        keymap = self.keymap
         for key in pressed:
-            if key == "space":
+            if key == keymap.gripper:
                 self.gripper = GRIPPER_CLOSED if self.gripper == GRIPPER_OPEN else GRIPPER_OPEN
-            elif key == "t":
+            elif key == keymap.intervention:
                 self.intervention = not self.intervention
-            elif key in EVENT_KEYS:
-                events.add(EVENT_KEYS[key])
-            elif key in MOTION_KEYS:
+            elif key in keymap.events:
+                events.add(keymap.events[key])
+            elif key in keymap.motion:
                 self._last_press[key] = now
         action = np.zeros(7, dtype=np.float32)
-        for key, (axis, sign) in MOTION_KEYS.items():
+        for key, (axis, sign) in keymap.motion.items():
             held = key in pressed or now - self._last_press.get(key, -np.inf) < self.hold_s
             if held:
                 action[axis] += sign * self.speed

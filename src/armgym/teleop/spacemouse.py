@@ -17,13 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from armgym.errors import ConfigError
-from armgym.teleop.base import (
-    GRIPPER_CLOSED,
-    GRIPPER_OPEN,
-    TeleopCommand,
-    clip_action,
-    deadzone,
-)
+from armgym.robots.controllers import GRIPPER_CLOSED, GRIPPER_OPEN
+from armgym.teleop.base import TeleopCommand, clip_action, deadzone
 
 
 @dataclass(frozen=True)
