@@ -8,6 +8,7 @@ space closes the gripper, enter ends the episode as a success.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,47 +22,45 @@ from armgym.data.reader import LeRobotReader
 
 DRIVER = textwrap.dedent(
     """
-    import subprocess, sys, time
-    out = sys.argv[1]
-    collect = subprocess.Popen([
-        sys.executable, "-m", "armgym.cli", "collect", "--out", out, "--source", "keyboard",
-        "--viewer", "--episodes", "1", "--max-steps", "150", "--obs", "state",
-        "--no-progress",
-    ])
+    import json, subprocess, sys, time
+    collect_args, script = json.loads(sys.argv[1])
+    collect = subprocess.Popen([sys.executable, "-m", "armgym.cli", "collect", *collect_args])
     win = subprocess.run(["xdotool", "search", "--sync", "--name", "MuJoCo"],
                          capture_output=True, text=True, timeout=60).stdout.split()[0]
     time.sleep(1.0)
-
-    def key(*names, delay_ms=100):
-        subprocess.run(["xdotool", "key", "--window", win, "--delay", str(delay_ms), *names],
-                       check=True)
-
-    key(*["Up"] * 8)  # one press per control period: +x for ~8 steps
-    time.sleep(0.5)
-    key("space")  # close the gripper
-    time.sleep(1.5)
-    key("Return")  # episode_success: ends and keeps the episode
+    for keys, pause_s in script:  # one key per control period (100 ms), then a pause
+        subprocess.run(["xdotool", "key", "--window", win, "--delay", "100", *keys], check=True)
+        time.sleep(pause_s)
     sys.exit(collect.wait(timeout=60))
     """
 )
 
 
-def test_keyboard_teleop_in_the_viewer_window(tmp_path: Path) -> None:
+def run_in_viewer(out: Path, collect_args: list[str], script: list) -> LeRobotReader:
+    """Run ``armgym collect --viewer`` under Xvfb, type ``script`` into its window."""
     xvfb, xdotool = shutil.which("xvfb-run"), shutil.which("xdotool")
     assert xvfb and xdotool, (
         "xvfb-run / xdotool missing: `make test` installs Debian's xvfb and xdotool"
     )
-    out = tmp_path / "ds"
-    env = {**os.environ, "MUJOCO_GL": "glfw"}
+    args = ["--out", str(out), "--viewer", "--episodes", "1", "--obs", "state", "--no-progress"]
     proc = subprocess.run(
-        [xvfb, "-a", sys.executable, "-c", DRIVER, str(out)],
+        [xvfb, "-a", sys.executable, "-c", DRIVER, json.dumps([args + collect_args, script])],
         capture_output=True,
         text=True,
         timeout=180,
-        env=env,
+        env={**os.environ, "MUJOCO_GL": "glfw"},
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    reader = LeRobotReader(out)
+    return LeRobotReader(out)
+
+
+def test_keyboard_teleop_in_the_viewer_window(tmp_path: Path) -> None:
+    script = [
+        (["Up"] * 8, 0.5),  # +x for ~8 steps
+        (["space"], 1.5),  # close the gripper
+        (["Return"], 0.0),  # episode_success: ends and keeps the episode
+    ]
+    reader = run_in_viewer(tmp_path / "ds", ["--source", "keyboard", "--max-steps", "150"], script)
     assert reader.num_episodes == 1
     ep = reader.episode(0)
     actions, state = ep["action"], ep["observation.state"]
@@ -75,6 +74,27 @@ def test_keyboard_teleop_in_the_viewer_window(tmp_path: Path) -> None:
     ee_x = state[:, 14]  # observation.state = [q (7), qd (7), ee_pos (3), ...] for the Panda
     assert ee_x[-1] - ee_x[0] > 0.06, ee_x  # about 2 cm per forward step
     assert reader.episode_info(0).extras["armgym/success"] is True
+
+
+def test_human_intervention_in_the_viewer_window(tmp_path: Path) -> None:
+    """The expert acts; Insert hands control to the person (page up = +z), Insert hands it
+    back; the expert still finishes the task and every frame says who acted."""
+    script = [(["Insert"], 0.0), (["Prior"] * 4, 0.0), (["Insert"], 0.0)]  # Prior: page up
+    reader = run_in_viewer(
+        tmp_path / "ds",
+        ["--source", "scripted", "--intervene", "keyboard", "--max-steps", "120"],
+        script,
+    )
+    ep = reader.episode(0)
+    human = ep["complementary_info.is_intervention"].reshape(-1) == 1.0
+    assert 3 <= human.sum() <= 30, human  # the human acted for a few steps, then handed back
+    assert np.any(ep["action"][human, 2] == 1.0)  # page up arrived as +z
+    np.testing.assert_array_equal(
+        ep["action"][~human], ep["complementary_info.policy_action"][~human]
+    )
+    info = reader.episode_info(0).extras
+    assert info["armgym/intervention_frames"] == int(human.sum())
+    assert info["armgym/success"] is True  # the expert recovered
 
 
 def test_viewer_without_display_says_what_to_do(tmp_path: Path, monkeypatch) -> None:

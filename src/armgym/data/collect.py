@@ -22,7 +22,7 @@ import tyro
 
 from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
 from armgym.data.writer import LeRobotWriter
-from armgym.errors import ConfigError
+from armgym.errors import ConfigError, UnknownNameError
 
 TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
 
@@ -69,6 +69,10 @@ class CollectConfig:
     """Delete an existing dataset at --out first instead of appending."""
     progress: bool = True
     """Show a progress bar."""
+    intervene: str = ""
+    """Teleop device (keyboard | spacemouse | gamepad) whose intervention toggle lets a
+    person take over from a scripted or policy --source and hand back. Frames then record
+    complementary_info.is_intervention and complementary_info.policy_action."""
     viewer: bool = False
     """Show the scene in the MuJoCo viewer while recording (needs a display). With
     --source keyboard the keys are read from the viewer window (arrows, PageUp/PageDown,
@@ -109,28 +113,36 @@ class ExpertActor:
         return np.asarray(self.expert(self.env.robot_obs), np.float32)
 
 
-def make_actor(source: str, env: Any, viewer_keys: Any = None) -> Any:
-    """The action source named by ``--source``.
+def make_actor(source: str, env: Any, intervene: str = "", viewer_keys: Any = None) -> Any:
+    """The action source named by ``--source``, wrapped for ``--intervene`` if given.
 
-    ``viewer_keys``: a ``ViewerKeys`` source; the keyboard then reads the viewer window.
+    ``viewer_keys``: a ``ViewerKeys`` source; a keyboard then reads the viewer window.
     """
-    if source == "scripted":
-        return ExpertActor(env)
-    if source.startswith("policy:"):
-        return PolicyActor(Path(source.split(":", 1)[1]))
+    from armgym.teleop import TeleopPolicy, make_device
+
     if source in TELEOP_SOURCES:
-        from armgym.teleop import TeleopPolicy, make_device
+        if intervene:
+            raise ConfigError(
+                f"--intervene {intervene} takes over from a scripted or policy source; "
+                f"--source {source} is already a person at a device. Drop --intervene."
+            )
+        return TeleopPolicy(make_device(source, viewer_keys))
+    if source == "scripted":
+        actor: Any = ExpertActor(env)
+    elif source.startswith("policy:"):
+        actor = PolicyActor(Path(source.split(":", 1)[1]))
+    else:
+        raise ConfigError(
+            f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
+            "gamepad or policy:<checkpoint dir>."
+        )
+    if intervene:
+        from armgym.teleop.intervention import InterventionActor
 
-        if source == "keyboard" and viewer_keys is not None:
-            from armgym.teleop.keyboard import KeyboardTeleop
-            from armgym.teleop.viewer_keys import VIEWER_KEYMAP
-
-            return TeleopPolicy(KeyboardTeleop(viewer_keys, keymap=VIEWER_KEYMAP))
-        return TeleopPolicy(make_device(source))
-    raise ConfigError(
-        f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
-        "gamepad or policy:<checkpoint dir>."
-    )
+        if intervene not in TELEOP_SOURCES:
+            raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)
+        actor = InterventionActor(actor, make_device(intervene, viewer_keys))
+    return actor
 
 
 def env_kwargs(cfg: CollectConfig) -> dict[str, Any]:
@@ -181,24 +193,34 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
             from armgym.envs.viewer import ViewerSync, open_viewer
             from armgym.teleop.viewer_keys import ViewerKeys
 
-            keys = ViewerKeys() if cfg.source == "keyboard" else None
+            keys = ViewerKeys() if "keyboard" in (cfg.source, cfg.intervene) else None
             viewer = open_viewer(env, key_callback=keys.key_callback if keys else None)
-            actor = ViewerSync(make_actor(cfg.source, env, viewer_keys=keys), viewer)
+            actor = ViewerSync(make_actor(cfg.source, env, cfg.intervene, keys), viewer)
         else:
-            actor = make_actor(cfg.source, env)
-    except BaseException:
+            actor = make_actor(cfg.source, env, cfg.intervene)
+        return _record(cfg, env, actor)
+    finally:
         if viewer is not None:
-            viewer.close()
+            from armgym.envs.viewer import close_viewer
+
+            close_viewer(viewer)
         env.close()
-        raise
-    realtime = (
-        cfg.realtime if cfg.realtime is not None else cfg.source in TELEOP_SOURCES or cfg.viewer
-    )
+
+
+def _record(cfg: CollectConfig, env: Any, actor: Any) -> dict[str, Any]:
+    """Record episodes from ``actor`` in ``env`` into ``cfg.out``; return the summary."""
+    features = env_features(env, sim_state=cfg.sim_state)
+    if cfg.intervene:
+        from armgym.teleop.intervention import intervention_features
+
+        features.update(intervention_features(int(np.prod(env.action_space.shape))))
+    human = cfg.source in TELEOP_SOURCES or bool(cfg.intervene)
+    realtime = cfg.realtime if cfg.realtime is not None else human or cfg.viewer
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
     robot_type = getattr(getattr(env.unwrapped.task, "robot", None), "name", cfg.robot)
     writer = LeRobotWriter(
         cfg.out,
-        env_features(env, sim_state=cfg.sim_state),
+        features,
         fps,
         robot_type=robot_type,
         vcodec=cfg.vcodec,
@@ -215,6 +237,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     attempts = cfg.max_attempts or (3 * cfg.episodes if cfg.only_success else cfg.episodes)
     recorder = EpisodeRecorder(env, writer, realtime=realtime, sim_state=cfg.sim_state)
     results: list[EpisodeResult] = []
+    interventions = 0
     t0 = time.perf_counter()
     from tqdm import tqdm
 
@@ -228,6 +251,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
                 actor, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
             )
             results.append(res)
+            interventions += int(getattr(actor, "interventions", 0)) if res.saved else 0
             bar.update(int(res.saved))
             bar.set_postfix(success=f"{np.mean([r.success for r in results]):.2f}")
             if "stop" in res.events:
@@ -235,12 +259,10 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     finally:
         bar.close()
         writer.close()
-        if viewer is not None:
-            from armgym.envs.viewer import close_viewer
-
-            close_viewer(viewer)
-        env.close()
-    return summarize(results, time.perf_counter() - t0, cfg.out)
+    summary = summarize(results, time.perf_counter() - t0, cfg.out)
+    if cfg.intervene:
+        summary["intervention_frames"] = interventions
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         f"frames) to {s['out']}; success rate {s['success_rate']:.0%}; control rate "
         f"{s['measured_fps_mean']:.1f} Hz measured; late frames {s['late_frames']}, "
         f"dropped frames {s['dropped_frames']}; {s['wall_s']} s"
+        + (
+            f"; {s['intervention_frames']} frames by the human"
+            if "intervention_frames" in s
+            else ""
+        )
     )
     return 0 if s["episodes_saved"] else 1
 

@@ -60,6 +60,7 @@ EPISODE_EXTRAS: dict[str, tuple[pa.DataType, Any]] = {
     "armgym/max_period_s": (pa.float64(), float("nan")),
     "armgym/late_frames": (pa.int64(), 0),
     "armgym/dropped_frames": (pa.int64(), 0),
+    "armgym/intervention_frames": (pa.int64(), 0),
 }
 
 _ARROW_DTYPES: dict[str, pa.DataType] = {

@@ -126,7 +126,9 @@ class EpisodeRecorder:
 
     ``act`` may expose ``events`` (a set of strings, e.g. from a teleop device) after
     each call: ``episode_success`` / ``episode_failure`` end the episode, ``rerecord``
-    discards it, ``stop`` ends it and asks the caller to stop.
+    discards it, ``stop`` ends it and asks the caller to stop. An ``act`` with a
+    ``frame_extras()`` method (``InterventionActor``) adds its columns to every frame, and
+    its ``interventions`` count is saved per episode as ``armgym/intervention_frames``.
     """
 
     def __init__(
@@ -146,12 +148,15 @@ class EpisodeRecorder:
         env, writer = self.env, self.writer
         obs, info = env.reset(seed=seed)
         ret, success, events = 0.0, bool(info.get("is_success", False)), set()
+        extras = getattr(act, "frame_extras", None)
         self.timer.start()
         for _ in range(max_steps):
             frame: dict[str, Any] = {k: v for k, v in obs.items() if k in writer.features}
             if self.sim_state:
                 frame[SIM_STATE_KEY] = env.unwrapped.get_sim_state()
             action = np.asarray(act(obs), dtype=np.float32)
+            if extras is not None:
+                frame.update(extras())
             events = set(getattr(act, "events", ()) or ())
             t0 = time.perf_counter()
             obs, reward, terminated, truncated, info = env.step(action)
@@ -186,6 +191,11 @@ class EpisodeRecorder:
                     "armgym/success": success,
                     "armgym/return": ret,
                     "armgym/seed": -1 if seed is None else int(seed),
+                    **(
+                        {"armgym/intervention_frames": int(interventions)}
+                        if (interventions := getattr(act, "interventions", None)) is not None
+                        else {}
+                    ),
                 }
             )
         else:

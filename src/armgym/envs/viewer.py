@@ -71,7 +71,7 @@ class ViewerSync:
 
     Before each action the viewer is synced to the env's current state; once the window
     is closed ``events`` includes ``stop`` (the recorder then ends the episode and the
-    collection). ``events``, ``intervention`` and ``reset`` pass through to ``act``.
+    collection). Every other attribute (``reset``, ``intervention``, ...) is ``act``'s.
     """
 
     def __init__(self, act: Callable[[Mapping[str, Any]], Any], handle: Any):
@@ -88,14 +88,9 @@ class ViewerSync:
             events.add("stop")
         return frozenset(events)
 
-    @property
-    def intervention(self) -> bool:
-        return bool(getattr(self.act, "intervention", True))
-
-    def reset(self) -> None:
-        reset = getattr(self.act, "reset", None)
-        if reset is not None:
-            reset()
+    def __getattr__(self, name: str) -> Any:
+        # reset, intervention, frame_extras, interventions, ... of the wrapped actor
+        return getattr(self.act, name)
 
 
 def show(cfg: ShowConfig) -> int:

@@ -6,17 +6,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from armgym.errors import UnknownNameError
 from armgym.teleop.base import ScriptedEvents, TeleopCommand, TeleopDevice, TeleopPolicy
 
 DEVICES = ("keyboard", "spacemouse", "gamepad")
 
 
-def make_device(name: str) -> TeleopDevice:
-    """Open the named device on real hardware (``keyboard`` uses the terminal)."""
+def make_device(name: str, viewer_keys: Any = None) -> TeleopDevice:
+    """Open the named device on real hardware.
+
+    ``keyboard`` reads the terminal, or with ``viewer_keys`` (a ``ViewerKeys`` fed by the
+    MuJoCo viewer's ``key_callback``) the viewer window, with ``VIEWER_KEYMAP``.
+    """
     if name == "keyboard":
         from armgym.teleop.keyboard import KeyboardTeleop
 
+        if viewer_keys is not None:
+            from armgym.teleop.viewer_keys import VIEWER_KEYMAP
+
+            return KeyboardTeleop(viewer_keys, keymap=VIEWER_KEYMAP)
         return KeyboardTeleop()
     if name == "spacemouse":
         from armgym.teleop.spacemouse import SpaceMouseTeleop

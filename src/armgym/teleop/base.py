@@ -45,7 +45,13 @@ class TeleopCommand:
 
 
 class TeleopDevice(Protocol):
-    """A human input device. ``poll`` never blocks for long (<= a few ms)."""
+    """A human input device. ``poll`` never blocks for long (<= a few ms).
+
+    ``intervention`` is the state of the device's intervention toggle (True: the human is
+    in control); ``InterventionActor`` sets it to False so a policy starts in control.
+    """
+
+    intervention: bool
 
     def poll(self) -> TeleopCommand: ...
 

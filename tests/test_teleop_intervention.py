@@ -1,0 +1,91 @@
+"""Human interventions: a policy acts, a person takes over and hands back; every frame
+records who acted and what the policy proposed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from armgym.cli import main as armgym
+from armgym.data.collect import ExpertActor
+from armgym.data.reader import LeRobotReader
+from armgym.data.recorder import EpisodeRecorder, env_features
+from armgym.data.writer import LeRobotWriter
+from armgym.teleop import ScriptedEvents
+from armgym.teleop.intervention import (
+    IS_INTERVENTION,
+    POLICY_ACTION,
+    InterventionActor,
+    intervention_features,
+)
+from armgym.teleop.keyboard import KeyboardTeleop
+
+# polls 0-2 policy; 3 "t" hands control to the human; 4-5 "w" (+x); 6 "t" hands it back
+KEYS = [[], [], [], ["t"], ["w"], ["w"], ["t"]]
+
+
+def test_the_toggle_switches_who_acts() -> None:
+    policy_action = np.array([0, 0, -0.5, 0, 0, 0, 1], np.float32)
+    device = KeyboardTeleop(ScriptedEvents(KEYS, []), hold_s=0.0)
+    actor = InterventionActor(lambda obs: policy_action, device)
+    assert device.intervention is False  # the policy starts in control
+    steps = [(actor({}), actor.intervention, actor.frame_extras()) for _ in range(9)]
+    who = [h for _, h, _ in steps]
+    assert who == [False, False, False, True, True, True, False, False, False]
+    acts = np.stack([a for a, _, _ in steps])
+    np.testing.assert_array_equal(acts[[0, 1, 2, 6, 7, 8]], np.tile(policy_action, (6, 1)))
+    np.testing.assert_array_equal(acts[4], [1, 0, 0, 0, 0, 0, 1])  # the human's +x
+    np.testing.assert_array_equal(acts[3], [0, 0, 0, 0, 0, 0, 1])  # took over, holds still
+    assert all(np.array_equal(x[POLICY_ACTION], policy_action) for _, _, x in steps)
+    assert [float(x[IS_INTERVENTION][0]) for _, _, x in steps] == [float(h) for h in who]
+    assert actor.interventions == 3
+    actor.reset()
+    assert actor.interventions == 0
+
+
+def test_device_without_toggle_is_refused() -> None:
+    class NoToggle:
+        def poll(self): ...
+
+        def close(self): ...
+
+    with pytest.raises(TypeError, match="intervention toggle"):
+        InterventionActor(lambda obs: np.zeros(7), NoToggle())  # type: ignore[arg-type]
+
+
+def test_recorded_interventions(tmp_path: Path) -> None:
+    """The expert acts, a person takes over for three steps; the dataset says so."""
+    import armgym  # noqa: F401
+
+    env = gym.make("armgym/PickCube-v0", obs="state")
+    feats = {**env_features(env, sim_state=False), **intervention_features(7)}
+    writer = LeRobotWriter(tmp_path / "ds", feats, fps=10)
+    actor = InterventionActor(
+        ExpertActor(env), KeyboardTeleop(ScriptedEvents(KEYS, []), hold_s=0.0)
+    )
+    actor.reset()
+    res = EpisodeRecorder(env, writer, sim_state=False).record(actor, seed=0, max_steps=60)
+    writer.close()
+    env.close()
+    assert res.saved and res.success  # the expert recovers after the hand-back
+    reader = LeRobotReader(tmp_path / "ds")
+    ep = reader.episode(0)
+    flags = ep[IS_INTERVENTION].reshape(-1)  # shape-[1] features read back as [T]
+    assert flags.dtype == np.float32 and flags[:8].tolist() == [0, 0, 0, 1, 1, 1, 0, 0]
+    human = flags == 1.0
+    np.testing.assert_array_equal(ep["action"][~human], ep[POLICY_ACTION][~human])
+    assert ep["action"][4, 0] == 1.0 and ep[POLICY_ACTION][4, 0] != 1.0
+    assert reader.episode_info(0).extras["armgym/intervention_frames"] == 3
+    assert set(reader.stats) >= {IS_INTERVENTION, POLICY_ACTION}
+
+
+def test_intervene_argument_errors(tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "x")
+    assert armgym(["collect", "--out", out, "--source", "keyboard", "--intervene", "gamepad"]) == 2
+    assert "already a person" in capsys.readouterr().err
+    assert armgym(["collect", "--out", out, "--intervene", "keybord"]) == 2
+    assert "'keyboard'" in capsys.readouterr().err  # the closest valid name
+    assert not Path(out).exists()  # nothing written
