@@ -29,6 +29,10 @@ def main(root: str) -> int:
         assert abs(float(item["timestamp"]) - float(exp["timestamp"][i])) < 1e-6
         assert int(item["episode_index"]) == int(exp["episode_index"][i])
         assert item["task"] == str(exp["task"][i]), (item["task"], exp["task"][i])
+        for key in [k for k in exp.files if k.startswith("complementary_info.")]:
+            np.testing.assert_allclose(
+                item[key].numpy().reshape(-1), np.reshape(exp[key][i], -1), rtol=0, atol=1e-6
+            )
         for key in [k for k in exp.files if k.startswith("observation.images.")]:
             img = item[key].numpy().transpose(1, 2, 0) * 255.0
             diff = float(np.abs(img - exp[key][i].astype(np.float64)).mean())

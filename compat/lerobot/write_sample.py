@@ -13,6 +13,7 @@ import numpy as np
 from armgym.data import lerobot_format as fmt
 from armgym.data.reader import LeRobotReader
 from armgym.data.writer import LeRobotWriter
+from armgym.teleop.intervention import IS_INTERVENTION, POLICY_ACTION, intervention_features
 
 
 def dump_expected(out: str) -> None:
@@ -20,6 +21,7 @@ def dump_expected(out: str) -> None:
     r = LeRobotReader(out)
     eps = [r.episode(k) for k in range(r.num_episodes)]
     keys = ["observation.state", "action", "timestamp", "episode_index", *r.video_keys]
+    keys += [k for k in r.features if k.startswith("complementary_info.")]
     arrays = {k: np.concatenate([ep[k] for ep in eps]) for k in keys}
     np.savez(out + ".expected.npz", **arrays, task=np.array([t for ep in eps for t in ep["task"]]))
     print(f"[compat] armgym reads {r.num_episodes} episodes / {r.num_frames} frames in {out}")
@@ -34,6 +36,7 @@ def main(out: str) -> None:
         "action": fmt.vector_feature(7, fmt.ACTION_NAMES),
         "next.reward": {"dtype": "float32", "shape": [1], "names": None},
         "next.done": {"dtype": "bool", "shape": [1], "names": None},
+        **intervention_features(7),  # what `armgym collect --intervene` adds
     }
     tasks = ["pick up the cube", "push the cube", "pick up the cube"]
     with LeRobotWriter(out, feats, fps=10, robot_type="panda") as w:
@@ -51,6 +54,8 @@ def main(out: str) -> None:
                         "action": rng.uniform(-1, 1, 7),
                         "next.reward": np.float32(i == n - 1),
                         "next.done": np.bool_(i == n - 1),
+                        IS_INTERVENTION: np.float32([3 <= i < 6]),
+                        POLICY_ACTION: rng.uniform(-1, 1, 7),
                     },
                     task=task,
                 )
