@@ -15,6 +15,7 @@ writes more files beside these (``train_state.*``, ``log.jsonl``); loading ignor
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -95,18 +96,42 @@ class LearnedPolicy:
         self._history.clear()
         self.generator.manual_seed(self.seed)
 
+    def fork(self) -> LearnedPolicy:
+        """A policy sharing this one's model, stats and schema, with its own observation
+        history and noise generator (reset): one per client or episode stream.
+
+        The policy server gives every connection a fork, so concurrent clients never see
+        each other's history; :func:`infer_sessions` runs several forks as one batch.
+        """
+        other = copy.copy(self)
+        other.generator = torch.Generator()
+        other._history = deque(maxlen=self.obs_horizon)
+        other.reset()
+        return other
+
     def infer(self, obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return infer_sessions([(self, obs)])[0]
+
+    def infer_sessions(
+        self, items: Sequence[tuple[LearnedPolicy, Mapping[str, np.ndarray]]]
+    ) -> list[dict[str, np.ndarray]]:
+        """:func:`infer_sessions` (the policy server's batched call for forks)."""
+        return infer_sessions(items)
+
+    def _history_with(
+        self, obs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]] | None]:
+        """``(stacked [To, ...] per key, the history to keep if the call succeeds)``.
+
+        Nothing is changed here, so a failed batch leaves every history as it was.
+        """
         frames = {k: np.asarray(obs[k]) for k in self._keys(obs)}
         if all(v.shape == tuple(self.schema[k].shape) for k, v in frames.items()):
-            if not self._history:  # episode start: the first frame fills the history
-                self._history.extend([frames] * self.obs_horizon)
-            else:
-                self._history.append(frames)
-            stacked = {k: np.stack([h[k] for h in self._history]) for k in frames}
-        else:
-            stacked = {k: self._stacked(k, v) for k, v in frames.items()}
-        batch = {k: v[None] for k, v in stacked.items()}
-        return {"actions": self.infer_batch(batch, [self.generator])[0]}
+            # episode start: the first frame fills the history
+            history = [*self._history, frames] if self._history else [frames] * self.obs_horizon
+            history = history[-self.obs_horizon :]
+            return {k: np.stack([h[k] for h in history]) for k in frames}, history
+        return {k: self._stacked(k, v) for k, v in frames.items()}, None
 
     def infer_batch(
         self, obs: Mapping[str, np.ndarray], generators: Sequence[torch.Generator] | None = None
@@ -153,7 +178,35 @@ class LearnedPolicy:
         return x[-self.obs_horizon :]
 
 
+def infer_sessions(
+    items: Sequence[tuple[LearnedPolicy, Mapping[str, np.ndarray]]],
+) -> list[dict[str, np.ndarray]]:
+    """One batched forward pass for several ``(policy fork, observation)`` pairs.
+
+    Every policy must share one model (forks of one :class:`LearnedPolicy`). Each
+    observation joins its own fork's history, and row ``i`` draws its sampling noise from
+    fork ``i``'s generator, so a client gets the actions it would get alone (up to float
+    rounding of the batched matmuls). Histories change only if the whole call succeeds.
+    Returns ``[{"actions": float32[Ta, A]}, ...]`` in order.
+    """
+    if not items:
+        return []
+    first = items[0][0]
+    if any(p.model is not first.model for p, _ in items):
+        raise ValueError("infer_sessions needs forks of one policy (one shared model)")
+    prepared = [p._history_with(obs) for p, obs in items]
+    batch = {k: np.stack([stacked[k] for stacked, _ in prepared]) for k in first.schema}
+    actions = first.infer_batch(batch, [p.generator for p, _ in items])
+    for (policy, _), (_, history) in zip(items, prepared, strict=True):
+        if history is not None:
+            policy._history.clear()
+            policy._history.extend(history)
+    return [{"actions": a} for a in actions]
+
+
 # ---------------------------------------------------------------------------- building
+
+
 def build_policy(
     kind: str,
     cfg: Any,

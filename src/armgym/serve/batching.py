@@ -18,43 +18,51 @@ connection before it is queued, so a malformed observation is answered with its 
 several requests, each request is retried alone (``infer_batch([obs])``), so only the
 request that makes the policy fail gets the error.
 
-The batched-call contract (``infer_batch(list[dict]) -> list[dict]``, one result per
-observation, in order) is not the one of armgym's learned policies
-(:class:`~armgym.policies.checkpoint.LearnedPolicy.infer_batch` takes stacked
-observation histories and per-row generators): :func:`batch_function` refuses those, and
-the server then serves requests one at a time in a worker thread.
+Two batched-call contracts:
+
+* a shared policy's ``infer_batch(list[dict]) -> list[dict]``, one result per
+  observation, in order (:func:`batch_function`);
+* per-connection policies (forks of one model, e.g. armgym's learned policies) with
+  ``infer_sessions(list[(policy, obs)]) -> list[dict]``: each request carries its
+  connection's policy, whose observation history and noise generator stay its own
+  (:func:`session_batch_function`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-BatchFn = Callable[[list[dict[str, Any]]], Sequence[Any]]
+BatchFn = Callable[[list[Any]], Sequence[Any]]
+"""``fn(items) -> results``: items are observations, or ``(policy, obs)`` pairs."""
 
 
 def batch_function(policy: Any) -> tuple[BatchFn | None, str]:
-    """The policy's list-based ``infer_batch``, or ``None`` and the reason it is not usable."""
+    """The shared policy's list-based ``infer_batch``, or ``None`` and why not."""
     fn = getattr(policy, "infer_batch", None)
     if not callable(fn):
         return None, f"{type(policy).__name__} has no infer_batch(list_of_obs)"
-    checkpoint = sys.modules.get("armgym.policies.checkpoint")
-    if checkpoint is not None and isinstance(policy, checkpoint.LearnedPolicy):
+    return fn, ""
+
+
+def session_batch_function(probe: Any) -> tuple[BatchFn | None, str]:
+    """``probe.infer_sessions`` for per-connection policies, or ``None`` and why not."""
+    fn = getattr(probe, "infer_sessions", None)
+    if not callable(fn):
         return None, (
-            "LearnedPolicy.infer_batch takes stacked observation histories, not a list of "
-            "observations"
+            f"each connection has its own {type(probe).__name__} (factory=) and it has no "
+            "infer_sessions(list of (policy, obs))"
         )
     return fn, ""
 
 
 @dataclass
 class _Request:
-    obs: dict[str, Any]
+    obs: Any  # an observation dict, or (policy, obs)
     future: asyncio.Future[tuple[Any, int, float, float]]
     t_submit: float
 
@@ -92,7 +100,7 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self.batch_sizes: list[int] = []  # recent sizes, for tests and logs (bounded)
 
-    async def submit(self, obs: dict[str, Any]) -> tuple[Any, int, float, float]:
+    async def submit(self, obs: Any) -> tuple[Any, int, float, float]:
         """Queue ``obs``; return ``(result, batch_size, queue_ms, infer_ms)``.
 
         ``result`` is the policy's answer for ``obs``; raises what the policy raised for it.
@@ -159,7 +167,7 @@ class Batcher:
             else:
                 r.future.set_exception(value)
 
-    def _run(self, obs: list[dict[str, Any]]) -> tuple[list[tuple[bool, Any]], float]:
+    def _run(self, obs: list[Any]) -> tuple[list[tuple[bool, Any]], float]:
         """Worker thread: one ``fn`` call (+ single retries if a batch of several fails)."""
         with self._lock:
             t0 = time.perf_counter()
@@ -178,7 +186,7 @@ class Batcher:
                             outcomes.append((False, single))
             return outcomes, (time.perf_counter() - t0) * 1e3
 
-    def _call(self, obs: list[dict[str, Any]]) -> Sequence[Any]:
+    def _call(self, obs: list[Any]) -> Sequence[Any]:
         results = self._fn(obs)
         if not isinstance(results, Sequence) or len(results) != len(obs):
             got = len(results) if isinstance(results, Sequence) else type(results).__name__

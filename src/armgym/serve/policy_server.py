@@ -53,7 +53,7 @@ from armgym.serve._common import (
     make_process_request,
     send_error,
 )
-from armgym.serve.batching import Batcher, batch_function
+from armgym.serve.batching import Batcher, batch_function, session_batch_function
 
 log = logging.getLogger("armgym.serve.policy")
 
@@ -106,7 +106,9 @@ class PolicyServer:
     """Websocket server for one policy (shared by all clients) or a policy per connection.
 
     Args:
-        policy: the policy every connection talks to (calls are serialised by a lock).
+        policy: the policy every connection talks to (calls are serialised by a lock). A
+            policy with ``fork()`` (armgym's learned policies) is forked per connection
+            instead: one model, a history and noise generator per client.
         factory: alternatively, build a fresh policy per connection (stateful policies
             such as scripted experts); exactly one of ``policy`` / ``factory``.
         host: interface to bind; ``127.0.0.1`` unless you mean to expose it.
@@ -119,7 +121,8 @@ class PolicyServer:
         max_batch: > 1 turns batching on: requests of several connections go through one
             ``policy.infer_batch(list_of_obs)`` call of at most this many observations
             (see :mod:`armgym.serve.batching`). Needs a shared ``policy`` with a list-based
-            ``infer_batch``; otherwise requests are served one at a time in a worker thread.
+            ``infer_batch``, or per-connection policies with ``infer_sessions`` (learned
+            policies); otherwise requests are served one at a time in a worker thread.
         batch_window_ms: how long a batch's first request waits for others [ms].
     """
 
@@ -139,6 +142,10 @@ class PolicyServer:
     ):
         if (policy is None) == (factory is None):
             raise ConfigError("PolicyServer needs exactly one of policy= or factory=")
+        if policy is not None and callable(getattr(policy, "fork", None)):
+            # a stateful policy that can share its model (LearnedPolicy): one fork per
+            # connection, so clients never mix observation histories or noise
+            policy, factory = None, policy.fork  # type: ignore[attr-defined]
         if max_batch < 1 or batch_window_ms < 0:
             raise ConfigError(
                 f"--max-batch must be >= 1 and --batch-window-ms >= 0, "
@@ -163,12 +170,14 @@ class PolicyServer:
         self.connections = 0  # currently open, for tests and logs
         self.sessions = 0  # connections past the metadata frame (lockstep loops)
         self.batcher: Batcher | None = None
+        self._session_batching = False  # batch items are (connection's policy, obs)
         if max_batch > 1:
             self._init_batching(max_batch, batch_window_ms)
 
     def _init_batching(self, max_batch: int, window_ms: float) -> None:
         if self._policy is None:
-            fn, why = None, "each connection has its own policy instance (factory=)"
+            fn, why = session_batch_function(self._probe)
+            self._session_batching = fn is not None
         else:
             fn, why = batch_function(self._policy)
         if fn is None:
@@ -299,7 +308,7 @@ class PolicyServer:
     ) -> None:
         recv, send, perf = ws.recv, ws.send, time.perf_counter
         pack, unpackb, validate = wire.Packer().pack, wire.unpackb, self._schema.validate
-        meta = self.metadata
+        meta, sessions = self.metadata, self._session_batching
         prev_total_ms: float | None = None
         self.sessions += 1
         try:
@@ -313,7 +322,8 @@ class PolicyServer:
                     await send(pack({"reset": True}))
                     continue
                 validate(obs)  # a bad request is answered here and never joins a batch
-                result, batch_size, queue_ms, infer_ms = await batcher.submit(obs)
+                item = (policy, obs) if sessions else obs
+                result, batch_size, queue_ms, infer_ms = await batcher.submit(item)
                 out = check_actions(result, meta)
                 timing: dict[str, Any] = {
                     "infer_ms": infer_ms,
@@ -324,7 +334,7 @@ class PolicyServer:
                     timing["prev_total_ms"] = prev_total_ms
                 out["server_timing"] = timing
                 reply = pack(out)
-                del obs, result, out  # see _session
+                del obs, item, result, out  # see _session
                 await send(reply)
                 prev_total_ms = (perf() - t0) * 1e3
         finally:
