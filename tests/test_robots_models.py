@@ -189,3 +189,31 @@ print(obs["observation.state"].shape)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "(22,)" in out.stdout
+
+
+def test_underactuated_arm_levels_its_goal_at_episode_start() -> None:
+    """The 5-DoF SO-101 at `high` starts tilted (joint noise); its goal is tool-down with
+    the start heading, and a few zero actions bring the tool there. A 6/7-DoF arm keeps
+    its start orientation as the goal; hold() never re-levels."""
+    env = gym.make("armgym/PickCube-v0", robot="so101", randomization="high")
+    env.reset(seed=3)
+    robot = env.unwrapped.robot
+    ctrl, sid = robot.controller, robot.controller.site_id
+    start = robot.data.site_xmat[sid].reshape(3, 3).copy()
+    assert _tilt_from_down(start) > 0.02  # the noise really tilted it
+    assert _tilt_from_down(ctrl.goal_rot) < 1e-9
+    heading = np.arctan2(start[1, 0], start[0, 0])
+    assert abs(np.arctan2(ctrl.goal_rot[1, 0], ctrl.goal_rot[0, 0]) - heading) < 1e-9
+    for _ in range(10):
+        env.step(np.array([0, 0, 0, 0, 0, 0, 1], np.float32))
+    assert _tilt_from_down(robot.data.site_xmat[sid]) < 0.5 * _tilt_from_down(start)
+    robot.hold()
+    np.testing.assert_allclose(ctrl.goal_rot, robot.data.site_xmat[sid].reshape(3, 3))
+    env.close()
+    panda = gym.make("armgym/PickCube-v0", robot="panda", randomization="high")
+    panda.reset(seed=3)
+    p = panda.unwrapped.robot
+    np.testing.assert_allclose(
+        p.controller.goal_rot, p.data.site_xmat[p.controller.site_id].reshape(3, 3)
+    )
+    panda.close()

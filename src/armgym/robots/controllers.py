@@ -43,6 +43,11 @@ class ControllerConfig:
         damping: damped least-squares λ (ee_delta).
         nullspace_gain: pull towards the home pose in the Jacobian null space.
         max_goal_lead: how far [m] the integrated goal may run ahead of the measured EE.
+        level_underactuated: for arms with fewer than 6 joints, start each episode with
+            the orientation goal levelled (tool axis straight down, the current heading
+            kept). Such an arm cannot hold an arbitrary world orientation while it moves
+            (a tilted tool axis turns with the base), so a tilted start pose (joint noise
+            at ``high``) would otherwise stay an unreachable goal all episode.
     """
 
     pos_step: float = 0.02
@@ -51,6 +56,7 @@ class ControllerConfig:
     damping: float = 0.05
     nullspace_gain: float = 0.2
     max_goal_lead: float = 0.05
+    level_underactuated: bool = True
 
 
 def _quat_to_mat(q: np.ndarray) -> np.ndarray:
@@ -73,6 +79,17 @@ def _mat_to_rotvec(r: np.ndarray) -> np.ndarray:
     v = np.empty(3)
     mujoco.mju_quat2Vel(v, q, 1.0)
     return v
+
+
+def _level(rot: np.ndarray) -> np.ndarray:
+    """The rotation with tool axis (z) straight down and the heading of ``rot``'s x axis."""
+    z = np.array([0.0, 0.0, -1.0])
+    x = rot[:, 0] - rot[2, 0] * np.array([0.0, 0.0, 1.0])
+    norm = float(np.linalg.norm(x))
+    if norm < 1e-6:  # x axis vertical: no heading to keep
+        return rot
+    x /= norm
+    return np.column_stack([x, np.cross(z, x), z])
 
 
 class ArmController:
@@ -122,6 +139,12 @@ class ArmController:
         data.ctrl[self.act_ids] = data.qpos[self.qadr]
         self.goal_pos = data.site_xpos[self.site_id].copy()
         self.goal_rot = data.site_xmat[self.site_id].reshape(3, 3).copy()
+
+    def start_episode(self, data: mujoco.MjData) -> None:
+        """``reset`` at an episode start (levels the goal of an under-actuated arm)."""
+        self.reset(data)
+        if self.n < 6 and self.cfg.level_underactuated:
+            self.goal_rot = _level(self.goal_rot)
 
     def hold(self, data: mujoco.MjData) -> None:
         """Freeze the arm where it is (used by watchdogs); gripper target unchanged."""

@@ -110,7 +110,7 @@ class SimRobot:
         if self.task is not None:
             self.task.initialize(d, self.np_random)
         mujoco.mj_forward(m, d)
-        c.reset(d)
+        c.start_episode(d)
         d.ctrl[c.grip_id] = self.spec.gripper_range[1]
         mujoco.mj_forward(m, d)
         return self.observe()
