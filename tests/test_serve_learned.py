@@ -102,3 +102,42 @@ def test_armgym_serve_checkpoint_batches(policy, tmp_path: Path) -> None:
         got = run_clients(t.url, 3)
     for client, actions in enumerate(got):
         np.testing.assert_allclose(np.stack(actions), np.stack(alone(policy, client)), atol=1e-4)
+
+
+def test_schema_accepts_a_history_up_to_the_obs_horizon() -> None:
+    from armgym.errors import ProtocolError
+    from armgym.serve.wire import CompiledSchema
+
+    schema = CompiledSchema({"s": ("float32", (3,))}, history=2)
+    for shape in [(3,), (1, 3), (2, 3)]:
+        schema.validate({"s": np.zeros(shape, np.float32)})
+    with pytest.raises(ProtocolError, match=r"history of 3 frames.*at most 2"):
+        schema.validate({"s": np.zeros((3, 3), np.float32)})
+    with pytest.raises(ProtocolError, match="shape"):
+        schema.validate({"s": np.zeros((2, 4), np.float32)})
+    with pytest.raises(ProtocolError, match="NaN"):
+        schema.validate({"s": np.full((2, 3), np.nan, np.float32)})
+    with pytest.raises(ProtocolError, match="shape"):  # no history without an obs horizon
+        CompiledSchema({"s": ("float32", (3,))}).validate({"s": np.zeros((2, 3), np.float32)})
+
+
+def test_remote_chunks_see_consecutive_frames_like_a_local_policy(policy) -> None:
+    """`armgym run`'s wrapping (history outside the broker) sends the last To frames, so a
+    served diffusion policy answers exactly what the local one answers to the consecutive
+    history; one frame per chunk (openpi's broker) would give it frames 4 steps apart."""
+    from armgym.serve.chunking import ActionChunkBroker, ObservationHistory
+    from armgym.serve.run_client import RunConfig, wrap_chunks
+
+    frames = stream(0) * 2  # 12 steps, 3 chunks of 4
+    server = PolicyServer(policy, port=0)
+    with server.run_in_thread() as t, WebsocketPolicyClient(t.url) as client:
+        assert client.metadata.obs_horizon == 2
+        remote = wrap_chunks(client, RunConfig(policy=t.url, execute_steps=4))
+        assert isinstance(remote, ObservationHistory)
+        assert isinstance(remote.policy, ActionChunkBroker)
+        got = np.stack([remote.infer(f)["actions"][0] for f in frames])
+    local, want = policy.fork(), []
+    for step in range(0, len(frames), 4):  # query at each chunk start with [t-1, t]
+        history = {k: np.stack([frames[max(step - 1, 0)][k], frames[step][k]]) for k in frames[0]}
+        want.extend(local.infer(history)["actions"][:4])
+    np.testing.assert_array_equal(got, np.stack(want))

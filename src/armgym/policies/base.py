@@ -32,7 +32,9 @@ class PolicyMetadata:
         action_horizon: rows of the ``actions`` array ``infer`` returns.
         fps: control rate the policy was trained for [Hz].
         name: policy kind (``mlp``, ``diffusion``, ``scripted:PickCube`` ...).
-        extra: anything else (task, robot, control mode).
+        extra: anything else (task, robot, control mode). ``extra["obs_horizon"]`` = To > 1
+            says the policy reads the last To frames: it accepts one frame per call or a
+            stacked history ``[T <= To, *shape]`` per key (oldest first).
     """
 
     observation: dict[str, FeatureSpec]
@@ -41,6 +43,12 @@ class PolicyMetadata:
     fps: float
     name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def obs_horizon(self) -> int:
+        """Frames of observation history the policy reads (``extra["obs_horizon"]``, else 1)."""
+        value = self.extra.get("obs_horizon", 1) if isinstance(self.extra, dict) else 1
+        return value if isinstance(value, int) and value >= 1 else 1
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

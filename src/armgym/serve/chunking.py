@@ -10,6 +10,9 @@ Use :func:`step_action` to get the ``float32[A]`` vector an env's ``step`` takes
 * :class:`TemporalEnsembler` (ACT, Zhao et al. 2023): call the inner policy every step;
   the action for time t averages every chunk that predicted t, with weights
   ``w_i = exp(-k * i)`` where ``i = 0`` is the oldest prediction (ACT's ``k = 0.01``).
+* :class:`ObservationHistory`: keep the last To frames and send them stacked, for
+  policies with an observation horizon (``metadata.obs_horizon``); wrap it outside the
+  broker so it sees every step.
 """
 
 from __future__ import annotations
@@ -123,3 +126,35 @@ class TemporalEnsembler:
         action = (weights @ preds.astype(np.float64)) / weights.sum()
         self._t += 1
         return {"actions": action.astype(np.float32)[None]}
+
+
+class ObservationHistory:
+    """Send the last ``horizon`` frames, stacked ``[T, ...]`` oldest first, each call.
+
+    Wrap it *outside* an :class:`ActionChunkBroker`: it sees every step's observation,
+    also the steps on which the broker plays its chunk without querying, so a remote
+    policy with an observation horizon gets consecutive frames (what a local learned
+    policy sees) instead of one frame per chunk. At an episode start the history is
+    shorter than ``horizon``; the policy repeats its first frame.
+
+    Args:
+        policy: inner policy (a chunk executor around a client).
+        horizon: frames to keep, the server's ``metadata.obs_horizon``.
+    """
+
+    def __init__(self, policy: Policy, horizon: int):
+        if horizon < 1:
+            raise ConfigError(f"history horizon must be >= 1, got {horizon}")
+        self.policy, self.horizon = policy, horizon
+        self.metadata = policy.metadata
+        self._frames: deque[dict[str, Any]] = deque(maxlen=horizon)
+
+    def reset(self) -> None:
+        self.policy.reset()
+        self._frames.clear()
+
+    def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self._frames.append(obs)
+        frames = self._frames
+        stacked = {k: np.stack([np.asarray(f[k]) for f in frames]) for k in obs}
+        return self.policy.infer(stacked)

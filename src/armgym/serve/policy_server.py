@@ -161,6 +161,7 @@ class PolicyServer:
         self._schema = wire.CompiledSchema(
             {k: (v.dtype, tuple(v.shape)) for k, v in self.metadata.observation.items()},
             allow_extra=allow_extra_keys,
+            history=self.metadata.obs_horizon,
         )
         self.host, self.port, self.api_key = host, port, api_key
         self.max_message_bytes = max_message_bytes

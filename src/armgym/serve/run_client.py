@@ -21,7 +21,12 @@ import tyro
 
 from armgym.errors import ConfigError
 from armgym.policies.base import Policy
-from armgym.serve.chunking import ActionChunkBroker, TemporalEnsembler, step_action
+from armgym.serve.chunking import (
+    ActionChunkBroker,
+    ObservationHistory,
+    TemporalEnsembler,
+    step_action,
+)
 from armgym.serve.policy_client import WebsocketPolicyClient
 
 log = logging.getLogger("armgym.serve.run")
@@ -122,12 +127,18 @@ def run_episodes(env: Any, policy: Policy, episodes: int, seed: int = 0) -> dict
 
 
 def wrap_chunks(client: WebsocketPolicyClient, cfg: RunConfig) -> Policy:
-    """Execute the server's chunks step by step (a no-op wrapper for horizon-1 policies)."""
-    if client.metadata.action_horizon <= 1:
-        return client
-    if cfg.chunking == "ensemble":
-        return TemporalEnsembler(client)
-    return ActionChunkBroker(client, cfg.execute_steps)
+    """Execute the server's chunks step by step, sending an observation history if the
+    policy reads one (``metadata.obs_horizon`` > 1; see ``ObservationHistory``)."""
+    meta = client.metadata
+    policy: Policy = client
+    if meta.action_horizon > 1:
+        if cfg.chunking == "ensemble":
+            policy = TemporalEnsembler(client)
+        else:
+            policy = ActionChunkBroker(client, cfg.execute_steps)
+    if meta.obs_horizon > 1:
+        policy = ObservationHistory(policy, meta.obs_horizon)
+    return policy
 
 
 def main(argv: list[str] | None = None) -> int:

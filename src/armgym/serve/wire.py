@@ -234,10 +234,13 @@ class CompiledSchema:
     Args:
         schema: key -> (dtype, shape); ``-1`` in a shape matches any size.
         allow_extra: accept keys the schema does not list.
+        history: > 1 also accepts a history per key, shape ``(T, *shape)`` with
+            ``1 <= T <= history`` (oldest frame first), for policies with an observation
+            horizon (``metadata.extra["obs_horizon"]``).
     """
 
-    def __init__(self, schema: Schema, *, allow_extra: bool = False):
-        self.allow_extra = allow_extra
+    def __init__(self, schema: Schema, *, allow_extra: bool = False, history: int = 1):
+        self.allow_extra, self.history = allow_extra, max(1, int(history))
         self.keys = frozenset(schema)
         self.fields = [
             (key, np.dtype(dtype), tuple(shape), -1 in shape, np.dtype(dtype).kind == "f")
@@ -265,16 +268,18 @@ class CompiledSchema:
             obs,
             {k: (dt, shape) for k, dt, shape, _, _ in self.fields},
             allow_extra=self.allow_extra,
+            history=self.history,
         )
 
 
 def validate_observation(
-    obs: Any, schema: Schema, *, allow_extra: bool = False
+    obs: Any, schema: Schema, *, allow_extra: bool = False, history: int = 1
 ) -> dict[str, np.ndarray]:
     """Validate an observation map against ``schema`` (key -> (dtype, shape)).
 
     Missing keys, unknown keys (unless ``allow_extra``), wrong dtypes or shapes and
-    NaN/inf values each raise ProtocolError with a message naming the key.
+    NaN/inf values each raise ProtocolError with a message naming the key. With
+    ``history`` > 1 a value may also be a history ``(T, *shape)``, ``1 <= T <= history``.
     """
     obs = expect_mapping(obs, "observation")
     missing = [k for k in schema if k not in obs]
@@ -289,5 +294,15 @@ def validate_observation(
                 f"observation has unknown key(s) {extra}; the server expects {sorted(schema)}"
             )
     for key, (dtype, shape) in schema.items():
-        validate_array(key, obs[key], dtype, shape)
+        value = obs[key]
+        ndim = len(shape)
+        if history > 1 and isinstance(value, np.ndarray) and value.ndim == ndim + 1:
+            if not 1 <= value.shape[0] <= history:
+                raise ProtocolError(
+                    f"{key!r} has shape {value.shape}: a history of {value.shape[0]} frames; "
+                    f"send one frame {tuple(shape)} or at most {history} (oldest first)"
+                )
+            validate_array(key, value, dtype, (value.shape[0], *shape))
+        else:
+            validate_array(key, value, dtype, shape)
     return obs
