@@ -6,8 +6,10 @@ from typing import Any
 
 from armgym.policies.base import FeatureSpec
 from armgym.policies.checkpoint import build_policy
+from armgym.policies.diffusion import DiffusionConfig
 from armgym.policies.normalize import Normalizer
 
+ENV = {"task": "PickCube", "obs": "state", "randomization": "low"}
 STATE_SCHEMA = {
     "observation.state": FeatureSpec("float32", (22,)),
     "observation.environment_state": FeatureSpec("float32", (7,)),
@@ -22,3 +24,15 @@ def tiny_policy(kind: str, cfg: Any, env: dict[str, Any]):
     }
     stats["action"] = {"mode": "min_max", "min": [-1.0] * 7, "max": [1.0] * 7}
     return build_policy(kind, cfg, STATE_SCHEMA, 7, Normalizer(stats), 10.0, env)
+
+
+def tiny_diffusion():
+    """An untrained tiny diffusion policy (obs horizon 2, 3 DDIM steps): noisy and
+    seed-dependent, cheap enough for tests."""
+    import torch
+
+    torch.manual_seed(0)
+    cfg = DiffusionConfig(
+        down_dims=(16, 32), horizon=8, n_action_steps=4, step_embed_dim=16, num_inference_steps=3
+    )
+    return tiny_policy("diffusion", cfg, ENV)

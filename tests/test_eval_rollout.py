@@ -5,26 +5,19 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
-from _policies import tiny_policy
+from _policies import ENV, tiny_diffusion
 
 import armgym  # noqa: F401
 from armgym.eval.rollout import rollout
-from armgym.policies.diffusion import DiffusionConfig
 from armgym.policies.scripted import ScriptedPolicy
 
-ENV = {"task": "PickCube", "obs": "state", "randomization": "low"}
 SEEDS = [7, 8, 9, 10, 11]
 
 
 @pytest.fixture(scope="module")
 def policy():
     """An untrained tiny diffusion policy: noisy, seed-dependent trajectories."""
-    torch.manual_seed(0)
-    cfg = DiffusionConfig(
-        down_dims=(16, 32), horizon=8, n_action_steps=4, step_embed_dim=16, num_inference_steps=3
-    )
-    return tiny_policy("diffusion", cfg, ENV)
+    return tiny_diffusion()
 
 
 def outcomes(results):

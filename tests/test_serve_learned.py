@@ -8,28 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from _policies import STATE_SCHEMA, tiny_policy
+from _policies import STATE_SCHEMA, tiny_diffusion
 
 from armgym.policies.checkpoint import infer_sessions, save_checkpoint
-from armgym.policies.diffusion import DiffusionConfig
 from armgym.serve.policy_client import WebsocketPolicyClient
 from armgym.serve.policy_server import PolicyServer, ServeConfig, build_server
 
 pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used:DeprecationWarning")
 
-ENV = {"task": "PickCube", "obs": "state", "randomization": "low"}
 STEPS = 6
 
 
 @pytest.fixture(scope="module")
 def policy():
-    """An untrained tiny diffusion policy (obs horizon 2, sampling noise)."""
-    torch.manual_seed(0)
-    cfg = DiffusionConfig(
-        down_dims=(16, 32), horizon=8, n_action_steps=4, step_embed_dim=16, num_inference_steps=3
-    )
-    return tiny_policy("diffusion", cfg, ENV)
+    """An untrained tiny diffusion policy: noisy, seed-dependent trajectories."""
+    return tiny_diffusion()
 
 
 def stream(client: int) -> list[dict[str, np.ndarray]]:
