@@ -12,7 +12,7 @@ import pytest
 from armgym.data import lerobot_format as fmt
 from armgym.data import stats as st
 from armgym.data.reader import LeRobotReader
-from armgym.data.testing import synthetic_episode, synthetic_features
+from armgym.data.testing import synthetic_episode, synthetic_features, write_synthetic
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import DatasetError
 
@@ -21,13 +21,7 @@ TASKS = ["pick up the cube", "push the cube", "pick up the cube"]
 
 
 def write(root: Path, lengths=LENGTHS, tasks=TASKS, vcodec: str = "libsvtav1", **kw) -> list:
-    episodes = [synthetic_episode(e, n) for e, n in enumerate(lengths)]
-    with LeRobotWriter(root, synthetic_features(), fps=10, vcodec=vcodec, **kw) as w:
-        for frames, task in zip(episodes, tasks, strict=True):
-            for f in frames:
-                w.add_frame(f, task=task)
-            w.save_episode({"armgym/success": True, "armgym/seed": 3})
-    return episodes
+    return write_synthetic(root, lengths, tasks, vcodec, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -52,4 +52,9 @@ COL="$WORK/collected"
 "$REPO/.venv/bin/armgym" collect --out "$COL" --episodes 1 --obs both --image-size 64 --no-progress
 "$PY_ARMGYM" "$HERE/write_sample.py" --existing "$COL"
 "$VENV/bin/python" "$HERE/check_lerobot.py" "$COL"
+# the same episodes packed into one data file and one mp4 per camera (armgym consolidate)
+PACKED="$WORK/packed"
+"$REPO/.venv/bin/armgym" consolidate "$COL" --out "$PACKED" --no-progress
+"$PY_ARMGYM" "$HERE/write_sample.py" --existing "$PACKED"
+"$VENV/bin/python" "$HERE/check_lerobot.py" "$PACKED"
 echo "[compat] total $(( $(date +%s) - t0 )) s"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,25 @@ def synthetic_episode(
             f["observation.images.front"] = pattern_frame(episode, i, image_size)
         frames.append(f)
     return frames
+
+
+def write_synthetic(
+    root: Path,
+    lengths: Sequence[int],
+    tasks: Sequence[str],
+    vcodec: str = "libsvtav1",
+    image_size: int | None = 64,
+    **writer_kwargs: Any,
+) -> list[list[dict[str, Any]]]:
+    """Record synthetic episodes (``synthetic_episode``) with ``LeRobotWriter`` at 10 fps;
+    returns the frames written, per episode."""
+    from armgym.data.writer import LeRobotWriter
+
+    episodes = [synthetic_episode(e, n, image_size=image_size) for e, n in enumerate(lengths)]
+    feats = synthetic_features(image_size=image_size)
+    with LeRobotWriter(root, feats, fps=10, vcodec=vcodec, **writer_kwargs) as w:
+        for frames, task in zip(episodes, tasks, strict=True):
+            for f in frames:
+                w.add_frame(f, task=task)
+            w.save_episode({"armgym/success": True, "armgym/seed": 3})
+    return episodes

@@ -21,7 +21,7 @@ Usage::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ class LeRobotWriter:
         _io.write_parquet_atomic(data_path, fmt.frame_columns(self.features, columns))
         row = self._episode_row(ep, n, columns["task_index"], ep_stats, extras or {})
         ep_path = self.root / fmt.EPISODES_PATH.format(chunk_index=chunk, file_index=file)
-        _io.write_parquet_atomic(ep_path, _episode_table(row, self.features))
+        _io.write_parquet_atomic(ep_path, episode_table([row], self.features))
         if len(self.tasks) != self._tasks_committed:
             _io.write_parquet_atomic(self.root / fmt.TASKS_PATH, fmt.tasks_table(self.tasks))
         self.episode_stats.add_episode(ep_stats)
@@ -359,13 +359,14 @@ def _read_parquet(path: Path) -> pa.Table:
         ) from exc
 
 
-def _episode_table(row: Mapping[str, Any], features: Mapping[str, Mapping[str, Any]]) -> pa.Table:
-    """One-row meta/episodes table with an explicit, stable schema."""
-    fields: list[pa.Field] = []
-    for key, value in row.items():
-        fields.append(pa.field(key, _episode_column_type(key, value, features)))
-    schema = pa.schema(fields)
-    return pa.Table.from_pylist([dict(row)], schema=schema)
+def episode_table(
+    rows: Sequence[Mapping[str, Any]], features: Mapping[str, Mapping[str, Any]]
+) -> pa.Table:
+    """meta/episodes table of ``rows`` (same keys each) with an explicit, stable schema."""
+    fields = [
+        pa.field(key, _episode_column_type(key, value, features)) for key, value in rows[0].items()
+    ]
+    return pa.Table.from_pylist([dict(r) for r in rows], schema=pa.schema(fields))
 
 
 def _episode_column_type(
