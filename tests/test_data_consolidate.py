@@ -12,7 +12,7 @@ import pytest
 from armgym.cli import main as armgym
 from armgym.data.consolidate import ConsolidateConfig, consolidate
 from armgym.data.reader import LeRobotReader
-from armgym.data.testing import write_synthetic
+from armgym.data.testing import write_synthetic, write_v21_copy
 from armgym.data.writer import LeRobotWriter, episode_table
 from armgym.errors import DatasetError
 
@@ -113,3 +113,24 @@ def test_episode_table_many_rows() -> None:
     rows = [{"episode_index": i, "tasks": ["t"], "length": 3} for i in range(3)]
     table = episode_table(rows, {})
     assert table.num_rows == 3 and table.column("episode_index").to_pylist() == [0, 1, 2]
+
+
+def test_converts_v21_to_v30(source: Path, tmp_path: Path) -> None:
+    """v3.0 -> (LeRobot v2.1 layout) -> consolidate: the same dataset in v3.0 again."""
+    write_v21_copy(source, tmp_path / "v21")
+    out = tmp_path / "v30"
+    consolidate(ConsolidateConfig(src=tmp_path / "v21", out=out, progress=False))
+    a, b = LeRobotReader(source), LeRobotReader(out)
+    assert b.version == "v3.0" and b.tasks == a.tasks and b.num_episodes == 5
+    assert (out / "meta/tasks.parquet").is_file() and not (out / "meta/tasks.jsonl").exists()
+    for k in range(5):
+        ea, eb = a.episode(k), b.episode(k)
+        for key in ea:
+            np.testing.assert_array_equal(np.asarray(ea[key]), np.asarray(eb[key]), err_msg=key)
+    sa, sb = a.stats, b.stats
+    for key in ("observation.state", "action", "index"):  # recomputed from the same data
+        for stat in ("mean", "std", "min", "max", "q50"):
+            np.testing.assert_allclose(sb[key][stat], sa[key][stat], rtol=1e-6, atol=1e-9)
+    img = "observation.images.front"  # from decoded (lossy) frames vs. the recorded ones
+    np.testing.assert_allclose(sb[img]["mean"], sa[img]["mean"], atol=0.02)
+    assert b.episode_info(2).from_index == sum(LENGTHS[:2])

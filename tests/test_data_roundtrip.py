@@ -12,7 +12,12 @@ import pytest
 from armgym.data import lerobot_format as fmt
 from armgym.data import stats as st
 from armgym.data.reader import LeRobotReader
-from armgym.data.testing import synthetic_episode, synthetic_features, write_synthetic
+from armgym.data.testing import (
+    synthetic_episode,
+    synthetic_features,
+    write_synthetic,
+    write_v21_copy,
+)
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import DatasetError
 
@@ -141,40 +146,9 @@ def test_discard_and_validation(tmp_path) -> None:
     assert LeRobotReader(root).num_episodes == 0
 
 
-def to_v21(src: Path, dst: Path) -> None:
-    """Rewrite an armgym v3.0 dataset (one file per episode) in the v2.1 layout."""
-    r = LeRobotReader(src)
-    info = dict(
-        r.info,
-        codebase_version="v2.1",
-        total_chunks=1,
-        total_videos=1,
-        data_path="data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
-        video_path="videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4",
-    )
-    (dst / "meta").mkdir(parents=True)
-    (dst / "meta/info.json").write_text(json.dumps(info))
-    (dst / "meta/tasks.jsonl").write_text(
-        "".join(json.dumps({"task_index": i, "task": t}) + "\n" for i, t in enumerate(r.tasks))
-    )
-    (dst / "meta/episodes.jsonl").write_text(
-        "".join(
-            json.dumps({"episode_index": e.index, "tasks": e.tasks, "length": e.length}) + "\n"
-            for e in r.episodes
-        )
-    )
-    for e in r.episodes:
-        data = dst / f"data/chunk-000/episode_{e.index:06d}.parquet"
-        data.parent.mkdir(parents=True, exist_ok=True)
-        data.write_bytes(e.data_file.read_bytes())
-        vid = dst / f"videos/chunk-000/observation.images.front/episode_{e.index:06d}.mp4"
-        vid.parent.mkdir(parents=True, exist_ok=True)
-        vid.write_bytes(e.videos["observation.images.front"][0].read_bytes())
-
-
 def test_read_v21(written, tmp_path) -> None:
     root, episodes = written
-    to_v21(root, tmp_path / "v21")
+    write_v21_copy(root, tmp_path / "v21")
     r = LeRobotReader(tmp_path / "v21")
     assert r.version == "v2.1" and r.num_episodes == 3 and r.tasks == TASKS[:2]
     ep = r.episode(2)

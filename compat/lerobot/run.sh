@@ -57,4 +57,10 @@ PACKED="$WORK/packed"
 "$REPO/.venv/bin/armgym" consolidate "$COL" --out "$PACKED" --no-progress
 "$PY_ARMGYM" "$HERE/write_sample.py" --existing "$PACKED"
 "$VENV/bin/python" "$HERE/check_lerobot.py" "$PACKED"
+# the same episodes in LeRobot's v2.1 layout, converted back to v3.0 by armgym consolidate
+V21="$WORK/v21"
+"$PY_ARMGYM" -c 'import sys; from pathlib import Path; from armgym.data.testing import write_v21_copy; write_v21_copy(Path(sys.argv[1]), Path(sys.argv[2]))' "$COL" "$V21"
+"$REPO/.venv/bin/armgym" consolidate "$V21" --out "$WORK/converted" --no-progress
+"$PY_ARMGYM" "$HERE/write_sample.py" --existing "$WORK/converted"
+"$VENV/bin/python" "$HERE/check_lerobot.py" "$WORK/converted"
 echo "[compat] total $(( $(date +%s) - t0 )) s"

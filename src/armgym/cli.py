@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("armgym.envs.viewer", "watch an env in the MuJoCo viewer (needs a display)"),
     "collect": ("armgym.data.collect", "record demonstrations into a LeRobot dataset"),
     "export": ("armgym.data.export_cli", "export a dataset to RLDS (TFRecord)"),
-    "consolidate": ("armgym.data.consolidate", "pack a dataset's episodes into a few large files"),
+    "consolidate": (
+        "armgym.data.consolidate",
+        "pack episodes into a few large files (v2.1 -> v3.0 too)",
+    ),
     "replay": ("armgym.data.replay", "replay a recorded episode and report divergence"),
     "view": ("armgym.data.view", "write an HTML report of a dataset"),
     "train": ("armgym.train.cli", "train a policy (bc)"),

@@ -16,6 +16,11 @@ does the same once collection is done:
 * ``info.json`` (with the size limits), ``stats.json``, ``tasks.parquet`` and armgym's
   ``armgym.json`` copied.
 
+A LeRobot **v2.1** (or v2.0) dataset, one file per episode by construction, is converted
+to v3.0 on the way: tasks go to ``tasks.parquet``, and the per-episode statistics are
+recomputed as armgym's recorder computes them (vectors from the data, images from up to
+64 decoded frames per episode), then aggregated into ``stats.json``.
+
 The source is read, never modified. The output is built in ``<out>.partial`` and renamed
 to ``<out>`` when complete, so an interrupted run leaves no half dataset behind. A packed
 dataset can be read (armgym, lerobot) but not appended to: collect more into a new folder.
@@ -31,14 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import tyro
 
 from armgym.data import _io
 from armgym.data import lerobot_format as fmt
+from armgym.data import stats as st
 from armgym.data.reader import LeRobotReader, read_table
-from armgym.data.writer import episode_table
+from armgym.data.writer import episode_row, episode_table
 from armgym.errors import DatasetError
 
 MB = 2**20
@@ -46,10 +53,11 @@ MB = 2**20
 
 @dataclass(frozen=True)
 class ConsolidateConfig:
-    """Pack a dataset's episodes into a few large files (a new dataset folder)."""
+    """Pack a dataset's episodes into a few large files (a new v3.0 dataset folder);
+    converts v2.1 datasets to v3.0 on the way."""
 
     src: tyro.conf.Positional[Path]
-    """Dataset folder written by armgym (one file per episode)."""
+    """Dataset folder: v3.0 as armgym records it (one file per episode), or v2.1 / v2.0."""
     out: Path
     """Folder for the packed dataset (must not exist, unless --overwrite)."""
     data_file_mb: float = 100.0
@@ -127,6 +135,29 @@ def _episode_rows(root: Path, total: int) -> list[dict[str, Any]]:
     return sorted((r for r in rows if r["episode_index"] < total), key=lambda r: r["episode_index"])
 
 
+def _v2_rows(
+    reader: LeRobotReader, progress: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, st.Stats]]]:
+    """v3.0 episode rows of a v2.x dataset, with recomputed per-episode statistics."""
+    from tqdm import tqdm
+
+    rows, per_episode = [], []
+    for k in tqdm(range(reader.num_episodes), desc="statistics", disable=not progress):
+        e = reader.episode_info(k)
+        cols = reader.episode(k, decode_videos=False)
+        ep_stats = {key: st.vector_stats(np.asarray(cols[key])) for key in reader.vector_keys}
+        for key in reader.video_keys:
+            frames = reader.video(key, k)
+            ep_stats[key] = st.episode_image_stats([st.image_sample(f) for f in frames])
+        row = episode_row(
+            e.index, e.length, e.tasks, e.from_index, reader.features, ep_stats, {},
+            fps=reader.fps, location=(0, 0),
+        )  # fmt: skip
+        rows.append(row)
+        per_episode.append(ep_stats)
+    return rows, per_episode
+
+
 def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
     """Write the packed copy of ``cfg.src`` to ``cfg.out``; return a summary."""
     t0 = time.perf_counter()
@@ -134,11 +165,7 @@ def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
         raise DatasetError("--data-file-mb and --video-file-mb must be > 0.")
     reader = LeRobotReader(cfg.src)
     src = reader.root
-    if reader.version != fmt.CODEBASE_VERSION:
-        raise DatasetError(
-            f"{src}: a {reader.version} dataset; consolidate packs the v3.0 datasets armgym "
-            "records (one file per episode)."
-        )
+    convert = reader.version != fmt.CODEBASE_VERSION  # v2.x -> v3.0
     out = Path(cfg.out)
     if out.resolve() == src.resolve():
         raise DatasetError(f"--out {out} is the source; write the packed copy elsewhere.")
@@ -153,9 +180,12 @@ def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
                 f"{src}: several episodes share a {key} file; the dataset is already packed "
                 "(consolidate reads datasets with one file per episode, as armgym records)."
             )
-    rows = _episode_rows(src, len(episodes))
-    if [r["episode_index"] for r in rows] != [e.index for e in episodes]:
-        raise DatasetError(f"{src / 'meta' / 'episodes'}: rows do not match info.json.")
+    if convert:
+        rows, per_episode = _v2_rows(reader, cfg.progress)
+    else:
+        rows, per_episode = _episode_rows(src, len(episodes)), []
+        if [r["episode_index"] for r in rows] != [e.index for e in episodes]:
+            raise DatasetError(f"{src / 'meta' / 'episodes'}: rows do not match info.json.")
     chunks = int(reader.info.get("chunks_size", fmt.DEFAULT_CHUNKS_SIZE))
     stage = out.with_name(out.name + ".partial")
     shutil.rmtree(stage, ignore_errors=True)
@@ -212,10 +242,26 @@ def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
             row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = 0, 0
         ep_path = stage / fmt.EPISODES_PATH.format(chunk_index=0, file_index=0)
         _io.write_parquet_atomic(ep_path, episode_table(rows, reader.features))
-        for name in (fmt.STATS_PATH, fmt.TASKS_PATH, fmt.ARMGYM_META_PATH):
+        copied = [fmt.ARMGYM_META_PATH]
+        if convert:
+            stats = st.to_json(st.aggregate_all(per_episode))
+            _io.write_json_atomic(stage / fmt.STATS_PATH, stats)
+            _io.write_parquet_atomic(stage / fmt.TASKS_PATH, fmt.tasks_table(reader.tasks))
+            info = fmt.make_info(
+                reader.features,
+                reader.fps,
+                robot_type=reader.info.get("robot_type"),
+                total_episodes=len(episodes),
+                total_frames=reader.num_frames,
+                total_tasks=len(reader.tasks),
+                chunks_size=chunks,
+            )
+        else:
+            copied += [fmt.STATS_PATH, fmt.TASKS_PATH]
+            info = dict(reader.info)
+        for name in copied:
             if (src / name).is_file():
                 _io.write_bytes_atomic(stage / name, (src / name).read_bytes())
-        info = dict(reader.info)
         info.update(
             data_files_size_in_mb=cfg.data_file_mb, video_files_size_in_mb=cfg.video_file_mb
         )

@@ -10,7 +10,7 @@ count-weighted aggregate of the episodes' (pooled variance, weighted-mean quanti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,14 @@ def image_stats(samples: np.ndarray) -> Stats:
     out["min"], out["max"] = out["min"].astype(np.float64), out["max"].astype(np.float64)
     out["count"] = np.array([len(samples)], dtype=np.int64)
     return out
+
+
+def episode_image_stats(samples: Sequence[np.ndarray]) -> Stats:
+    """Image stats of one episode from its frames' ``image_sample``s (all of them): at most
+    ``MAX_IMAGE_FRAMES`` evenly spaced frames enter."""
+    n = len(samples)
+    pick = np.linspace(0, n - 1, min(n, MAX_IMAGE_FRAMES)).round().astype(int)
+    return image_stats(np.stack([samples[i] for i in pick]))
 
 
 def aggregate(stats_list: Iterable[Stats]) -> Stats:

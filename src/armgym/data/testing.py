@@ -87,3 +87,40 @@ def write_synthetic(
                 w.add_frame(f, task=task)
             w.save_episode({"armgym/success": True, "armgym/seed": 3})
     return episodes
+
+
+def write_v21_copy(src: Path, dst: Path) -> None:
+    """Rewrite an armgym v3.0 dataset (one file per episode) in LeRobot's v2.1 layout:
+    ``episodes.jsonl`` / ``tasks.jsonl`` metadata and ``episode_<index>`` files."""
+    import json
+
+    from armgym.data.reader import LeRobotReader
+
+    r = LeRobotReader(src)
+    info = dict(
+        r.info,
+        codebase_version="v2.1",
+        total_chunks=1,
+        total_videos=len(r.video_keys) * r.num_episodes,
+        data_path="data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        video_path="videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4",
+    )
+    (dst / "meta").mkdir(parents=True)
+    (dst / "meta/info.json").write_text(json.dumps(info))
+    (dst / "meta/tasks.jsonl").write_text(
+        "".join(json.dumps({"task_index": i, "task": t}) + "\n" for i, t in enumerate(r.tasks))
+    )
+    (dst / "meta/episodes.jsonl").write_text(
+        "".join(
+            json.dumps({"episode_index": e.index, "tasks": e.tasks, "length": e.length}) + "\n"
+            for e in r.episodes
+        )
+    )
+    for e in r.episodes:
+        data = dst / f"data/chunk-000/episode_{e.index:06d}.parquet"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_bytes(e.data_file.read_bytes())
+        for key, (path, _) in e.videos.items():
+            vid = dst / f"videos/chunk-000/{key}/episode_{e.index:06d}.mp4"
+            vid.parent.mkdir(parents=True, exist_ok=True)
+            vid.write_bytes(path.read_bytes())

@@ -165,9 +165,7 @@ class LeRobotWriter:
             if enc.count != n:
                 raise DatasetError(f"{enc.path}: {enc.count} video frames for {n} data frames.")
             _io.commit(enc.path, self._video_path(key, ep))
-            samples = self._image_samples[key]
-            pick = np.linspace(0, n - 1, min(n, st.MAX_IMAGE_FRAMES)).round().astype(int)
-            ep_stats[key] = st.image_stats(np.stack([samples[i] for i in pick]))
+            ep_stats[key] = st.episode_image_stats(self._image_samples[key])
         chunk, file = fmt.chunk_file(ep, self.chunks_size)
         data_path = self.root / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
         _io.write_parquet_atomic(data_path, fmt.frame_columns(self.features, columns))
@@ -228,36 +226,17 @@ class LeRobotWriter:
     ) -> dict:
         chunk, file = fmt.chunk_file(ep, self.chunks_size)
         used = sorted(set(task_index.tolist()))
-        row: dict[str, Any] = {
-            "episode_index": ep,
-            "tasks": [self.tasks[i] for i in used],
-            "length": n,
-            "data/chunk_index": chunk,
-            "data/file_index": file,
-            "dataset_from_index": self.total_frames,
-            "dataset_to_index": self.total_frames + n,
-        }
-        for key in self.video_keys:
-            row.update(
-                {
-                    f"videos/{key}/chunk_index": chunk,
-                    f"videos/{key}/file_index": file,
-                    f"videos/{key}/from_timestamp": 0.0,
-                    f"videos/{key}/to_timestamp": n / self.fps,
-                }
-            )
-        for key in self.features:
-            for sk in st.STAT_KEYS:
-                row[f"stats/{key}/{sk}"] = np.asarray(ep_stats[key][sk]).tolist()
-        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = chunk, file
-        unknown = set(extras) - set(fmt.EPISODE_EXTRAS)
-        if unknown:
-            raise DatasetError(
-                f"unknown episode extras {sorted(unknown)}; valid: {sorted(fmt.EPISODE_EXTRAS)}."
-            )
-        for key, (_, default) in fmt.EPISODE_EXTRAS.items():
-            row[key] = extras.get(key, default)
-        return row
+        return episode_row(
+            ep,
+            n,
+            [self.tasks[i] for i in used],
+            self.total_frames,
+            self.features,
+            ep_stats,
+            extras,
+            fps=self.fps,
+            location=(chunk, file),
+        )
 
     def _write_info(self) -> None:
         self.info.update(
@@ -357,6 +336,54 @@ def _read_parquet(path: Path) -> pa.Table:
         raise DatasetError(
             f"{path}: unreadable parquet ({exc}); the file is truncated or corrupt."
         ) from exc
+
+
+def episode_row(
+    ep: int,
+    n: int,
+    tasks: Sequence[str],
+    from_index: int,
+    features: Mapping[str, Mapping[str, Any]],
+    ep_stats: Mapping[str, st.Stats],
+    extras: Mapping[str, Any],
+    *,
+    fps: float,
+    location: tuple[int, int],
+) -> dict[str, Any]:
+    """One ``meta/episodes`` row: episode ``ep`` of ``n`` frames starting at dataset frame
+    ``from_index``, its data / videos / metadata all in file ``location`` = (chunk, file)
+    from timestamp 0, its stats (``stats/<feature>/<stat>``) and ``armgym/*`` extras."""
+    chunk, file = location
+    row: dict[str, Any] = {
+        "episode_index": ep,
+        "tasks": list(tasks),
+        "length": n,
+        "data/chunk_index": chunk,
+        "data/file_index": file,
+        "dataset_from_index": from_index,
+        "dataset_to_index": from_index + n,
+    }
+    for key in [k for k, f in features.items() if fmt.is_video(f)]:
+        row.update(
+            {
+                f"videos/{key}/chunk_index": chunk,
+                f"videos/{key}/file_index": file,
+                f"videos/{key}/from_timestamp": 0.0,
+                f"videos/{key}/to_timestamp": n / fps,
+            }
+        )
+    for key in features:
+        for sk in st.STAT_KEYS:
+            row[f"stats/{key}/{sk}"] = np.asarray(ep_stats[key][sk]).tolist()
+    row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = chunk, file
+    unknown = set(extras) - set(fmt.EPISODE_EXTRAS)
+    if unknown:
+        raise DatasetError(
+            f"unknown episode extras {sorted(unknown)}; valid: {sorted(fmt.EPISODE_EXTRAS)}."
+        )
+    for key, (_, default) in fmt.EPISODE_EXTRAS.items():
+        row[key] = extras.get(key, default)
+    return row
 
 
 def episode_table(
