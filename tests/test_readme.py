@@ -45,3 +45,4 @@ def test_readme_shell_tour_runs(tmp_path: Path) -> None:
     assert (tmp_path / "runs/mlp/model.safetensors").is_file()
     assert (tmp_path / "runs/mlp/eval/report.json").is_file()
     assert list((tmp_path / "runs/rlds").rglob("*.tfrecord*"))
+    assert (tmp_path / "runs/demos-packed/meta/episodes/chunk-000/file-000.parquet").is_file()
