@@ -141,3 +141,16 @@ def test_waypoint_expert_speeds_timeouts_and_jump() -> None:
     assert expert.phase == 0
     with pytest.raises(ValueError):
         WaypointExpert(plan, tolerances=(0.0, 0.0), hold_steps=(0, 0), speeds=(1.0,))
+
+
+def test_reach_height_spread_grows_with_the_level() -> None:
+    spreads = {}
+    for level in ("low", "med", "high"):
+        env = gym.make("armgym/Reach-v0", randomization=level, obs="state")
+        zs = []
+        for seed in range(40):
+            env.reset(seed=seed)
+            zs.append(float(env.unwrapped.robot_obs["object_state"][2]))
+        env.close()
+        spreads[level] = max(zs) - min(zs)
+    assert spreads["low"] < 0.06 < spreads["med"] < 0.13 < spreads["high"] <= 0.2 + 1e-6

@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 
 from armgym.robots.base import Obs
-from armgym.tasks.base import Expert, Task, TaskResult
+from armgym.tasks.base import POSITION_SCALE, Expert, Task, TaskResult
 from armgym.tasks.experts import WaypointExpert
 
 
@@ -14,7 +14,8 @@ class Reach(Task):
     """Bring the tool centre point within 2 cm of a target marker (mocap, non-colliding).
 
     The target is sampled above the object area: xy as objects (``sample_xy``, so the
-    level sets the xy spread), height 0.05–0.25 m · object scale, kept inside the robot's
+    level sets the xy spread), height 0.15 m ± 0.10 m · (0.25 | 0.6 | 1 at low | med |
+    high) · object scale, i.e. 0.05–0.25 m at ``high``, kept inside the robot's
     workspace box and at least ``min_start_dist`` (· scale) from the tool at reset where
     possible (else the farthest of ``tries`` draws). Dense reward: 1 - tanh(10 · distance).
     """
@@ -30,6 +31,8 @@ class Reach(Task):
 
     def configure(self) -> None:
         self.radius = 0.012 * self.scale
+        half = 0.10 * POSITION_SCALE[self.level]
+        self.height_range = (0.15 - half, 0.15 + half)  # [m], before scaling
 
     def build(self, spec: mujoco.MjSpec) -> None:
         body = spec.worldbody.add_body(name="reach_target", mocap=True, pos=[0.0, 0.0, 0.1])
@@ -56,7 +59,7 @@ class Reach(Task):
         best, best_dist = np.zeros(3), -1.0
         for _ in range(self.tries):
             xy = self.sample_xy(rng)
-            z = self.robot.base_pos[2] + self.scale * rng.uniform(0.05, 0.25)
+            z = self.robot.base_pos[2] + self.scale * rng.uniform(*self.height_range)
             pos = np.clip([xy[0], xy[1], z], self._ws_low + 0.01, self._ws_high - 0.01)
             dist = float(np.linalg.norm(pos - tool))
             if dist > best_dist:
