@@ -24,7 +24,7 @@ from pathlib import Path
 
 from common import RESULTS, machine_info, write_json
 
-from armgym.data.collect import CollectConfig, collect
+from armgym.apps.collect import CollectConfig, collect
 from armgym.data.reader import LeRobotReader
 from armgym.eval.cli import EvalConfig, evaluate
 from armgym.eval.report import plot_learning_curve, read_log

@@ -17,7 +17,7 @@ uint8[S, S, 3] camera):
   recording (``EpisodeRecorder(realtime=True)``) reporting achieved rate, late / dropped
   frames and ms/step of recording work (``add_frame`` incl. video encode, timed apart);
 * video size: a state-only recording (``--minute-frames`` frames at 10 Hz, with
-  sim_state) re-rendered (``armgym.data.replay.rerender``) at 96 and 224 px with AV1 and
+  sim_state) re-rendered (``armgym.apps.resimulate.rerender``) at 96 and 224 px with AV1 and
   H.264 -> MB per minute of recording per camera (and the paced recordings' AV1 files at
   30 / 50 Hz);
 * read throughput incl. video decode of those re-rendered datasets: armgym's
@@ -351,7 +351,7 @@ def record_state_only(root: Path, frames: int, hz: float = 10.0) -> Path:
 
 def bench_video_size(src: Path, tmp: Path, sizes: list[int]) -> tuple[dict, dict[str, Path]]:
     """Re-render ``src`` at each size x codec; MB per minute of recording per camera."""
-    from armgym.data.replay import rerender
+    from armgym.apps.resimulate import rerender
 
     out: dict[str, Any] = {}
     roots: dict[str, Path] = {}

@@ -344,7 +344,7 @@ def main() -> None:
     }
     for kind in ("state", "images"):
         obs = make_obs(kind)
-        frame_kb = len(__import__("armgym.serve.wire", fromlist=["packb"]).packb(obs)) / 1024
+        frame_kb = len(__import__("armgym.transport.wire", fromlist=["packb"]).packb(obs)) / 1024
         ours, our_port = start_server(_armgym_server, kind)
         batched, batched_port = start_server(_armgym_server, f"{kind}+batch")
         floor, floor_port = start_server(_floor_server, kind)

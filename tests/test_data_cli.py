@@ -136,7 +136,7 @@ def test_help(cmd: str, capsys) -> None:
 
 
 def test_policy_source_executes_chunks(monkeypatch) -> None:
-    from armgym.data import collect
+    from armgym.apps import collect
 
     class Chunky:
         calls = 0

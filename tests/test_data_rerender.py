@@ -18,7 +18,7 @@ CAMS = ("front", "wrist")
 
 
 def _collect(out: Path, **kw) -> Path:
-    from armgym.data.collect import CollectConfig, collect
+    from armgym.apps.collect import CollectConfig, collect
 
     cfg = CollectConfig(
         out=out, obs="state", episodes=2, max_steps=12, progress=False, seed=3, **kw
@@ -79,7 +79,7 @@ def test_rerender_copies_everything_but_images(source: Path, rerendered: Path) -
 
 
 def test_rerender_is_deterministic_and_aligned(source: Path, rerendered: Path) -> None:
-    from armgym.data.replay import Rerenderer
+    from armgym.apps.resimulate import Rerenderer
 
     src = LeRobotReader(source)
     sims = src.episode(1, decode_videos=False)["observation.sim_state"]
@@ -98,7 +98,7 @@ def test_rerender_is_deterministic_and_aligned(source: Path, rerendered: Path) -
 
 
 def test_rerender_errors(source: Path, tmp_path: Path) -> None:
-    from armgym.data.replay import rerender
+    from armgym.apps.resimulate import rerender
 
     bare = _collect(tmp_path / "nosim", sim_state=False)
     with pytest.raises(DatasetError, match=r"no .observation\.sim_state. feature"):

@@ -14,12 +14,13 @@ import pytest
 from openpi_client.websocket_client_policy import WebsocketClientPolicy
 from websockets.sync.client import connect
 
+from armgym.apps.serve import ServeConfig, build_server
 from armgym.errors import ConfigError
 from armgym.policies.base import FeatureSpec, PolicyMetadata
-from armgym.serve import wire
-from armgym.serve._common import ServerThread
 from armgym.serve.policy_client import ServerError, WebsocketPolicyClient
-from armgym.serve.policy_server import PolicyServer, ServeConfig, build_server
+from armgym.serve.policy_server import PolicyServer
+from armgym.transport import wire
+from armgym.transport.connection import ServerThread
 
 pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used:DeprecationWarning")
 

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
+from armgym.apps import run as run_client
 from armgym.robots.remote import RemoteRobot
-from armgym.serve import run_client
 
 
 def _free_port() -> int:

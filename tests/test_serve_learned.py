@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from _policies import STATE_SCHEMA, tiny_diffusion
 
+from armgym.apps.serve import ServeConfig, build_server
 from armgym.policies.checkpoint import infer_sessions, save_checkpoint
 from armgym.serve.policy_client import WebsocketPolicyClient
-from armgym.serve.policy_server import PolicyServer, ServeConfig, build_server
+from armgym.serve.policy_server import PolicyServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used:DeprecationWarning")
 
@@ -99,7 +100,7 @@ def test_armgym_serve_checkpoint_batches(policy, tmp_path: Path) -> None:
 
 def test_schema_accepts_a_history_up_to_the_obs_horizon() -> None:
     from armgym.errors import ProtocolError
-    from armgym.serve.wire import CompiledSchema
+    from armgym.transport.wire import CompiledSchema
 
     schema = CompiledSchema({"s": ("float32", (3,))}, history=2)
     for shape in [(3,), (1, 3), (2, 3)]:
@@ -118,8 +119,8 @@ def test_remote_chunks_see_consecutive_frames_like_a_local_policy(policy) -> Non
     """`armgym run`'s wrapping (history outside the broker) sends the last To frames, so a
     served diffusion policy answers exactly what the local one answers to the consecutive
     history; one frame per chunk (openpi's broker) would give it frames 4 steps apart."""
+    from armgym.apps.run import RunConfig, wrap_chunks
     from armgym.serve.chunking import ActionChunkBroker, ObservationHistory
-    from armgym.serve.run_client import RunConfig, wrap_chunks
 
     frames = stream(0) * 2  # 12 steps, 3 chunks of 4
     server = PolicyServer(policy, port=0)

@@ -28,14 +28,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import armgym  # noqa: F401  (registers armgym/PickCube-v0)
+from armgym.apps.run import run_episodes
+from armgym.apps.serve import ServeConfig, build_server
 from armgym.errors import CheckpointError, ConfigError, UnknownNameError
 from armgym.policies.base import Policy, PolicyMetadata
-from armgym.serve import wire
-from armgym.serve._common import ServerThread
 from armgym.serve.builtin_policies import factory_for, load_checkpoint_policy
 from armgym.serve.policy_client import RequestTimeoutError, ServerError, WebsocketPolicyClient
-from armgym.serve.policy_server import PolicyServer, ServeConfig, build_server
-from armgym.serve.run_client import run_episodes
+from armgym.serve.policy_server import PolicyServer
+from armgym.transport import wire
+from armgym.transport.connection import ServerThread
 
 ENV_ID = "armgym/PickCube-v0"
 # openpi-client 0.1.2 calls websockets' connect() the pre-14 way

@@ -12,12 +12,13 @@ import pytest
 from websockets.sync.client import connect
 
 import armgym  # noqa: F401  (registers armgym/PickCube-v0)
+from armgym.apps.robot_server import RobotServerConfig, build_robot
 from armgym.errors import InvalidActionError, ProtocolError
 from armgym.robots.base import Robot
 from armgym.robots.remote import RemoteRobot
-from armgym.serve import wire
-from armgym.serve._common import ServerError, ServerThread
-from armgym.serve.robot_server import RobotServer, RobotServerConfig, build_robot
+from armgym.serve.robot_server import RobotServer
+from armgym.transport import wire
+from armgym.transport.connection import ServerError, ServerThread
 
 PERIOD = 0.1  # 10 Hz control
 

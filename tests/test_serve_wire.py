@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 from openpi_client import msgpack_numpy
 
 from armgym.errors import ProtocolError
-from armgym.serve import wire
+from armgym.transport import wire
 
 DTYPES = ["bool", "uint8", "int16", "int32", "int64", "float16", "float32", "float64", "<U3", "|S4"]
 

@@ -9,8 +9,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from armgym.apps.collect import ExpertActor
 from armgym.cli import main as armgym
-from armgym.data.collect import ExpertActor
 from armgym.data.reader import LeRobotReader
 from armgym.data.recorder import EpisodeRecorder, env_features
 from armgym.data.writer import LeRobotWriter

@@ -100,7 +100,7 @@ def test_human_intervention_in_the_viewer_window(tmp_path: Path) -> None:
 def test_viewer_without_display_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
     import pytest
 
-    from armgym.data.collect import CollectConfig, collect
+    from armgym.apps.collect import CollectConfig, collect
     from armgym.errors import ArmgymError
 
     monkeypatch.delenv("DISPLAY", raising=False)

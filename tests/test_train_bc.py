@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from armgym.apps.collect import CollectConfig, collect
 from armgym.cli import main as armgym_main
-from armgym.data.collect import CollectConfig, collect
 from armgym.errors import CheckpointError, ConfigError, DatasetError
 from armgym.eval.report import read_log
 from armgym.policies import load_checkpoint

@@ -14,22 +14,22 @@ from armgym.errors import ArmgymError, UnknownNameError
 
 #: sub-command -> (module exposing ``main(argv)``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("armgym.eval.demo", "scripted demos -> train -> parallel eval -> report"),
+    "demo": ("armgym.apps.demo", "scripted demos -> train -> parallel eval -> report"),
     "envs": ("armgym.envs.cli", "list registered environments, robots and tasks"),
-    "show": ("armgym.envs.viewer", "watch an env in the MuJoCo viewer (needs a display)"),
-    "collect": ("armgym.data.collect", "record demonstrations into a LeRobot dataset"),
+    "show": ("armgym.apps.viewer", "watch an env in the MuJoCo viewer (needs a display)"),
+    "collect": ("armgym.apps.collect", "record demonstrations into a LeRobot dataset"),
     "export": ("armgym.data.export_cli", "export a dataset to RLDS (TFRecord)"),
     "consolidate": (
         "armgym.data.consolidate",
         "pack episodes into a few large files (v2.1 -> v3.0 too)",
     ),
-    "replay": ("armgym.data.replay", "replay a recorded episode and report divergence"),
+    "replay": ("armgym.apps.resimulate", "replay a recorded episode and report divergence"),
     "view": ("armgym.data.view", "write an HTML report of a dataset"),
     "train": ("armgym.train.cli", "train a policy (bc)"),
     "eval": ("armgym.eval.cli", "evaluate a checkpoint over seeded parallel envs"),
-    "serve": ("armgym.serve.policy_server", "serve a policy over websockets (openpi protocol)"),
-    "run": ("armgym.serve.run_client", "drive an env with a remote policy"),
-    "robot-server": ("armgym.serve.robot_server", "expose a robot over websockets"),
+    "serve": ("armgym.apps.serve", "serve a policy over websockets (openpi protocol)"),
+    "run": ("armgym.apps.run", "drive an env with a remote policy"),
+    "robot-server": ("armgym.apps.robot_server", "expose a robot over websockets"),
     "bench": ("armgym.envs.bench", "quick env throughput measurement"),
 }
 

@@ -9,7 +9,7 @@ Observations arrive as the server's robot produced them (same keys, dtypes and b
 a local :class:`~armgym.robots.sim.SimRobot`), as read-only arrays. If the connection
 drops, the server holds the robot; the next call here reconnects (with backoff) and
 control resumes. A request that fails mid-flight is not resent (an ``act`` might have
-been applied): it raises :class:`~armgym.serve._common.ServerError` and the next call
+been applied): it raises :class:`~armgym.transport.connection.ServerError` and the next call
 reconnects. Errors the server reports are raised as the same armgym exception class
 (``InvalidActionError``, ``PhysicsError``, ``ProtocolError``) where one exists.
 """
@@ -27,8 +27,8 @@ from websockets.sync.client import ClientConnection
 from armgym import errors
 from armgym.errors import ProtocolError
 from armgym.robots.base import Obs, RobotSpec
-from armgym.serve import wire
-from armgym.serve._common import RequestTimeoutError, ServerError, connect_with_retry
+from armgym.transport import wire
+from armgym.transport.connection import RequestTimeoutError, ServerError, connect_with_retry
 
 #: error class names a robot server may send back, re-raised here as the same class
 _REMOTE_ERRORS: dict[str, type[Exception]] = {

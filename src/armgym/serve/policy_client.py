@@ -29,8 +29,8 @@ from websockets.sync.client import ClientConnection
 
 from armgym.errors import ProtocolError
 from armgym.policies.base import FeatureSpec, PolicyMetadata
-from armgym.serve import wire
-from armgym.serve._common import RequestTimeoutError, ServerError, connect_with_retry
+from armgym.transport import wire
+from armgym.transport.connection import RequestTimeoutError, ServerError, connect_with_retry
 
 log = logging.getLogger("armgym.serve.client")
 

@@ -26,34 +26,29 @@ answers then carry ``server_timing.batch_size`` and ``server_timing.queue_ms``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
-import os
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tyro
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from armgym.errors import ConfigError, ProtocolError
 from armgym.policies.base import Policy, PolicyMetadata
-from armgym.serve import wire
-from armgym.serve._common import (
+from armgym.serve.batching import Batcher, batch_function, session_batch_function
+from armgym.transport import wire
+from armgym.transport.connection import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     ServerThread,
     make_process_request,
     send_error,
 )
-from armgym.serve.batching import Batcher, batch_function, session_batch_function
 
 log = logging.getLogger("armgym.serve.policy")
 
@@ -352,65 +347,3 @@ class PolicyServer:
             return fn(*args)
         with self._lock:
             return fn(*args)
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    """armgym serve: serve a policy over websockets (openpi wire protocol)."""
-
-    checkpoint: Path | None = None
-    """Checkpoint directory written by ``armgym train`` (loaded with armgym.policies.load_checkpoint)."""
-    policy: str | None = None
-    """Built-in policy instead of a checkpoint: ``scripted:<Task>`` or ``random:<env id>``."""
-    host: str = "127.0.0.1"
-    """Interface to bind. Use 0.0.0.0 only on a trusted network, and with --api-key."""
-    port: int = 8000
-    """TCP port (0 = any free port)."""
-    api_key: str | None = None
-    """Require ``Authorization: Api-Key <key>`` (default: $ARMGYM_API_KEY if set)."""
-    max_message_mb: float = 16.0
-    """Largest observation frame accepted [MiB]."""
-    infer_in_thread: bool = False
-    """Run inference in a worker thread (keeps /healthz responsive for slow policies)."""
-    allow_extra_keys: bool = False
-    """Accept observation keys the policy's schema does not list."""
-    max_batch: int = 1
-    """> 1: stack requests of several connections into one policy.infer_batch call (off by default)."""
-    batch_window_ms: float = 0.0
-    """With --max-batch: how long a batch's first request waits for others [ms]."""
-    log_level: str = "INFO"
-    """Python logging level."""
-
-
-def build_server(cfg: ServeConfig) -> PolicyServer:
-    """Load the policy ``cfg`` names and wrap it in a :class:`PolicyServer` (not started)."""
-    from armgym.serve import builtin_policies
-
-    if (cfg.checkpoint is None) == (cfg.policy is None):
-        raise ConfigError("give exactly one of --checkpoint PATH or --policy scripted:<Task>")
-    kwargs: dict[str, Any] = {
-        "host": cfg.host,
-        "port": cfg.port,
-        "api_key": cfg.api_key or os.environ.get("ARMGYM_API_KEY") or None,
-        "max_message_bytes": int(cfg.max_message_mb * 2**20),
-        "infer_in_thread": cfg.infer_in_thread,
-        "allow_extra_keys": cfg.allow_extra_keys,
-        "max_batch": cfg.max_batch,
-        "batch_window_ms": cfg.batch_window_ms,
-    }
-    if cfg.checkpoint is not None:
-        return PolicyServer(builtin_policies.load_checkpoint_policy(cfg.checkpoint), **kwargs)
-    assert cfg.policy is not None
-    return PolicyServer(factory=builtin_policies.factory_for(cfg.policy), **kwargs)
-
-
-def main(argv: list[str] | None = None) -> int:
-    cfg = tyro.cli(ServeConfig, args=argv, prog="armgym serve")
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(name)s: %(message)s")
-    server = build_server(cfg)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    return 0

@@ -213,7 +213,7 @@ def dataset_matches(root: Path, cfg: DemoConfig) -> bool:
 
 
 def collect_demos(root: Path, cfg: DemoConfig) -> None:
-    from armgym.data.collect import CollectConfig, collect
+    from armgym.apps.collect import CollectConfig, collect
 
     collect(
         CollectConfig(

@@ -190,7 +190,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     viewer = None
     try:
         if cfg.viewer:
-            from armgym.envs.viewer import ViewerSync, open_viewer
+            from armgym.apps.viewer import ViewerSync, open_viewer
             from armgym.teleop.viewer_keys import ViewerKeys
 
             keys = ViewerKeys() if "keyboard" in (cfg.source, cfg.intervene) else None
@@ -201,7 +201,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         return _record(cfg, env, actor)
     finally:
         if viewer is not None:
-            from armgym.envs.viewer import close_viewer
+            from armgym.apps.viewer import close_viewer
 
             close_viewer(viewer)
         env.close()

@@ -25,7 +25,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.client import ClientConnection, connect
 
 from armgym.errors import ArmgymError
-from armgym.serve import wire
+from armgym.transport import wire
 
 log = logging.getLogger("armgym.serve")
 

@@ -98,7 +98,7 @@ def replay(cfg: ReplayConfig) -> dict[str, Any]:
 
 
 def _replay(cfg: ReplayConfig, reader: LeRobotReader, episode: int) -> dict[str, Any]:
-    from armgym.data.collect import make_env
+    from armgym.apps.collect import make_env
 
     require_sim_state(reader)
     env_cfg = load_env_config(reader)
@@ -159,7 +159,7 @@ class Rerenderer:
         cameras: Sequence[str] | None = None,
         image_size: int | Sequence[int] | None = None,
     ):
-        from armgym.data.collect import make_env
+        from armgym.apps.collect import make_env
 
         env_cfg = load_env_config(reader)
         self.task = str(env_cfg.pop("task"))
