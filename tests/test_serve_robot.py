@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-import armgym  # noqa: F401  (registers armgym/PickCube-v0)
+import armgym.envs
+from armgym.envs import EnvConfig
 from armgym.apps.robot_server import RobotServerConfig, build_robot
+from armgym.contracts.robot import Robot
 from armgym.errors import InvalidActionError, ProtocolError
-from armgym.robots.base import Robot
 from armgym.robots.remote import RemoteRobot
 from armgym.serve.robot_server import RobotServer
 from armgym.transport import wire
@@ -49,7 +50,7 @@ def test_remote_robot_is_a_robot(served: tuple[RobotServer, ServerThread]) -> No
 def test_env_on_remote_robot_matches_local(served: tuple[RobotServer, ServerThread]) -> None:
     _, t = served
     local = gym.make("armgym/PickCube-v0", robot="panda", control="ee_delta", obs="state")
-    remote = RemoteRobot(t.url).make_env(obs_mode="state")
+    remote = _remote_env(t.url)
     assert remote.observation_space == local.observation_space
     rng = np.random.default_rng(7)
     for seed in (3, 4):
@@ -77,7 +78,7 @@ def test_expert_episode_over_remote_robot_succeeds(
     from armgym.policies.scripted import ScriptedPolicy
 
     _, t = served
-    env = RemoteRobot(t.url).make_env()
+    env = _remote_env(t.url)
     expert = ScriptedPolicy.for_env(env)
     obs, _ = env.reset(seed=11)
     expert.reset()
@@ -181,3 +182,8 @@ def test_robot_server_api_key() -> None:
             RemoteRobot(t.url, connect_timeout=2)
         with RemoteRobot(t.url, api_key="k") as robot:
             assert robot.reset(seed=0)["joint_pos"].shape == (7,)
+
+
+def _remote_env(url: str) -> gym.Env:
+    """An env on the served PickCube panda, built by the one env factory."""
+    return armgym.envs.make_env(EnvConfig(task="PickCube", robot_server=url))

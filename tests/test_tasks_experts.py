@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import armgym
-from armgym.envs.manipulation import robot_obs_from_env_obs
+from armgym.contracts.observation import robot_obs_from_env_obs
 from armgym.policies.scripted import ScriptedPolicy
 from armgym.robots.scene import build_scene
 from armgym.tasks.experts import WaypointExpert

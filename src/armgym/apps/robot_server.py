@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import tyro
 
-from armgym.robots.base import Robot
+from armgym.contracts.robot import Robot
 from armgym.serve.robot_server import RobotServer
 
 

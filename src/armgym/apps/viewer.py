@@ -15,6 +15,7 @@ from typing import Any
 
 import tyro
 
+from armgym.contracts.robot import MujocoRobot
 from armgym.envs.registration import make_env
 from armgym.errors import ArmgymError
 from armgym.policies.scripted import ScriptedPolicy
@@ -50,8 +51,8 @@ def open_viewer(env: Any, key_callback: Callable[[int], None] | None = None) -> 
             "no display for the MuJoCo viewer: run under a desktop session or prefix the "
             "command with `xvfb-run -a`"
         )
-    robot: Any = getattr(env.unwrapped, "robot", None)
-    if not hasattr(robot, "model") or not hasattr(robot, "data"):
+    robot = env.unwrapped.robot
+    if not isinstance(robot, MujocoRobot):
         raise ArmgymError(f"the viewer needs a local sim robot; this env runs {robot!r}")
     import mujoco.viewer
 

@@ -27,39 +27,28 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from armgym.errors import InvalidActionError, PhysicsError
+from armgym.contracts.observation import (
+    ENV_STATE_KEY,
+    STATE_KEY,
+    Obs,
+    image_key,
+    pack_state,
+    state_size,
+)
+from armgym.contracts.robot import MujocoRobot, Robot, SimStateRobot
+from armgym.errors import ConfigError, InvalidActionError, PhysicsError
 from armgym.registry import check_choice
-from armgym.robots.base import Obs, Robot
 from armgym.tasks.base import Task
 
 OBS_MODES = ("state", "pixels", "both")
 REWARD_MODES = ("dense", "sparse")
-STATE_FIELDS = ("joint_pos", "joint_vel", "ee_pos", "ee_quat", "gripper")
-
-
-def split_state(state: np.ndarray, n_arm: int) -> dict[str, np.ndarray]:
-    """Inverse of the ``observation.state`` layout: float32[..., 2n + 8] -> named fields."""
-    sizes = (n_arm, n_arm, 3, 4, 1)
-    out, i = {}, 0
-    for name, size in zip(STATE_FIELDS, sizes, strict=True):
-        out[name] = state[..., i : i + size]
-        i += size
-    return out
-
-
-def robot_obs_from_env_obs(obs: dict[str, np.ndarray], n_arm: int) -> Obs:
-    """Rebuild the robot-level observation dict (what tasks and experts read) from env keys."""
-    out = split_state(np.asarray(obs["observation.state"]), n_arm)
-    if "observation.environment_state" in obs:
-        out["object_state"] = np.asarray(obs["observation.environment_state"])
-    return out
 
 
 class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     """A robot arm doing a task, behind the gymnasium API.
 
     Args:
-        robot: any :class:`Robot` (``SimRobot``, ``RemoteRobot`` ...) whose scene holds the task.
+        robot: any :class:`~armgym.contracts.robot.Robot` (``SimRobot``, ``RemoteRobot`` ...) whose scene holds the task.
         task: scores observations; its objects must be in the robot's scene.
         obs_mode: one of ``OBS_MODES``.
         reward: ``dense`` (shaped, ≈[0, 1]) or ``sparse`` (1 on success, else 0).
@@ -98,16 +87,16 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             )
         self.n_arm = int(np.prod(robot.observation_space["joint_pos"].shape or (0,)))
         spaces: dict[str, gym.Space] = {
-            "observation.state": gym.spaces.Box(-np.inf, np.inf, (2 * self.n_arm + 8,), np.float32)
+            STATE_KEY: gym.spaces.Box(-np.inf, np.inf, (state_size(self.n_arm),), np.float32)
         }
         if obs_mode in ("state", "both"):
             k = int(np.prod(robot.observation_space["object_state"].shape or (0,)))
-            spaces["observation.environment_state"] = gym.spaces.Box(
+            spaces[ENV_STATE_KEY] = gym.spaces.Box(
                 -np.inf, np.inf, (k,), np.float32
             )
         if obs_mode in ("pixels", "both"):
             for cam in self.cameras:
-                spaces[f"observation.images.{cam}"] = robot.observation_space[f"images.{cam}"]
+                spaces[image_key(cam)] = robot.observation_space[f"images.{cam}"]
         self.observation_space = gym.spaces.Dict(spaces)
         self.robot_obs: Obs = {}
         self._needs_reset = True
@@ -144,9 +133,8 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
             return None
-        render = getattr(self.robot, "render", None)
-        if render is not None:
-            return render("front")
+        if isinstance(self.robot, MujocoRobot):
+            return self.robot.render("front")
         key = f"images.{self.cameras[0]}" if self.cameras else None
         return self.robot_obs.get(key) if key else None
 
@@ -177,23 +165,28 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _obs(self) -> dict[str, np.ndarray]:
         ro = self.robot_obs
-        out = {
-            "observation.state": np.concatenate([ro[k] for k in STATE_FIELDS]).astype(np.float32)
-        }
+        out = {STATE_KEY: pack_state(ro)}
         if self.obs_mode != "pixels":
-            out["observation.environment_state"] = ro["object_state"]
+            out[ENV_STATE_KEY] = ro["object_state"]
         if self.obs_mode != "state":
             for cam in self.cameras:
-                out[f"observation.images.{cam}"] = ro[f"images.{cam}"]
+                out[image_key(cam)] = ro[f"images.{cam}"]
         return out
 
-    # -- sim-only extras (SimRobot) ----------------------------------------------------------------
+    # -- sim-only extras (SimStateRobot) ---------------------------------------------------------
+    def _sim_robot(self) -> SimStateRobot:
+        if not isinstance(self.robot, SimStateRobot):
+            raise ConfigError(
+                f"{type(self.robot).__name__} has no sim state; use a SimRobot (or a served one)"
+            )
+        return self.robot
+
     def get_sim_state(self) -> np.ndarray:
-        """Full physics + controller state, float64[S] (SimRobot only)."""
-        return self.robot.get_sim_state()  # type: ignore[attr-defined]
+        """Full physics + controller state, float64[S] (sim robots only)."""
+        return self._sim_robot().get_sim_state()
 
     def set_sim_state(self, state: np.ndarray) -> None:
         """Restore a state from :meth:`get_sim_state`; the next ``step`` continues from it."""
-        self.robot.set_sim_state(state)  # type: ignore[attr-defined]
+        self._sim_robot().set_sim_state(state)
         self.robot_obs = self.robot.observe()
         self._needs_reset = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from armgym.envs.manipulation import robot_obs_from_env_obs
+from armgym.contracts.observation import robot_obs_from_env_obs
 from armgym.errors import ConfigError
 from armgym.policies.base import FeatureSpec, PolicyMetadata
 from armgym.tasks.base import Task

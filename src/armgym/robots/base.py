@@ -1,39 +1,13 @@
-"""The ``Robot`` protocol and ``RobotSpec``: robot facts as data.
+"""``RobotSpec``: robot facts as data (joints, actuators, EE site, home pose, placement).
 
-A Robot is anything that can be reset, observed and commanded at a fixed control rate:
-the MuJoCo sim robot (:mod:`armgym.robots.sim`), a robot in another process
-(:mod:`armgym.robots.remote`), and later real arms. ``ManipulationEnv`` only talks to
-this protocol, so a policy runs unchanged on any of them.
-
-Observation dict returned by ``reset`` / ``act`` / ``observe`` (all float32 unless noted;
-world frame = robot base frame, metres, radians, quaternions w-x-y-z):
-
-====================  ===========  ===================================================
-key                   shape        meaning
-====================  ===========  ===================================================
-``joint_pos``         (n_arm,)     arm joint positions [rad]
-``joint_vel``         (n_arm,)     arm joint velocities [rad/s]
-``ee_pos``            (3,)         end-effector (tool centre point) position [m]
-``ee_quat``           (4,)         end-effector orientation, w-x-y-z
-``gripper``           (1,)         gripper opening, 0 = closed, 1 = fully open
-``object_state``      (n_obj,)     task objects (layout given by the task), privileged
-``images.<camera>``   (H, W, 3)    uint8 RGB, only for cameras that were asked for
-====================  ===========  ===================================================
-
-Actions given to ``act`` are float32 vectors in the robot's control mode (see
-:mod:`armgym.robots.controllers`): for ``ee_delta`` the 7-vector
-(Δx, Δy, Δz, Δroll, Δpitch, Δyaw, gripper), each in [-1, 1].
+The ``Robot`` protocol itself lives in :mod:`armgym.contracts.robot`; the observation
+layout in :mod:`armgym.contracts.observation`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-import gymnasium as gym
-import numpy as np
-
-Obs = dict[str, np.ndarray]
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -88,34 +62,3 @@ class RobotSpec:
     @property
     def n_arm(self) -> int:
         return len(self.arm_joints)
-
-
-@runtime_checkable
-class Robot(Protocol):
-    """A robot arm commanded at a fixed control rate.
-
-    Attributes:
-        observation_space: ``gym.spaces.Dict`` of the keys listed in the module docstring.
-        action_space: ``gym.spaces.Box`` of the control mode's action.
-        control_hz: control rate [Hz]; one ``act`` call advances time by ``1 / control_hz`` s.
-    """
-
-    observation_space: gym.spaces.Dict
-    action_space: gym.spaces.Box
-    control_hz: float
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Obs:
-        """Move to the (possibly randomised) initial state and return the first observation."""
-        ...
-
-    def act(self, action: np.ndarray) -> Obs:
-        """Apply ``action`` for one control period and return the observation after it."""
-        ...
-
-    def observe(self) -> Obs:
-        """Return the current observation without moving."""
-        ...
-
-    def close(self) -> None:
-        """Release resources (renderers, sockets, hardware)."""
-        ...

@@ -1,9 +1,9 @@
 """``RemoteRobot``: a robot served by ``armgym robot-server``, behind the Robot protocol.
 
-The env does not know the difference::
+The env does not know the difference; ``armgym.envs.make_env`` builds one from an
+``EnvConfig`` naming the server::
 
-    robot = RemoteRobot("ws://127.0.0.1:8001")
-    env = ManipulationEnv(robot, PickCube(ROBOTS.get(robot.robot_name)))
+    env = make_env(EnvConfig(task="PickCube", robot_server="ws://127.0.0.1:8001"))
 
 Observations arrive as the server's robot produced them (same keys, dtypes and bits as
 a local :class:`~armgym.robots.sim.SimRobot`), as read-only arrays. If the connection
@@ -25,8 +25,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from armgym import errors
+from armgym.contracts.observation import Obs
 from armgym.errors import ProtocolError
-from armgym.robots.base import Obs, RobotSpec
+from armgym.robots.base import RobotSpec
+from armgym.robots.specs import ROBOTS
 from armgym.transport import wire
 from armgym.transport.connection import RequestTimeoutError, ServerError, connect_with_retry
 
@@ -91,17 +93,9 @@ class RemoteRobot:
         self.control_hz = float(info["control_hz"])
         self.robot_name: str = str(info.get("robot"))
         self.task_name: str | None = info.get("task")
+        self.randomization: str | None = info.get("randomization")
         self.control: str | None = info.get("control")
-        self.spec: RobotSpec | None = self._local_spec(self.robot_name)
-
-    @staticmethod
-    def _local_spec(name: str) -> RobotSpec | None:
-        try:
-            from armgym.robots.specs import ROBOTS
-
-            return ROBOTS.get(name) if name in ROBOTS else None
-        except ImportError:
-            return None
+        self.spec: RobotSpec | None = ROBOTS.get(self.robot_name) if self.robot_name in ROBOTS else None
 
     # ---------------------------------------------------------------- transport
 
@@ -179,24 +173,12 @@ class RemoteRobot:
     def set_sim_state(self, state: np.ndarray) -> None:
         self.request({"cmd": "set_sim_state", "state": np.asarray(state, dtype=np.float64)})
 
-    def make_env(self, *, obs_mode: str = "state", **env_kwargs: Any) -> Any:
-        """A ``ManipulationEnv`` on this robot, scored by a local copy of the served task.
+    def hold(self) -> None:
+        """Close the connection: the server holds the robot until the next command."""
+        self._drop()
 
-        ``env_kwargs`` go to :class:`~armgym.envs.manipulation.ManipulationEnv`
-        (``reward``, ``terminate_on_success``, ``render_mode``).
-        """
-
-        from armgym.envs.manipulation import ManipulationEnv
-        from armgym.tasks import TASKS
-
-        if self.task_name is None or self.spec is None:
-            raise ProtocolError(
-                f"robot server at {self.url} serves no task (or an unknown robot "
-                f"{self.robot_name!r}); build ManipulationEnv(robot, task) yourself"
-            )
-        # The task only scores here; the scene lives on the server.
-        task = TASKS.get(self.task_name)(self.spec, self.info.get("randomization") or "low")
-        return ManipulationEnv(self, task, obs_mode=obs_mode, **env_kwargs)
+    def step_held(self) -> None:
+        """Nothing to do here: the server steps a held robot itself."""
 
     def __enter__(self) -> RemoteRobot:
         return self

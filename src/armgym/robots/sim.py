@@ -13,9 +13,10 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from armgym.contracts.observation import Obs
 from armgym.errors import ConfigError, PhysicsError
 from armgym.registry import check_choice
-from armgym.robots.base import Obs, RobotSpec
+from armgym.robots.base import RobotSpec
 from armgym.robots.controllers import CONTROL_MODES, ArmController, ControllerConfig
 from armgym.robots.scene import build_scene
 from armgym.tasks.base import JOINT_NOISE, Task
@@ -197,6 +198,25 @@ class SimRobot:
     def hold(self) -> None:
         """Freeze the arm at its current joint positions (watchdogs, lost connections)."""
         self.controller.hold(self.data)
+
+    def step_held(self) -> None:
+        """One control period of physics while held (the arm stays put under gravity)."""
+        self.step_physics()
+
+    @property
+    def robot_name(self) -> str:
+        """Registry name of the arm (``spec.name``)."""
+        return self.spec.name
+
+    @property
+    def task_name(self) -> str | None:
+        """Name of the task whose objects are in the scene, or None."""
+        return self.task.name if self.task is not None else None
+
+    @property
+    def randomization(self) -> str | None:
+        """The task's randomisation level, or None without a task."""
+        return self.task.level if self.task is not None else None
 
     def get_sim_state(self) -> np.ndarray:
         """Full physics state (time, qpos, qvel, act, ctrl, mocap, warm start) + controller goal.

@@ -1,4 +1,4 @@
-"""Expose a :class:`~armgym.robots.base.Robot` over websockets, with a safety watchdog.
+"""Expose a :class:`~armgym.contracts.robot.Robot` over websockets, with a safety watchdog.
 
 Protocol (same transport and codec as the policy server; see ``docs/serving.md``):
 
@@ -45,8 +45,8 @@ import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from armgym.contracts.robot import Robot, SimStateRobot
 from armgym.errors import ArmgymError, ConfigError, InvalidActionError, ProtocolError
-from armgym.robots.base import Robot
 from armgym.transport import wire
 from armgym.transport.connection import ServerThread, make_process_request
 
@@ -65,21 +65,19 @@ def space_dict(space: gym.spaces.Box) -> dict[str, Any]:
 
 def robot_info(robot: Robot, watchdog_ms: float) -> dict[str, Any]:
     """The first frame: what a :class:`~armgym.robots.remote.RemoteRobot` needs to know."""
-    spec = getattr(robot, "spec", None)
-    task = getattr(robot, "task", None)
     obs_spaces = {
         k: space_dict(s)
         for k, s in robot.observation_space.spaces.items()
         if isinstance(s, gym.spaces.Box)
     }
-    caps = [c for c in ("get_sim_state", "set_sim_state") if callable(getattr(robot, c, None))]
+    caps = ["get_sim_state", "set_sim_state"] if isinstance(robot, SimStateRobot) else []
     return {
         "protocol_version": wire.PROTOCOL_VERSION,
         "kind": "robot",
-        "robot": getattr(spec, "name", type(robot).__name__),
-        "task": getattr(task, "name", None),
-        "randomization": getattr(task, "level", None),
-        "control": getattr(robot, "control", None),
+        "robot": robot.robot_name,
+        "task": robot.task_name,
+        "randomization": robot.randomization,
+        "control": robot.control,
         "control_hz": float(robot.control_hz),
         "observation_space": obs_spaces,
         "action_space": {"action": space_dict(robot.action_space)},
@@ -194,24 +192,9 @@ class RobotServer:
         """Freeze the robot where it is now; logged as a ``hold`` event."""
         if self.held:
             return
-        hold = getattr(self.robot, "hold", None)
-        if callable(hold):
-            hold()
+        self.robot.hold()
         self.held, self.active = True, False
         self._event("hold", reason)
-
-    def _step_held(self) -> None:
-        """One control period of physics for a held sim robot (duck-typed SimRobot)."""
-        step = getattr(self.robot, "step_physics", None)
-        if callable(step):
-            step()
-            return
-        model, data = getattr(self.robot, "model", None), getattr(self.robot, "data", None)
-        n = getattr(self.robot, "n_substeps", None)
-        if model is not None and data is not None and n:
-            import mujoco
-
-            mujoco.mj_step(model, data, nstep=int(n))
 
     async def _watchdog(self) -> None:
         tick = min(self.period, self.watchdog_s or self.period) / 4
@@ -223,7 +206,7 @@ class RobotServer:
                 self.hold(f"no command for {1e3 * (now - self.last_command):.0f} ms")
                 next_hold_step = now
             if self.held and self.hold_physics and now >= next_hold_step:
-                self._step_held()
+                self.robot.step_held()
                 next_hold_step = max(next_hold_step + self.period, now - self.period)
 
     # -------------------------------------------------------------- commands
@@ -249,21 +232,21 @@ class RobotServer:
         action, clipped = check_action(msg["action"], self.robot.action_space)
         return {"obs": self.robot.act(action), "clipped": clipped}
 
+    def _sim_robot(self) -> SimStateRobot:
+        if not isinstance(self.robot, SimStateRobot):
+            raise ProtocolError(f"robot {self.info['robot']!r} has no sim state")
+        return self.robot
+
     def _cmd_get_sim_state(self, msg: dict[str, Any]) -> dict[str, Any]:
-        fn = getattr(self.robot, "get_sim_state", None)
-        if fn is None:
-            raise ProtocolError("this robot has no sim state")
-        return {"state": np.asarray(fn(), dtype=np.float64)}
+        return {"state": np.asarray(self._sim_robot().get_sim_state(), dtype=np.float64)}
 
     def _cmd_set_sim_state(self, msg: dict[str, Any]) -> dict[str, Any]:
-        fn = getattr(self.robot, "set_sim_state", None)
-        if fn is None:
-            raise ProtocolError("this robot has no sim state")
+        robot = self._sim_robot()
         state = msg.get("state")
         if not isinstance(state, np.ndarray) or state.dtype != np.float64 or state.ndim != 1:
             raise ProtocolError("'state' must be a float64[S] array from get_sim_state")
         wire.check_finite("state", state)
-        fn(state)
+        robot.set_sim_state(state)
         return {"obs": self.robot.observe()}
 
     def handle(self, ws: ServerConnection, frame: bytes | str) -> dict[str, Any]:

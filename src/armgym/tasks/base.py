@@ -15,8 +15,9 @@ from typing import ClassVar, Protocol
 import mujoco
 import numpy as np
 
+from armgym.contracts.observation import Obs
 from armgym.registry import check_choice
-from armgym.robots.base import Obs, RobotSpec
+from armgym.robots.base import RobotSpec
 
 RANDOMIZATION_LEVELS = ("low", "med", "high")
 #: fraction of the robot's object half-span used for object positions, per level

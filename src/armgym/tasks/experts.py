@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from armgym.robots.base import Obs
+from armgym.contracts.observation import Obs
 from armgym.robots.controllers import ControllerConfig
 
 #: plan(obs, phase) -> (target tool position [m], gripper command, yaw error [rad], align?)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from armgym.robots.base import Obs
+from armgym.contracts.observation import Obs
 from armgym.tasks.base import Expert, Task, TaskResult, add_box, tool_yaw, wrap, yaw_of_quat
 from armgym.tasks.experts import WaypointExpert
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from armgym.robots.base import Obs
+from armgym.contracts.observation import Obs
 from armgym.tasks.base import POSITION_SCALE, Expert, Task, TaskResult
 from armgym.tasks.experts import WaypointExpert
 
