@@ -61,7 +61,7 @@ def test_unknown_option_suggests_closest(kwargs, suggestion) -> None:
 
 def test_unknown_task_suggests_closest() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'PickCube'"):
-        armgym.make_env("PickCub")
+        armgym.make_env(armgym.EnvConfig(task="PickCub"))
 
 
 def test_unknown_camera() -> None:

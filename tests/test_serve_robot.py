@@ -12,10 +12,10 @@ import pytest
 from websockets.sync.client import connect
 
 import armgym.envs
-from armgym.envs import EnvConfig
 from armgym.apps.robot_server import RobotServerConfig, build_robot
 from armgym.contracts.robot import Robot
-from armgym.errors import InvalidActionError, ProtocolError
+from armgym.envs import EnvConfig
+from armgym.errors import ConfigError, InvalidActionError, ProtocolError
 from armgym.robots.remote import RemoteRobot
 from armgym.serve.robot_server import RobotServer
 from armgym.transport import wire
@@ -187,3 +187,9 @@ def test_robot_server_api_key() -> None:
 def _remote_env(url: str) -> gym.Env:
     """An env on the served PickCube panda, built by the one env factory."""
     return armgym.envs.make_env(EnvConfig(task="PickCube", robot_server=url))
+
+
+def test_env_config_must_match_the_served_robot(served: tuple[RobotServer, ServerThread]) -> None:
+    _, t = served
+    with pytest.raises(ConfigError, match=r"serves .*PickCube.* asks for .*Reach"):
+        armgym.envs.make_env(EnvConfig(task="Reach", robot_server=t.url))

@@ -19,7 +19,8 @@ if (
 ):
     os.environ["MUJOCO_GL"] = "egl"
 
-from armgym.envs.registration import EnvConfig, env_ids, make_env, register_all
+from armgym.envs import EnvConfig, make_env
+from armgym.envs.registration import env_ids, register_all
 from armgym.robots.specs import ROBOTS
 from armgym.tasks import TASKS
 

@@ -22,6 +22,7 @@ import tyro
 
 from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
 from armgym.data.writer import LeRobotWriter
+from armgym.envs import EnvConfig, make_env
 from armgym.errors import ConfigError, UnknownNameError
 
 TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
@@ -145,24 +146,19 @@ def make_actor(source: str, env: Any, intervene: str = "", viewer_keys: Any = No
     return actor
 
 
-def env_kwargs(cfg: CollectConfig) -> dict[str, Any]:
-    """``gymnasium.make`` arguments (also saved to meta/armgym.json for replay)."""
-    kwargs: dict[str, Any] = dict(
-        robot=cfg.robot, control=cfg.control, obs=cfg.obs, randomization=cfg.randomization
-    )
+def env_config(cfg: CollectConfig) -> EnvConfig:
+    """The env to record in (also saved to meta/armgym.json for replay)."""
+    images: dict[str, Any] = {}
     if cfg.obs != "state":
-        kwargs.update(image_size=[cfg.image_size, cfg.image_size], cameras=list(cfg.cameras))
-    return kwargs
-
-
-def make_env(task: str, kwargs: Mapping[str, Any]) -> Any:
-    """``gymnasium.make("armgym/<task>-v0", **kwargs)`` (lists become tuples)."""
-    import gymnasium as gym
-
-    import armgym  # noqa: F401  (registers the envs)
-
-    kw: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
-    return gym.make(f"armgym/{task}-v0", **kw)
+        images = dict(image_size=(cfg.image_size, cfg.image_size), cameras=tuple(cfg.cameras))
+    return EnvConfig(
+        task=cfg.task,
+        robot=cfg.robot,
+        control=cfg.control,
+        obs=cfg.obs,
+        randomization=cfg.randomization,
+        **images,
+    )
 
 
 def summarize(results: list[EpisodeResult], wall_s: float, out: Path) -> dict[str, Any]:
@@ -186,7 +182,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     """Run the collection described by ``cfg``; return the summary."""
     if cfg.episodes < 1:
         raise ConfigError("--episodes must be >= 1.")
-    env = make_env(cfg.task, env_kwargs(cfg))
+    env = make_env(env_config(cfg))
     viewer = None
     try:
         if cfg.viewer:
@@ -225,7 +221,7 @@ def _record(cfg: CollectConfig, env: Any, actor: Any) -> dict[str, Any]:
         robot_type=robot_type,
         vcodec=cfg.vcodec,
         overwrite=cfg.overwrite,
-        env_config={"task": cfg.task, **env_kwargs(cfg)},
+        env_config=env_config(cfg).to_dict(),
     )
     if writer.recovered_files:
         print(

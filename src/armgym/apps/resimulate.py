@@ -19,6 +19,7 @@ and re-rendered in turn.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -33,7 +34,8 @@ import tyro
 from armgym.data import lerobot_format as fmt
 from armgym.data.reader import LeRobotReader
 from armgym.data.recorder import SIM_STATE_KEY
-from armgym.errors import ConfigError, DatasetError
+from armgym.envs import EnvConfig, make_env
+from armgym.errors import ArmgymError, ConfigError, DatasetError
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,19 @@ class ReplayConfig:
     """Replace an existing dataset at --rerender-out."""
 
 
-def load_env_config(reader: LeRobotReader) -> dict[str, Any]:
+def load_env_config(reader: LeRobotReader) -> EnvConfig:
+    """The recording env of ``reader`` (``meta/armgym.json``, old partial dicts included)."""
     env = reader.env_config()
+    path = reader.root / fmt.ARMGYM_META_PATH
     if env is None:
         raise DatasetError(
-            f"{reader.root / fmt.ARMGYM_META_PATH}: missing; replay needs the env config that "
+            f"{path}: missing; replay needs the env config that "
             "`armgym collect` writes there (re-record with armgym collect)."
         )
-    return env
+    try:
+        return EnvConfig.from_dict(env)
+    except ArmgymError as exc:
+        raise DatasetError(f"{path}: bad env config ({exc}).") from None
 
 
 def require_sim_state(reader: LeRobotReader, what: str = "replayable") -> None:
@@ -98,18 +105,13 @@ def replay(cfg: ReplayConfig) -> dict[str, Any]:
 
 
 def _replay(cfg: ReplayConfig, reader: LeRobotReader, episode: int) -> dict[str, Any]:
-    from armgym.apps.collect import make_env
-
     require_sim_state(reader)
-    env_cfg = load_env_config(reader)
-    task = env_cfg.pop("task")
-    env_cfg["obs"] = "state"  # images are not compared; skip rendering
-    env_cfg.pop("image_size", None)
-    env_cfg.pop("cameras", None)
+    # images are not compared; skip rendering
+    env_cfg = dataclasses.replace(load_env_config(reader), obs="state")
     ep = reader.episode(episode, decode_videos=False)
     sim, actions = ep[SIM_STATE_KEY], ep["action"]
     states = ep["observation.state"]
-    env = make_env(task, env_cfg)
+    env: Any = make_env(env_cfg)
     try:
         env.reset(seed=0)
         base = env.unwrapped
@@ -159,24 +161,24 @@ class Rerenderer:
         cameras: Sequence[str] | None = None,
         image_size: int | Sequence[int] | None = None,
     ):
-        from armgym.apps.collect import make_env
-
-        env_cfg = load_env_config(reader)
-        self.task = str(env_cfg.pop("task"))
-        cams = list(cameras) if cameras else list(env_cfg.get("cameras") or ["front"])
+        recorded = load_env_config(reader)
+        self.task = recorded.task
+        images = recorded.obs != "state"  # a state-only recording has no cameras of its own
+        cams = list(cameras) if cameras else list(recorded.cameras if images else ["front"])
         if not cams:
             raise ConfigError("re-rendering needs at least one camera (--cameras front ...).")
         if image_size is None:
-            size = list(env_cfg.get("image_size") or [128, 128])
+            size = list(recorded.image_size if images else [128, 128])
         elif isinstance(image_size, int):
             size = [image_size, image_size]
         else:
             size = [int(v) for v in image_size]
         if len(size) != 2 or min(size) < 2 or size[0] % 2 or size[1] % 2:
             raise ConfigError(f"--image-size must be an even number of pixels >= 2, got {size}.")
-        env_cfg.update(obs="both", cameras=cams, image_size=size)
-        self.env_config: dict[str, Any] = {"task": self.task, **env_cfg}
-        self.env = make_env(self.task, env_cfg)
+        self.env_config = dataclasses.replace(
+            recorded, obs="both", cameras=tuple(cams), image_size=(size[0], size[1])
+        )
+        self.env: Any = make_env(self.env_config)
         self.env.reset(seed=0)
         self.keys = [f"observation.images.{c}" for c in cams]
         self.size = (int(size[0]), int(size[1]))
@@ -254,7 +256,7 @@ def rerender(
             vcodec=vcodec,
             overwrite=overwrite,
             chunks_size=int(reader.info.get("chunks_size", fmt.DEFAULT_CHUNKS_SIZE)),
-            env_config=rr.env_config,
+            env_config=rr.env_config.to_dict(),
         )
         with writer:
             for k in eps:

@@ -72,14 +72,10 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 def make_env(cfg: RunConfig) -> Any:
     """The env ``cfg`` names (``armgym/<task>-v0``)."""
-    import gymnasium as gym
+    from armgym.envs import EnvConfig, make_env
 
-    import armgym.envs  # noqa: F401  (registers armgym/<Task>-v0)
-
-    kwargs: dict[str, Any] = {"robot": cfg.robot, "obs": cfg.obs}
-    if cfg.max_steps is not None:
-        kwargs["max_episode_steps"] = cfg.max_steps
-    return gym.make(f"armgym/{cfg.task}-v0", **kwargs)
+    env_cfg = EnvConfig(task=cfg.task, robot=cfg.robot, obs=cfg.obs)
+    return make_env(env_cfg, max_episode_steps=cfg.max_steps)
 
 
 def run_episodes(env: Any, policy: Policy, episodes: int, seed: int = 0) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import tyro
 
 from armgym.contracts.robot import MujocoRobot
-from armgym.envs.registration import make_env
+from armgym.envs import EnvConfig, build_env
 from armgym.errors import ArmgymError
 from armgym.policies.scripted import ScriptedPolicy
 
@@ -96,7 +96,7 @@ class ViewerSync:
 
 def show(cfg: ShowConfig) -> int:
     """Run episodes in the passive viewer in real time; return the number of steps."""
-    env = make_env(cfg.task, robot=cfg.robot, randomization=cfg.randomization)
+    env = build_env(EnvConfig(task=cfg.task, robot=cfg.robot, randomization=cfg.randomization))
     expert = ScriptedPolicy.for_env(env) if cfg.policy == "expert" else None
     if cfg.policy not in ("expert", "random"):
         raise ArmgymError(f"--policy must be 'expert' or 'random', got {cfg.policy!r}")

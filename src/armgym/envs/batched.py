@@ -2,8 +2,10 @@
 
 Implements gymnasium's ``VectorEnv`` API (autoreset mode ``NEXT_STEP``, like
 ``SyncVectorEnv``). Actions are validated first in the calling thread; then each thread of
-a pool runs whole env steps (IK, ``mj_step(model, data_i, nstep=k)``, state observation,
-scoring) for its chunk of envs. ``mj_step`` releases the GIL, so one thread's Python
+a pool runs the physics part of the env steps (IK, ``mj_step(model, data_i, nstep=k)``,
+state observation, the env's own ``score``: reward mode, termination, info) for its chunk
+of envs. The env's own ``finish_step`` / ``physics_failure`` end each step, so a step here
+is the env's step, only spread over threads. ``mj_step`` releases the GIL, so one thread's Python
 overlaps the other threads' physics. Camera images and autoresets are done afterwards in
 the calling thread, because a GL context belongs to the thread that created it. On few cores this beats one process per env (no pickling, no IPC); the figures are
 in ``benchmarks/env_throughput.py``.
@@ -15,13 +17,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from armgym.envs.manipulation import ManipulationEnv
-from armgym.envs.registration import build_env, config_from_kwargs
+from armgym.contracts.observation import Obs
+from armgym.envs.config import EnvConfig
+from armgym.envs.factory import build_env
+from armgym.envs.manipulation import ManipulationEnv, StepScore
 from armgym.errors import ConfigError, PhysicsError
 from armgym.robots.sim import SimRobot
 from armgym.tasks import TASKS
@@ -32,6 +35,9 @@ class _StepOutputs:
 
     def __init__(self, n: int):
         self.obs: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
+        self.robot_obs: list[Obs] = [{} for _ in range(n)]
+        self.scores: list[StepScore | None] = [None] * n
+        self.failures: list[PhysicsError | None] = [None] * n
         self.rewards = np.zeros(n, dtype=np.float64)
         self.terminated = np.zeros(n, dtype=bool)
         self.truncated = np.zeros(n, dtype=bool)
@@ -66,7 +72,9 @@ class BatchedEnv(VectorEnv):
     ):
         if num_envs < 1:
             raise ConfigError(f"num_envs must be ≥ 1, got {num_envs}")
-        cfg = config_from_kwargs(task, kwargs)
+        cfg = EnvConfig.from_make_kwargs(task, kwargs)
+        if cfg.robot_server is not None:
+            raise ConfigError("BatchedEnv steps local sims; drop robot_server from the config")
         first = build_env(cfg)
         self.envs: list[ManipulationEnv] = [first]
         self.envs += [build_env(cfg, share_with=first) for _ in range(num_envs - 1)]
@@ -88,6 +96,11 @@ class BatchedEnv(VectorEnv):
         self._obs_keys = list(first.observation_space.spaces)
         self._renders = bool(self.robots[0].cameras)
 
+    @classmethod
+    def from_config(cls, cfg: EnvConfig, num_envs: int = 8, **kwargs: Any) -> BatchedEnv:
+        """``num_envs`` copies of the env ``cfg`` describes (``kwargs``: ``num_threads`` ...)."""
+        return cls(cfg.task, num_envs, **kwargs, **cfg.make_kwargs())
+
     # -- VectorEnv API ---------------------------------------------------------------------
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -104,7 +117,7 @@ class BatchedEnv(VectorEnv):
         obs_list, successes = [], np.zeros(self.num_envs, dtype=bool)
         for i, env in enumerate(self.envs):
             if mask is not None and not mask[i]:
-                obs_list.append(env._obs())
+                obs_list.append(env.observation())
                 continue
             obs, info = env.reset(seed=seeds[i])
             obs_list.append(obs)
@@ -145,9 +158,7 @@ class BatchedEnv(VectorEnv):
                 out.obs[i], _ = env.reset()
                 self._elapsed[i], self._autoreset[i] = 0, False
                 continue
-            if self._renders and not out.errors[i]:
-                env.robot_obs.update(self.robots[i].images())
-            out.obs[i] = env._obs()
+            self._finish(i, env, out)
         infos: dict[str, Any] = {"is_success": out.success, "_is_success": stepping}
         if any(out.errors):
             infos["error"], infos["_error"] = out.errors, out.errors != ""
@@ -161,33 +172,40 @@ class BatchedEnv(VectorEnv):
 
     # -- internals ---------------------------------------------------------------------------
     def _step_env(self, i: int, action: np.ndarray | None, out: _StepOutputs) -> None:
-        """One env's step without rendering, writing row ``i`` of ``out`` (not ``obs``)."""
+        """Worker thread: env ``i``'s physics and scoring (``env.score``), no rendering."""
         if action is None:  # autoreset, done by the calling thread
             return
-        env, robot = self.envs[i], self.robots[i]
+        robot = self.robots[i]
         robot.controller.apply(robot.data, action)
         robot.step_physics()  # releases the GIL
         try:
             robot.check_physics()
         except PhysicsError as exc:
-            out.errors[i], out.truncated[i], self._autoreset[i] = str(exc), True, True
+            out.failures[i] = exc
             return
-        env.robot_obs = robot.observe(images=False)
-        result = env.task.evaluate(env.robot_obs)
-        out.success[i] = result.success
-        out.rewards[i] = result.reward if env.reward_mode == "dense" else float(result.success)
-        out.terminated[i] = result.success and env.terminate_on_success
-        self._elapsed[i] += 1
-        out.truncated[i] = self._elapsed[i] >= self.max_episode_steps
-        self._autoreset[i] = out.terminated[i] or out.truncated[i]
+        out.robot_obs[i] = robot_obs = robot.observe(images=False)
+        out.scores[i] = self.envs[i].score(robot_obs)
+
+    def _finish(self, i: int, env: ManipulationEnv, out: _StepOutputs) -> None:
+        """Calling thread: render, then the env's own step ending, then the step limit."""
+        failure, scored = out.failures[i], out.scores[i]
+        if failure is not None:
+            obs, reward, terminated, truncated, info = env.physics_failure(failure)
+            out.errors[i] = info["error"]
+        else:
+            assert scored is not None  # every stepped env has a failure or a score
+            robot_obs = out.robot_obs[i]
+            if self._renders:
+                robot_obs.update(self.robots[i].images())
+            obs, reward, terminated, truncated, info = env.finish_step(robot_obs, scored)
+            self._elapsed[i] += 1
+            truncated = truncated or bool(self._elapsed[i] >= self.max_episode_steps)
+        out.obs[i], out.rewards[i], out.success[i] = obs, reward, info["is_success"]
+        out.terminated[i], out.truncated[i] = terminated, truncated
+        self._autoreset[i] = terminated or truncated
 
     def _stack(self, obs_list: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         return {k: np.stack([o[k] for o in obs_list]) for k in self._obs_keys}
 
     def get_sim_state(self) -> list[np.ndarray]:
         return [r.get_sim_state() for r in self.robots]
-
-
-def make_batched(task: str = "PickCube", num_envs: int = 8, **kwargs: Any) -> gym.vector.VectorEnv:
-    """Convenience constructor mirroring ``gymnasium.make_vec``."""
-    return BatchedEnv(task, num_envs, **kwargs)

@@ -14,8 +14,10 @@ import mujoco
 import numpy as np
 import tyro
 
+from armgym.contracts.robot import MujocoRobot
 from armgym.envs.batched import BatchedEnv
-from armgym.envs.registration import make_env
+from armgym.envs.config import EnvConfig
+from armgym.envs.factory import build_env
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,13 @@ class BenchConfig:
 
 def measure(cfg: BenchConfig) -> dict[str, float]:
     """Steps per second: raw mj_step (as control steps), env.step, BatchedEnv (total)."""
-    env = make_env(cfg.task, robot=cfg.robot)
+    env = build_env(EnvConfig(task=cfg.task, robot=cfg.robot))
     env.reset(seed=0)
     robot = env.robot
+    assert isinstance(robot, MujocoRobot)  # build_env without robot_server: a SimRobot
     zeros = np.zeros(env.action_space.shape, dtype=np.float32)
     t0 = time.perf_counter()
-    mujoco.mj_step(robot.model, robot.data, nstep=robot.n_substeps * cfg.steps)  # type: ignore[attr-defined]
+    mujoco.mj_step(robot.model, robot.data, nstep=robot.n_substeps * cfg.steps)
     raw = cfg.steps / (time.perf_counter() - t0)
     env.reset(seed=0)
     t0 = time.perf_counter()

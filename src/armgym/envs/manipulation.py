@@ -22,7 +22,7 @@ or wrong-shape action raises :class:`~armgym.errors.InvalidActionError`; values 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -42,6 +42,17 @@ from armgym.tasks.base import Task
 
 OBS_MODES = ("state", "pixels", "both")
 REWARD_MODES = ("dense", "sparse")
+
+
+StepResult = tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]
+
+
+class StepScore(NamedTuple):
+    """What the task makes of one step: reward, termination and the step's ``info``."""
+
+    reward: float
+    terminated: bool
+    info: dict[str, Any]
 
 
 class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
@@ -91,9 +102,7 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         }
         if obs_mode in ("state", "both"):
             k = int(np.prod(robot.observation_space["object_state"].shape or (0,)))
-            spaces[ENV_STATE_KEY] = gym.spaces.Box(
-                -np.inf, np.inf, (k,), np.float32
-            )
+            spaces[ENV_STATE_KEY] = gym.spaces.Box(-np.inf, np.inf, (k,), np.float32)
         if obs_mode in ("pixels", "both"):
             for cam in self.cameras:
                 spaces[image_key(cam)] = robot.observation_space[f"images.{cam}"]
@@ -109,26 +118,41 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.robot_obs = self.robot.reset(seed=seed, options=options)
         self._needs_reset = False
         result = self.task.evaluate(self.robot_obs)
-        return self._obs(), {"is_success": result.success}
+        return self.observation(), {"is_success": result.success}
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> StepResult:
         if self._needs_reset:
             raise gym.error.ResetNeeded(
                 "call env.reset() before env.step() (and after an episode ends)"
             )
         action = self.check_action(action)
         try:
-            self.robot_obs = self.robot.act(action)
+            robot_obs = self.robot.act(action)
         except PhysicsError as exc:
-            self._needs_reset = True
-            return self._obs(), 0.0, False, True, {"is_success": False, "error": str(exc)}
-        result = self.task.evaluate(self.robot_obs)
+            return self.physics_failure(exc)
+        return self.finish_step(robot_obs, self.score(robot_obs))
+
+    # -- the phases of a step (``BatchedEnv`` runs them too) ----------------------------------
+    def score(self, robot_obs: Obs) -> StepScore:
+        """Reward (per ``reward_mode``), termination and info of reaching ``robot_obs``.
+
+        Pure (no env state changes), so batched envs call it from worker threads.
+        """
+        result = self.task.evaluate(robot_obs)
         reward = result.reward if self.reward_mode == "dense" else float(result.success)
         terminated = bool(result.success and self.terminate_on_success)
-        self._needs_reset = terminated
-        return self._obs(), float(reward), terminated, False, {"is_success": result.success}
+        return StepScore(float(reward), terminated, {"is_success": result.success})
+
+    def finish_step(self, robot_obs: Obs, scored: StepScore) -> StepResult:
+        """Make ``robot_obs`` current and return the gymnasium step tuple (never truncated)."""
+        self.robot_obs = robot_obs
+        self._needs_reset = scored.terminated
+        return self.observation(), scored.reward, scored.terminated, False, scored.info
+
+    def physics_failure(self, exc: PhysicsError) -> StepResult:
+        """The step tuple after the physics blew up: truncated, ``info["error"]``, reset needed."""
+        self._needs_reset = True
+        return self.observation(), 0.0, False, True, {"is_success": False, "error": str(exc)}
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
@@ -163,7 +187,8 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             )
         return np.clip(a, space.low, space.high)
 
-    def _obs(self) -> dict[str, np.ndarray]:
+    def observation(self) -> dict[str, np.ndarray]:
+        """The env observation (``observation_space`` keys) of the current robot observation."""
         ro = self.robot_obs
         out = {STATE_KEY: pack_state(ro)}
         if self.obs_mode != "pixels":

@@ -69,19 +69,15 @@ def make_vector_env(env: Mapping[str, Any], num_envs: int, vector: str = "batche
     """A vector env of ``num_envs`` copies of ``env`` (``{"task": ..., **make kwargs}``)."""
     import gymnasium as gym
 
-    import armgym  # noqa: F401  (registers the envs)
+    from armgym.envs import EnvConfig, make_env
 
-    kwargs: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in env.items() if k != "task"
-    }
-    task = str(env.get("task", "PickCube"))
+    cfg = EnvConfig.from_dict(env)
     if vector == "batched":
         from armgym.envs.batched import BatchedEnv
 
-        return BatchedEnv(task, num_envs, **kwargs)
+        return BatchedEnv.from_config(cfg, num_envs)
     if vector == "sync":
-        fns = [lambda: gym.make(f"armgym/{task}-v0", **kwargs) for _ in range(num_envs)]
-        return gym.vector.SyncVectorEnv(fns)
+        return gym.vector.SyncVectorEnv([lambda: make_env(cfg) for _ in range(num_envs)])
     raise ConfigError(f"unknown vector backend {vector!r}; use one of {VECTORS}")
 
 

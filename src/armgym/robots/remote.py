@@ -95,7 +95,9 @@ class RemoteRobot:
         self.task_name: str | None = info.get("task")
         self.randomization: str | None = info.get("randomization")
         self.control: str | None = info.get("control")
-        self.spec: RobotSpec | None = ROBOTS.get(self.robot_name) if self.robot_name in ROBOTS else None
+        self.spec: RobotSpec | None = (
+            ROBOTS.get(self.robot_name) if self.robot_name in ROBOTS else None
+        )
 
     # ---------------------------------------------------------------- transport
 
