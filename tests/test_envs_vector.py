@@ -106,3 +106,36 @@ def test_batched_env_with_cameras_matches_single_envs() -> None:
                 np.testing.assert_array_equal(obs[key][i], single_obs[key])
         assert obs["observation.images.wrist"].std() > 1.0
     venv.close()
+
+
+@pytest.mark.parametrize("reward", ["dense", "sparse"])
+def test_batched_env_steps_are_the_env_steps(reward: str) -> None:
+    """Reward mode, termination and info come from the env's own step logic."""
+    seeds, steps = [1, 2], 30
+    venv = BatchedEnv("Reach", 2, reward=reward, num_threads=2)
+    singles = [gym.make("armgym/Reach-v0", reward=reward) for _ in seeds]
+    obs, _ = venv.reset(seed=seeds)
+    for env, s in zip(singles, seeds, strict=True):
+        env.reset(seed=s)
+    policies = [ScriptedPolicy(e.task) for e in venv.envs]
+    for _ in range(steps):
+        if venv._autoreset.any():  # compare up to the first episode end
+            break
+        actions = np.stack([p({k: v[i] for k, v in obs.items()}) for i, p in enumerate(policies)])
+        obs, rew, term, _trunc, info = venv.step(actions)
+        for i, env in enumerate(singles):
+            _, r, t, _, inf = env.step(actions[i])
+            assert (rew[i], term[i], info["is_success"][i]) == (r, t, inf["is_success"])
+    venv.close()
+
+
+def test_batched_env_uses_an_overridden_score() -> None:
+    """A change to the env's scoring (e.g. a new reward mode) applies in batched stepping."""
+    venv = BatchedEnv("Reach", 2, num_threads=2)
+    for env in venv.envs:
+        original = env.score
+        env.score = lambda ro, f=original: f(ro)._replace(reward=-7.0)  # type: ignore[method-assign]
+    venv.reset(seed=0)
+    _, rew, *_ = venv.step(np.zeros(venv.action_space.shape, np.float32))
+    assert rew.tolist() == [-7.0, -7.0]
+    venv.close()
