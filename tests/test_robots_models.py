@@ -3,12 +3,15 @@ wrist camera, and the PickCube scripted expert (a few seeds; the lead runs the f
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
 
 import armgym
+from armgym.errors import ConfigError
 from armgym.policies.scripted import ScriptedPolicy
 from armgym.robots.base import RobotSpec
 from armgym.robots.controllers import ControllerConfig
@@ -57,8 +60,9 @@ def test_asset_layout_and_names(name: str) -> None:
     lo, hi = model.actuator(spec.gripper_actuator).ctrlrange
     assert lo <= min(spec.gripper_range) and max(spec.gripper_range) <= hi
     assert model.opt.timestep == 0.002
-    for key in ("object_center", "object_halfspan", "finger_gap"):
-        assert key in spec.extra, f"{name}: extra[{key!r}] missing"
+    # object placement inside the arm's reach, fingers wider than the smallest grasp
+    assert spec.object_halfspan > 0 and spec.object_scale > 0
+    assert spec.finger_gap > 0.04 * spec.object_scale, f"{name}: finger_gap below a cube"
 
 
 @pytest.mark.parametrize("name", ROBOT_NAMES)
@@ -88,8 +92,8 @@ def test_home_pose_points_down_inside_workspace(name: str) -> None:
     assert np.all(p >= np.asarray(spec.workspace_low)), p
     assert np.all(p <= np.asarray(spec.workspace_high)), p
     # the task's object region lies inside the workspace box, and within reach
-    cx, cy = spec.extra["object_center"]
-    span = spec.extra["object_halfspan"]
+    cx, cy = spec.object_center
+    span = spec.object_halfspan
     assert spec.workspace_low[0] <= cx - span and cx + span <= spec.workspace_high[0]
     assert spec.workspace_low[1] <= cy - span and cy + span <= spec.workspace_high[1]
     assert np.hypot(abs(cx) + span, abs(cy) + span) < spec.max_reach
@@ -103,7 +107,7 @@ def test_wrist_camera_sees_object_region(name: str) -> None:
     robot.reset(seed=0)
     m, d = robot.model, robot.data
     cam = m.camera("wrist").id
-    target = np.array([*spec.extra["object_center"], 0.02 * spec.extra.get("object_scale", 1.0)])
+    target = np.array([*spec.object_center, 0.02 * spec.object_scale])
     rel = d.cam_xmat[cam].reshape(3, 3).T @ (
         target + np.asarray(spec.base_pos) * [1, 1, 0] - d.cam_xpos[cam]
     )
@@ -217,3 +221,21 @@ def test_underactuated_arm_levels_its_goal_at_episode_start() -> None:
         p.controller.goal_rot, p.data.site_xmat[p.controller.site_id].reshape(3, 3)
     )
     panda.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"object_halfspan": 0.0}, "object_halfspan must be > 0"),
+        ({"finger_gap": -0.01}, "finger_gap must be > 0"),
+        ({"object_center": (0.5,)}, "object_center must be"),
+    ],
+)
+def test_bad_robot_facts_are_errors(change: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        dataclasses.replace(_spec("panda"), **change)
+
+
+def test_a_misspelt_robot_fact_is_an_error() -> None:
+    with pytest.raises(TypeError, match="finger_gapp"):
+        dataclasses.replace(_spec("panda"), finger_gapp=0.1)  # type: ignore[call-arg]

@@ -6,8 +6,9 @@ layout in :mod:`armgym.contracts.observation`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from armgym.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class RobotSpec:
         max_reach: distance from the shoulder the arm can reach [m] (for task support).
         description: one line for docs and ``armgym robots``.
         source: where the kinematics come from (datasheet, URDF) and the licence.
+        object_center: (x, y) centre of the area where tasks place objects, relative to
+            ``base_pos`` [m].
+        object_halfspan: half-width of that square area at the ``high`` level [m] (> 0).
+        object_scale: size factor of task objects for this arm (> 0; 1 = Panda-sized).
+        finger_gap: widest opening between the fingertips [m] (> 0); tasks size grasped
+            objects to fit.
     """
 
     name: str
@@ -46,18 +53,30 @@ class RobotSpec:
     max_reach: float = 0.8
     description: str = ""
     source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    object_center: tuple[float, float] = (0.5, 0.0)
+    object_halfspan: float = 0.15
+    object_scale: float = 1.0
+    finger_gap: float = 0.08
 
     def __post_init__(self) -> None:
         n = len(self.arm_joints)
         if n == 0:
-            raise ValueError(f"RobotSpec {self.name!r}: arm_joints is empty")
+            raise ConfigError(f"RobotSpec {self.name!r}: arm_joints is empty")
         if len(self.arm_actuators) != n or len(self.home_qpos) != n:
-            raise ValueError(
+            raise ConfigError(
                 f"RobotSpec {self.name!r}: arm_joints ({n}), arm_actuators "
                 f"({len(self.arm_actuators)}) and home_qpos ({len(self.home_qpos)}) must have "
                 "the same length"
             )
+        if len(self.object_center) != 2:
+            raise ConfigError(
+                f"RobotSpec {self.name!r}: object_center must be (x, y) [m], "
+                f"got {self.object_center!r}"
+            )
+        for key in ("object_halfspan", "object_scale", "finger_gap"):
+            value = getattr(self, key)
+            if not (isinstance(value, int | float) and value > 0):
+                raise ConfigError(f"RobotSpec {self.name!r}: {key} must be > 0, got {value!r}")
 
     @property
     def n_arm(self) -> int:

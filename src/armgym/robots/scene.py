@@ -66,7 +66,7 @@ def build_scene(
     )
     spec.worldbody.lights[-1].type = mujoco.mjtLightType.mjLIGHT_DIRECTIONAL
     # Front camera: a three-quarter view of arm and object area, scaled by the arm's reach.
-    center = np.array([*robot.extra.get("object_center", (0.5, 0.0)), 0.0]) + robot.base_pos
+    center = np.array([*robot.object_center, 0.0]) + robot.base_pos
     target = np.array([0.7 * center[0], center[1], 0.35 * robot.max_reach])
     direction = np.array([1.0, 0.55, 0.75]) / np.linalg.norm([1.0, 0.55, 0.75])
     eye = target + 2.0 * robot.max_reach * direction

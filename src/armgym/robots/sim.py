@@ -19,7 +19,7 @@ from armgym.registry import check_choice
 from armgym.robots.base import RobotSpec
 from armgym.robots.controllers import CONTROL_MODES, ArmController, ControllerConfig
 from armgym.robots.scene import build_scene
-from armgym.tasks.base import JOINT_NOISE, Task
+from armgym.tasks.base import Task
 
 _STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART
 _BAD_WARNINGS = (
@@ -100,10 +100,7 @@ class SimRobot:
             self.np_random = np.random.default_rng(seed)
         m, d, c = self.model, self.data, self.controller
         mujoco.mj_resetData(m, d)
-        level = self.task.level if self.task else "low"
-        noise = (
-            self.np_random.normal(0.0, JOINT_NOISE[level], size=c.n) if JOINT_NOISE[level] else 0.0
-        )
+        noise = self.task.joint_noise(self.np_random, c.n) if self.task else 0.0
         d.qpos[c.qadr] = np.clip(c.home + noise, c.q_low, c.q_high)
         d.qpos[self._finger_adr] = self._finger_max
         for j in self.spec.gripper_joints[1:]:

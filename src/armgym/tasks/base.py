@@ -122,11 +122,10 @@ class Task(ABC):
     def __init__(self, robot: RobotSpec, randomization: str = "low"):
         self.robot = robot
         self.level = check_choice("randomization", randomization, RANDOMIZATION_LEVELS)
-        cx, cy = robot.extra.get("object_center", (0.5, 0.0))
-        self.center = np.array([cx, cy]) + np.asarray(robot.base_pos[:2])
-        self.halfspan = float(robot.extra.get("object_halfspan", 0.15)) * POSITION_SCALE[self.level]
+        self.center = np.asarray(robot.object_center, float) + np.asarray(robot.base_pos[:2])
+        self.halfspan = float(robot.object_halfspan) * POSITION_SCALE[self.level]
         self.yaw_range = YAW_RANGE[self.level]
-        self.scale = float(robot.extra.get("object_scale", 1.0))
+        self.scale = float(robot.object_scale)
         self.configure()
 
     def configure(self) -> None:
@@ -179,7 +178,7 @@ class Task(ABC):
         reachable and they never overlap at reset. After ``tries`` misses the last pair is
         kept (still ``min_dist`` apart).
         """
-        full = float(self.robot.extra.get("object_halfspan", 0.15))
+        full = float(self.robot.object_halfspan)
         a = b = self.center
         for _ in range(tries):
             mid = self.sample_xy(rng)
@@ -189,6 +188,11 @@ class Task(ABC):
             if np.all(np.abs(a - self.center) <= full) and np.all(np.abs(b - self.center) <= full):
                 break
         return a, b
+
+    def joint_noise(self, rng: np.random.Generator, n: int) -> np.ndarray | float:
+        """Offsets [rad] added to the n arm joints' home pose at reset (level-dependent)."""
+        sd = JOINT_NOISE[self.level]
+        return rng.normal(0.0, sd, size=n) if sd else 0.0
 
     def sample_yaw(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(-self.yaw_range, self.yaw_range)) if self.yaw_range else 0.0

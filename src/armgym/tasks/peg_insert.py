@@ -47,8 +47,7 @@ class PegInsert(Task):
         self.hole_half = self.peg_half + self.clearance
         self.height = 0.04 * s
         self.wall = 0.02 * s
-        self.outer_half = self.hole_half + self.wall
-        gap = float(self.robot.extra.get("finger_gap", 0.08))
+        gap = float(self.robot.finger_gap)
         self.released = min(0.95, 2.0 * self.peg_half / gap + 0.15)
 
     def build(self, spec: mujoco.MjSpec) -> None:

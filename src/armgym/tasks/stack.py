@@ -32,7 +32,7 @@ class Stack(Task):
     def configure(self) -> None:
         self.half_a = 0.02 * self.scale
         self.half_b = 0.025 * self.scale
-        gap = float(self.robot.extra.get("finger_gap", 0.08))
+        gap = float(self.robot.finger_gap)
         self.released = min(0.95, 2.0 * self.half_a / gap + 0.15)
 
     def build(self, spec: mujoco.MjSpec) -> None:
