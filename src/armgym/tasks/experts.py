@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from armgym.contracts.observation import Obs
+from armgym.errors import ConfigError
 from armgym.robots.controllers import ControllerConfig
 
 #: plan(obs, phase) -> (target tool position [m], gripper command, yaw error [rad], align?)
@@ -52,11 +53,11 @@ class WaypointExpert:
     ):
         n = len(tolerances)
         if len(hold_steps) != n:
-            raise ValueError("tolerances and hold_steps need one entry per phase")
+            raise ConfigError("tolerances and hold_steps need one entry per phase")
         if (speeds is not None and len(speeds) != n) or (
             timeouts is not None and len(timeouts) != n
         ):
-            raise ValueError("speeds and timeouts need one entry per phase")
+            raise ConfigError("speeds and timeouts need one entry per phase")
         self.plan, self.tol, self.hold = plan, tolerances, hold_steps
         self.speeds = speeds or (1.0,) * n
         self.timeouts = timeouts or (0,) * n
