@@ -34,8 +34,13 @@ from armgym.transport.connection import RequestTimeoutError, ServerError, connec
 
 #: error class names a robot server may send back, re-raised here as the same class
 _REMOTE_ERRORS: dict[str, type[Exception]] = {
-    name: getattr(errors, name)
-    for name in ("InvalidActionError", "PhysicsError", "ProtocolError", "ConfigError")
+    cls.__name__: cls
+    for cls in (
+        errors.InvalidActionError,
+        errors.PhysicsError,
+        errors.ProtocolError,
+        errors.ConfigError,
+    )
 }
 
 
