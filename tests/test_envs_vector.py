@@ -119,13 +119,13 @@ def test_batched_env_steps_are_the_env_steps(reward: str) -> None:
         env.reset(seed=s)
     policies = [ScriptedPolicy(e.task) for e in venv.envs]
     for _ in range(steps):
-        if venv._autoreset.any():  # compare up to the first episode end
-            break
         actions = np.stack([p({k: v[i] for k, v in obs.items()}) for i, p in enumerate(policies)])
-        obs, rew, term, _trunc, info = venv.step(actions)
+        obs, rew, term, trunc, info = venv.step(actions)
         for i, env in enumerate(singles):
             _, r, t, _, inf = env.step(actions[i])
             assert (rew[i], term[i], info["is_success"][i]) == (r, t, inf["is_success"])
+        if (term | trunc).any():  # compare up to the first episode end
+            break
     venv.close()
 
 
