@@ -84,10 +84,6 @@ class EnvConfig:
         object.__setattr__(self, "image_size", size)
         object.__setattr__(self, "cameras", tuple(self.cameras))
 
-    def validate(self) -> EnvConfig:
-        """Kept for callers of the old API: construction already validates."""
-        return self
-
     # -- conversions ------------------------------------------------------------------------
     def make_kwargs(self) -> dict[str, Any]:
         """The ``gymnasium.make`` kwargs of this config (every field but ``task``)."""
