@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 import tyro
 
-from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
+from armgym.data.recorder import (
+    EpisodeRecorder,
+    EpisodeResult,
+    env_features,
+    intervention_features,
+)
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import ConfigError, UnknownNameError
 
@@ -79,7 +84,7 @@ class CollectConfig:
     Home/End, space; see docs/datasets.md) instead of the terminal."""
 
 
-class PolicyActor:
+class CheckpointActions:
     """``act(obs)`` from a checkpoint policy; executes returned action chunks in order."""
 
     def __init__(self, path: Path):
@@ -99,7 +104,7 @@ class PolicyActor:
         return self.queue.popleft()
 
 
-class ExpertActor:
+class ExpertActions:
     """``act(obs)`` from the task's scripted expert (reads the env's robot observation)."""
 
     def __init__(self, env: Any):
@@ -113,36 +118,58 @@ class ExpertActor:
         return np.asarray(self.expert(self.env.robot_obs), np.float32)
 
 
-def make_actor(source: str, env: Any, intervene: str = "", viewer_keys: Any = None) -> Any:
-    """The action source named by ``--source``, wrapped for ``--intervene`` if given.
+class NoActions:
+    """Zeros float32[A]: the agent of a teleop source, whose device acts in ``TeleopWrapper``."""
 
-    ``viewer_keys``: a ``ViewerKeys`` source; a keyboard then reads the viewer window.
-    """
-    from armgym.teleop import TeleopPolicy, make_device
+    def __init__(self, env: Any):
+        self.zeros = np.zeros(env.action_space.shape, np.float32)
 
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.zeros
+
+
+def check_source(source: str, intervene: str = "") -> None:
+    """Raise ``ConfigError`` / ``UnknownNameError`` for a bad ``--source`` / ``--intervene``."""
     if source in TELEOP_SOURCES:
         if intervene:
             raise ConfigError(
                 f"--intervene {intervene} takes over from a scripted or policy source; "
                 f"--source {source} is already a person at a device. Drop --intervene."
             )
-        return TeleopPolicy(make_device(source, viewer_keys))
-    if source == "scripted":
-        actor: Any = ExpertActor(env)
-    elif source.startswith("policy:"):
-        actor = PolicyActor(Path(source.split(":", 1)[1]))
-    else:
+    elif source != "scripted" and not source.startswith("policy:"):
         raise ConfigError(
             f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
             "gamepad or policy:<checkpoint dir>."
         )
-    if intervene:
-        from armgym.teleop.intervention import InterventionActor
+    if intervene and intervene not in TELEOP_SOURCES:
+        raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)
 
-        if intervene not in TELEOP_SOURCES:
-            raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)
-        actor = InterventionActor(actor, make_device(intervene, viewer_keys))
-    return actor
+
+def make_actions(source: str, env: Any) -> Any:
+    """The agent's ``act(obs) -> action`` named by ``--source`` (zeros for a teleop source)."""
+    check_source(source)
+    if source in TELEOP_SOURCES:
+        return NoActions(env)
+    if source == "scripted":
+        return ExpertActions(env)
+    return CheckpointActions(Path(source.split(":", 1)[1]))
+
+
+def wrap_env(env: Any, source: str, intervene: str = "", viewer_keys: Any = None) -> Any:
+    """``env`` with the teleop wrapper ``--source`` / ``--intervene`` ask for, if any.
+
+    A teleop source drives through ``TeleopWrapper``; ``--intervene`` lets its device take
+    over from the agent through ``InterventionWrapper``. ``viewer_keys``: a ``ViewerKeys``
+    source; a keyboard then reads the viewer window.
+    """
+    from armgym.teleop import InterventionWrapper, TeleopWrapper, make_device
+
+    check_source(source, intervene)
+    if source in TELEOP_SOURCES:
+        return TeleopWrapper(env, make_device(source, viewer_keys))
+    if intervene:
+        return InterventionWrapper(env, make_device(intervene, viewer_keys))
+    return env
 
 
 def env_kwargs(cfg: CollectConfig) -> dict[str, Any]:
@@ -186,33 +213,36 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     """Run the collection described by ``cfg``; return the summary."""
     if cfg.episodes < 1:
         raise ConfigError("--episodes must be >= 1.")
-    env = make_env(cfg.task, env_kwargs(cfg))
+    check_source(cfg.source, cfg.intervene)
+    base = make_env(cfg.task, env_kwargs(cfg))
     viewer = None
     try:
+        keys = None
         if cfg.viewer:
-            from armgym.apps.viewer import ViewerSync, open_viewer
+            from armgym.apps.viewer import open_viewer
             from armgym.teleop.viewer_keys import ViewerKeys
 
             keys = ViewerKeys() if "keyboard" in (cfg.source, cfg.intervene) else None
-            viewer = open_viewer(env, key_callback=keys.key_callback if keys else None)
-            actor = ViewerSync(make_actor(cfg.source, env, cfg.intervene, keys), viewer)
-        else:
-            actor = make_actor(cfg.source, env, cfg.intervene)
-        return _record(cfg, env, actor)
+            viewer = open_viewer(base, key_callback=keys.key_callback if keys else None)
+        act = make_actions(cfg.source, base)
+        env = wrap_env(base, cfg.source, cfg.intervene, keys)
+        if viewer is not None:
+            from armgym.apps.viewer import ViewerWrapper
+
+            env = ViewerWrapper(env, viewer)
+        return _record(cfg, env, act)
     finally:
         if viewer is not None:
             from armgym.apps.viewer import close_viewer
 
             close_viewer(viewer)
-        env.close()
+        base.close()
 
 
-def _record(cfg: CollectConfig, env: Any, actor: Any) -> dict[str, Any]:
-    """Record episodes from ``actor`` in ``env`` into ``cfg.out``; return the summary."""
+def _record(cfg: CollectConfig, env: Any, act: Any) -> dict[str, Any]:
+    """Record episodes of ``act`` in ``env`` into ``cfg.out``; return the summary."""
     features = env_features(env, sim_state=cfg.sim_state)
     if cfg.intervene:
-        from armgym.teleop.intervention import intervention_features
-
         features.update(intervention_features(int(np.prod(env.action_space.shape))))
     human = cfg.source in TELEOP_SOURCES or bool(cfg.intervene)
     realtime = cfg.realtime if cfg.realtime is not None else human or cfg.viewer
@@ -245,13 +275,13 @@ def _record(cfg: CollectConfig, env: Any, actor: Any) -> dict[str, Any]:
     try:
         seed = cfg.seed + writer.total_episodes  # appending continues the seed sequence
         while sum(r.saved for r in results) < cfg.episodes and len(results) < attempts:
-            if hasattr(actor, "reset"):
-                actor.reset()
+            if hasattr(act, "reset"):
+                act.reset()
             res = recorder.record(
-                actor, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
+                act, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
             )
             results.append(res)
-            interventions += int(getattr(actor, "interventions", 0)) if res.saved else 0
+            interventions += res.interventions if res.saved else 0
             bar.update(int(res.saved))
             bar.set_postfix(success=f"{np.mean([r.success for r in results]):.2f}")
             if "stop" in res.events:
