@@ -16,6 +16,7 @@ import tyro
 
 from armgym.envs.batched import BatchedEnv
 from armgym.envs.registration import make_env
+from armgym.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class BenchConfig:
 
 def measure(cfg: BenchConfig) -> dict[str, float]:
     """Steps per second: raw mj_step (as control steps), env.step, BatchedEnv (total)."""
+    if cfg.steps < 1 or cfg.num_envs < 1:
+        raise ConfigError(f"--steps and --num-envs must be >= 1, got {cfg.steps}, {cfg.num_envs}")
     env = make_env(cfg.task, robot=cfg.robot)
     env.reset(seed=0)
     robot = env.robot
