@@ -54,7 +54,8 @@ def test_collect(collected: Path, capsys) -> None:
     assert {"observation.images.front", "observation.images.wrist"} <= set(r.video_keys)
     ep = r.episode(0)
     assert ep["observation.images.front"].shape[1:] == (64, 64, 3)
-    assert ep["observation.sim_state"].dtype == np.float64
+    assert ep["complementary_info.sim_state"].dtype == np.float64
+    assert not any(k.endswith("sim_state") for k in ep if k.startswith("observation."))
     assert ep["action"].shape[1] == 7 and np.abs(ep["action"]).max() <= 1.0
     assert bool(ep["next.done"][-1])
     extras = r.episode_info(0).extras

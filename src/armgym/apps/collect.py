@@ -67,7 +67,7 @@ class CollectConfig:
     realtime: bool | None = None
     """Pace at the control rate (default: on for teleop sources and --viewer, else off)."""
     sim_state: bool = True
-    """Store observation.sim_state (float64) per frame, needed by `armgym replay`."""
+    """Store complementary_info.sim_state (float64) per frame, needed by `armgym replay`."""
     vcodec: str = "libsvtav1"
     """Video encoder: libsvtav1 (AV1, lerobot's default) | libx264."""
     overwrite: bool = False

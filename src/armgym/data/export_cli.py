@@ -11,6 +11,7 @@ from typing import Literal
 
 import tyro
 
+from armgym.data import lerobot_format as fmt
 from armgym.data import rlds
 from armgym.data.reader import LeRobotReader
 from armgym.errors import DatasetError
@@ -50,7 +51,7 @@ def export(cfg: ExportConfig) -> Path:
     state_keys = [
         k
         for k in reader.vector_keys
-        if k.startswith("observation.") and k != "observation.sim_state"
+        if k.startswith("observation.") and k != fmt.LEGACY_SIM_STATE_KEY
     ]
     image_keys = list(reader.video_keys)
 

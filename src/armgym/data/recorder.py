@@ -2,8 +2,9 @@
 
 Frame ``t`` of an episode holds the observation the agent saw, the action it then sent, and
 what followed: ``next.reward`` (float32), ``next.done`` (bool), ``next.success`` (bool), plus
-``observation.sim_state`` (float64[S], the full physics state before the action, when the
-env exposes ``get_sim_state``) so that ``armgym replay`` can re-run the episode.
+``complementary_info.sim_state`` (float64[S], the full physics state before the action, when
+the env exposes ``get_sim_state``; not an ``observation.*`` so LeRobot does not take it as a
+policy input) so that ``armgym replay`` can re-run the episode.
 
 ``RateTimer`` measures the real control period. With ``realtime=True`` (teleoperation) it
 paces the loop at the env's control rate and counts a frame *late* when its period exceeds
@@ -37,7 +38,7 @@ OUTCOME_FEATURES: dict[str, dict[str, Any]] = {
     "next.done": {"dtype": "bool", "shape": [1], "names": None},
     "next.success": {"dtype": "bool", "shape": [1], "names": None},
 }
-SIM_STATE_KEY = "observation.sim_state"
+SIM_STATE_KEY = fmt.SIM_STATE_KEY
 #: LeRobot's human-in-the-loop columns (its own HIL recordings use these names).
 IS_INTERVENTION = "complementary_info.is_intervention"
 POLICY_ACTION_COLUMN = "complementary_info.policy_action"
@@ -56,7 +57,7 @@ def intervention_features(action_dim: int) -> dict[str, dict[str, Any]]:
 def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any]]:
     """LeRobot features for an armgym env: its observation keys 1:1, action, outcomes.
 
-    ``sim_state`` adds ``observation.sim_state`` (float64[S]) when the env supports it.
+    ``sim_state`` adds ``complementary_info.sim_state`` (float64[S]) when the env supports it.
     """
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
     feats: dict[str, dict[str, Any]] = {}
