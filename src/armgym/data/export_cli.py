@@ -55,7 +55,7 @@ def export(cfg: ExportConfig) -> Path:
     ]
     image_keys = list(reader.video_keys)
 
-    def examples() -> Iterator[bytes]:
+    def examples() -> Iterator[rlds.Datum]:
         for k in range(reader.num_episodes):
             ep = reader.episode(k)
             yield rlds.episode_example(
