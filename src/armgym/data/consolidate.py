@@ -44,8 +44,8 @@ import tyro
 from armgym.data import _io
 from armgym.data import lerobot_format as fmt
 from armgym.data import stats as st
+from armgym.data.episodes_table import episode_row, episode_table
 from armgym.data.reader import LeRobotReader, read_table
-from armgym.data.writer import episode_row, episode_table
 from armgym.errors import DatasetError
 
 MB = 2**20
