@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import tyro
@@ -84,6 +84,14 @@ class CollectConfig:
     Home/End, space; see docs/datasets.md) instead of the terminal."""
 
 
+class ActionSource(Protocol):
+    """The agent of a collection: ``act(obs) -> float32[A]`` and ``reset()`` per episode."""
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
 class CheckpointActions:
     """``act(obs)`` from a checkpoint policy; executes returned action chunks in order."""
 
@@ -124,6 +132,9 @@ class NoActions:
     def __init__(self, env: Any):
         self.zeros = np.zeros(env.action_space.shape, np.float32)
 
+    def reset(self) -> None:
+        pass
+
     def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.zeros
 
@@ -145,7 +156,7 @@ def check_source(source: str, intervene: str = "") -> None:
         raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)
 
 
-def make_actions(source: str, env: Any) -> Any:
+def make_actions(source: str, env: Any) -> ActionSource:
     """The agent's ``act(obs) -> action`` named by ``--source`` (zeros for a teleop source)."""
     check_source(source)
     if source in TELEOP_SOURCES:
@@ -239,7 +250,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         base.close()
 
 
-def _record(cfg: CollectConfig, env: Any, act: Any) -> dict[str, Any]:
+def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     """Record episodes of ``act`` in ``env`` into ``cfg.out``; return the summary."""
     features = env_features(env, sim_state=cfg.sim_state)
     if cfg.intervene:
@@ -275,8 +286,7 @@ def _record(cfg: CollectConfig, env: Any, act: Any) -> dict[str, Any]:
     try:
         seed = cfg.seed + writer.total_episodes  # appending continues the seed sequence
         while sum(r.saved for r in results) < cfg.episodes and len(results) < attempts:
-            if hasattr(act, "reset"):
-                act.reset()
+            act.reset()
             res = recorder.record(
                 act, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
             )
