@@ -1,4 +1,4 @@
-"""RecordVideo: every episode's camera lands in an mp4, announced through info."""
+"""RecordEpisodeVideo: every episode's camera lands in an mp4, announced through info."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from armgym.data.video import decode_segment
-from armgym.data.video_wrapper import RecordVideo
+from armgym.data.video_wrapper import RecordEpisodeVideo
 from armgym.errors import ConfigError
 
 
@@ -17,7 +17,7 @@ def test_episodes_become_videos(tmp_path: Path) -> None:
     import armgym  # noqa: F401
 
     base = gym.make("armgym/Reach-v0", obs="both", image_size=(64, 64), cameras=("front",))
-    env = RecordVideo(base, tmp_path / "videos")
+    env = RecordEpisodeVideo(base, tmp_path / "videos")
     frames = []
     obs, _ = env.reset(seed=0)
     frames.append(obs["observation.images.front"])
@@ -42,4 +42,4 @@ def test_needs_an_image_observation() -> None:
     import armgym  # noqa: F401
 
     with pytest.raises(ConfigError, match="obs=pixels"):
-        RecordVideo(gym.make("armgym/Reach-v0", obs="state"), Path("unused"))
+        RecordEpisodeVideo(gym.make("armgym/Reach-v0", obs="state"), Path("unused"))

@@ -1,4 +1,4 @@
-"""``RecordVideo``: a gymnasium wrapper that writes each episode's camera to an mp4.
+"""``RecordEpisodeVideo``: a gymnasium wrapper that writes each episode's camera to an mp4.
 
 Frames come from the observation key ``camera`` (``observation.images.<name>``,
 uint8[H, W, 3]), so nothing extra is rendered. Episode ``n`` (counted from 0 at the first
@@ -21,7 +21,7 @@ from armgym.data.video import VideoEncoder
 from armgym.errors import ConfigError
 
 
-class RecordVideo(gym.Wrapper):
+class RecordEpisodeVideo(gym.Wrapper):
     """Record observation ``camera`` of every episode to ``folder`` with ``codec``."""
 
     def __init__(
@@ -33,7 +33,7 @@ class RecordVideo(gym.Wrapper):
         key = camera or (images[0] if images else "")
         if key not in images:
             raise ConfigError(
-                f"RecordVideo needs an image observation; {key or 'none'!r} is not one of "
+                f"RecordEpisodeVideo needs an image observation; {key or 'none'!r} is not one of "
                 f"{images or 'the env observations (make the env with obs=pixels or both)'}"
             )
         self.key, self.folder, self.codec = key, Path(folder), codec
