@@ -1,4 +1,4 @@
-"""Shared test setup: offscreen rendering, fixtures path."""
+"""Shared test setup: offscreen rendering, the path of the fixtures in tests/fixtures."""
 
 from __future__ import annotations
 
@@ -12,20 +12,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def fixtures_dir() -> Path:
-    """``shared/fixtures`` beside the repo (CI) or ``$ARMGYM_FIXTURES``."""
+    """The repository's ``tests/fixtures`` (or ``$ARMGYM_FIXTURES`` when set)."""
     env = os.environ.get("ARMGYM_FIXTURES")
-    if env:
-        return Path(env)
-    for parent in [REPO, *REPO.parents]:
-        cand = parent / "shared" / "fixtures"
-        if cand.is_dir():
-            return cand
-    raise FileNotFoundError("shared/fixtures not found beside the repo; set ARMGYM_FIXTURES")
+    return Path(env) if env else FIXTURES
 
 
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
+    """Folder holding ``lerobot_v30_sample`` (see tests/fixtures/README.md)."""
     return fixtures_dir()

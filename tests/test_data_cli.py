@@ -13,7 +13,7 @@ from armgym.cli import main as armgym
 from armgym.data.reader import LeRobotReader
 from armgym.data.recorder import EpisodeRecorder, RateTimer, env_features
 from armgym.data.writer import LeRobotWriter
-from armgym.teleop import ScriptedEvents, TeleopPolicy
+from armgym.teleop import ScriptedEvents, TeleopWrapper
 from armgym.teleop.keyboard import KeyboardTeleop
 
 
@@ -54,7 +54,8 @@ def test_collect(collected: Path, capsys) -> None:
     assert {"observation.images.front", "observation.images.wrist"} <= set(r.video_keys)
     ep = r.episode(0)
     assert ep["observation.images.front"].shape[1:] == (64, 64, 3)
-    assert ep["observation.sim_state"].dtype == np.float64
+    assert ep["complementary_info.sim_state"].dtype == np.float64
+    assert not any(k.endswith("sim_state") for k in ep if k.startswith("observation."))
     assert ep["action"].shape[1] == 7 and np.abs(ep["action"]).max() <= 1.0
     assert bool(ep["next.done"][-1])
     extras = r.episode_info(0).extras
@@ -90,13 +91,12 @@ def test_errors_are_reported(tmp_path: Path, capsys) -> None:
 
 def test_keyboard_teleop_recording(tmp_path: Path) -> None:
     """Real-time paced recording driven by a scripted keyboard; Enter ends the episode."""
-    env = _env()
     keys = ScriptedEvents([["w"], ["w", "space"], ["r"], ["enter"]], default=[])
-    pol = TeleopPolicy(KeyboardTeleop(keys, hold_s=0.0))
+    env = TeleopWrapper(_env(), KeyboardTeleop(keys, hold_s=0.0))
     writer = LeRobotWriter(tmp_path / "ds", env_features(env), fps=10)
     rec = EpisodeRecorder(env, writer, realtime=True)
     t0 = time.perf_counter()
-    res = rec.record(pol, seed=0, max_steps=20)
+    res = rec.record(lambda obs: np.zeros(7, np.float32), seed=0, max_steps=20)
     assert res.saved and res.length == 4 and res.success
     assert time.perf_counter() - t0 >= 0.3  # paced at 10 Hz
     ep = LeRobotReader(tmp_path / "ds").episode(0)
@@ -151,7 +151,7 @@ def test_policy_source_executes_chunks(monkeypatch) -> None:
     import armgym.serve.builtin_policies as bp
 
     monkeypatch.setattr(bp, "load_checkpoint_policy", lambda path: Chunky())
-    actor = collect.make_actor("policy:/some/ckpt", env=None)
+    actor = collect.make_actions("policy:/some/ckpt", env=None)
     got = [actor({})[0] for _ in range(4)]
     assert got == pytest.approx([0.0, 0.07, 0.14, 0.0]) and Chunky.calls == 2
 

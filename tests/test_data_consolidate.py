@@ -11,9 +11,10 @@ import pytest
 
 from armgym.cli import main as armgym
 from armgym.data.consolidate import ConsolidateConfig, consolidate
+from armgym.data.episodes_table import episode_table
 from armgym.data.reader import LeRobotReader
 from armgym.data.testing import write_synthetic, write_v21_copy
-from armgym.data.writer import LeRobotWriter, episode_table
+from armgym.data.writer import LeRobotWriter
 from armgym.errors import DatasetError
 
 LENGTHS = [12, 7, 15, 9, 11]

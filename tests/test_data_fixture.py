@@ -1,4 +1,4 @@
-"""armgym reads what the real lerobot 0.4.4 wrote (shared/fixtures/lerobot_v30_sample)."""
+"""armgym reads what the real lerobot 0.4.4 wrote (tests/fixtures/lerobot_v30_sample)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ FIX = fixtures_dir()
 
 def test_fixture_is_present() -> None:
     assert FIX is not None and (FIX / FIXTURE_NAME).is_dir(), (
-        "shared/fixtures/lerobot_v30_sample not found beside the repo; set ARMGYM_FIXTURES"
+        "tests/fixtures/lerobot_v30_sample not found in the checkout; set ARMGYM_FIXTURES"
     )
 
 

@@ -1,4 +1,4 @@
-"""Re-render recorded episodes from observation.sim_state with other cameras / sizes."""
+"""Re-render recorded episodes from complementary_info.sim_state with other cameras / sizes."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_rerender_copies_everything_but_images(source: Path, rerendered: Path) -
             "action",
             "observation.state",
             "observation.environment_state",
-            "observation.sim_state",
+            "complementary_info.sim_state",
             "timestamp",
             "frame_index",
             "next.reward",
@@ -82,7 +82,7 @@ def test_rerender_is_deterministic_and_aligned(source: Path, rerendered: Path) -
     from armgym.apps.resimulate import Rerenderer
 
     src = LeRobotReader(source)
-    sims = src.episode(1, decode_videos=False)["observation.sim_state"]
+    sims = src.episode(1, decode_videos=False)["complementary_info.sim_state"]
     video = LeRobotReader(rerendered).video("observation.images.wrist", 1).astype(float)
     with Rerenderer(src, CAMS, SIZE) as rr:
         first = rr.render(sims[5])
@@ -101,7 +101,7 @@ def test_rerender_errors(source: Path, tmp_path: Path) -> None:
     from armgym.apps.resimulate import rerender
 
     bare = _collect(tmp_path / "nosim", sim_state=False)
-    with pytest.raises(DatasetError, match=r"no .observation\.sim_state. feature"):
+    with pytest.raises(DatasetError, match=r"no .complementary_info\.sim_state. feature"):
         rerender(bare, tmp_path / "x", cameras=["front"], image_size=32)
     out = tmp_path / "one"
     rerender(source, out, cameras=["front"], image_size=32, episodes=[0])
@@ -125,3 +125,34 @@ def test_replay_all_and_rerendered_dataset_replays(
     assert "exact replay" in capsys.readouterr().out
     assert armgym(["replay", str(source), "--all", "--episode", "0"]) != 0
     assert "not both" in capsys.readouterr().err
+
+
+def legacy_copy(source: Path, out: Path) -> Path:
+    """``source`` as armgym 0.1.0 wrote it: sim state under ``observation.sim_state``."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    new, old = "complementary_info.sim_state", "observation.sim_state"
+    shutil.copytree(source, out)
+    for meta in ("meta/info.json", "meta/stats.json"):
+        doc = json.loads((out / meta).read_text())
+        table = doc["features"] if meta.endswith("info.json") else doc
+        table[old] = table.pop(new)
+        (out / meta).write_text(json.dumps(doc))
+    for path in (out / "data").rglob("*.parquet"):
+        t = pq.read_table(path)
+        pq.write_table(t.rename_columns([old if c == new else c for c in t.column_names]), path)
+    return out
+
+
+def test_datasets_with_the_old_sim_state_name_still_replay(
+    source: Path, tmp_path: Path, capsys
+) -> None:
+    legacy = legacy_copy(source, tmp_path / "legacy")
+    assert "observation.sim_state" in LeRobotReader(legacy).features
+    assert armgym(["replay", str(legacy), "--all"]) == 0
+    assert capsys.readouterr().out.count("exact replay") == 2
+    out = tmp_path / "rr"
+    assert armgym(["replay", str(legacy), "--rerender-out", str(out), "--image-size", "32"]) == 0
+    assert LeRobotReader(out).episode(0)["observation.images.front"].shape[1:] == (32, 32, 3)

@@ -1,5 +1,5 @@
 """RLDS export, checked by independent readers: a hand-written TFRecord/protobuf parser
-(CRCs verified) and, when installed, the `tfrecord` package."""
+(CRCs verified with a bitwise CRC-32C) and the `tfrecord` package's own loader."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from armgym.errors import ConfigError, UnknownNameError
-from armgym.teleop import ScriptedEvents, TeleopPolicy, make_device
+from armgym.teleop import ScriptedEvents, TeleopWrapper, make_device
 from armgym.teleop.gamepad import GamepadState, GamepadTeleop
 from armgym.teleop.keyboard import KeyboardTeleop, TerminalKeys
 from armgym.teleop.spacemouse import SpaceMouseState, SpaceMouseTeleop
@@ -148,9 +148,18 @@ def test_gamepad_pygame_no_device(monkeypatch) -> None:
         GamepadTeleop()
 
 
-def test_teleop_policy_and_registry() -> None:
-    pol = TeleopPolicy(KeyboardTeleop(ScriptedEvents([["w", "enter"]], []), hold_s=0.0))
-    assert pol({})[0] == 1.0 and pol.events == {"episode_success"}
+def test_teleop_wrapper_and_registry() -> None:
+    import gymnasium as gym
+
+    import armgym  # noqa: F401
+
+    device = KeyboardTeleop(ScriptedEvents([["w", "enter"]], []), hold_s=0.0)
+    env = TeleopWrapper(gym.make("armgym/Reach-v0"), device)
+    env.reset(seed=0)
+    info = env.step(np.zeros(7, np.float32))[4]
+    env.close()
+    assert info["executed_action"][0] == 1.0 and info["teleop_events"] == {"episode_success"}
+    assert info["intervention"] is True and info["policy_action"][0] == 0.0
     with pytest.raises(UnknownNameError, match="keyboard"):
         make_device("keybord")
 
@@ -203,13 +212,12 @@ def test_device_moves_the_arm_as_documented(name: str) -> None:
 
     import armgym  # noqa: F401
 
-    env = gym.make("armgym/PickCube-v0", obs="state")
-    policy = TeleopPolicy(DEVICES[name]())
-    obs, _ = env.reset(seed=0)
+    env = TeleopWrapper(gym.make("armgym/PickCube-v0", obs="state"), DEVICES[name]())
+    env.reset(seed=0)
     robot = env.unwrapped.robot_obs
     track = [(robot["ee_pos"].copy(), float(robot["gripper"][0]))]
     for _ in range(20):
-        obs, *_ = env.step(policy(obs))
+        env.step(np.zeros(7, np.float32))
         robot = env.unwrapped.robot_obs
         track.append((robot["ee_pos"].copy(), float(robot["gripper"][0])))
     env.close()

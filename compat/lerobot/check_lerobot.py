@@ -16,6 +16,9 @@ def main(root: str) -> int:
     exp = np.load(root + ".expected.npz")
     ds = LeRobotDataset("armgym/compat-sample", root=root)
     print(f"[compat] {root}: features {sorted(ds.meta.features)}")
+    # the physics state is bookkeeping for replay, not a policy input LeRobot would normalise
+    inputs = [k for k in ds.meta.features if k.startswith("observation.")]
+    assert not [k for k in inputs if "sim_state" in k], inputs
     n = len(ds)
     assert n == len(exp["action"]), (n, len(exp["action"]))
     assert ds.meta.total_episodes == int(exp["episode_index"].max()) + 1

@@ -12,8 +12,9 @@ import numpy as np
 
 from armgym.data import lerobot_format as fmt
 from armgym.data.reader import LeRobotReader
+from armgym.data.recorder import IS_INTERVENTION, intervention_features
+from armgym.data.recorder import POLICY_ACTION_COLUMN as POLICY_ACTION
 from armgym.data.writer import LeRobotWriter
-from armgym.teleop.intervention import IS_INTERVENTION, POLICY_ACTION, intervention_features
 
 
 def dump_expected(out: str) -> None:
@@ -31,7 +32,7 @@ def main(out: str) -> None:
     rng = np.random.default_rng(0)
     feats = {
         "observation.state": fmt.vector_feature(8),
-        "observation.sim_state": fmt.vector_feature(5, dtype="float64"),
+        fmt.SIM_STATE_KEY: fmt.vector_feature(5, dtype="float64"),
         "observation.images.front": fmt.video_feature(64, 64, 10),
         "action": fmt.vector_feature(7, fmt.ACTION_NAMES),
         "next.reward": {"dtype": "float32", "shape": [1], "names": None},
@@ -49,7 +50,7 @@ def main(out: str) -> None:
                 w.add_frame(
                     {
                         "observation.state": rng.standard_normal(8),
-                        "observation.sim_state": rng.standard_normal(5),
+                        fmt.SIM_STATE_KEY: rng.standard_normal(5),
                         "observation.images.front": img,
                         "action": rng.uniform(-1, 1, 7),
                         "next.reward": np.float32(i == n - 1),

@@ -15,12 +15,17 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import tyro
 
-from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
+from armgym.data.recorder import (
+    EpisodeRecorder,
+    EpisodeResult,
+    env_features,
+    intervention_features,
+)
 from armgym.data.writer import LeRobotWriter
 from armgym.envs import EnvConfig, make_env
 from armgym.errors import ConfigError, UnknownNameError
@@ -63,7 +68,7 @@ class CollectConfig:
     realtime: bool | None = None
     """Pace at the control rate (default: on for teleop sources and --viewer, else off)."""
     sim_state: bool = True
-    """Store observation.sim_state (float64) per frame, needed by `armgym replay`."""
+    """Store complementary_info.sim_state (float64) per frame, needed by `armgym replay`."""
     vcodec: str = "libsvtav1"
     """Video encoder: libsvtav1 (AV1, lerobot's default) | libx264."""
     overwrite: bool = False
@@ -80,7 +85,15 @@ class CollectConfig:
     Home/End, space; see docs/datasets.md) instead of the terminal."""
 
 
-class PolicyActor:
+class ActionSource(Protocol):
+    """The agent of a collection: ``act(obs) -> float32[A]`` and ``reset()`` per episode."""
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+class CheckpointActions:
     """``act(obs)`` from a checkpoint policy; executes returned action chunks in order."""
 
     def __init__(self, path: Path):
@@ -100,7 +113,7 @@ class PolicyActor:
         return self.queue.popleft()
 
 
-class ExpertActor:
+class ExpertActions:
     """``act(obs)`` from the task's scripted expert (reads the env's robot observation)."""
 
     def __init__(self, env: Any):
@@ -114,36 +127,61 @@ class ExpertActor:
         return np.asarray(self.expert(self.env.robot_obs), np.float32)
 
 
-def make_actor(source: str, env: Any, intervene: str = "", viewer_keys: Any = None) -> Any:
-    """The action source named by ``--source``, wrapped for ``--intervene`` if given.
+class NoActions:
+    """Zeros float32[A]: the agent of a teleop source, whose device acts in ``TeleopWrapper``."""
 
-    ``viewer_keys``: a ``ViewerKeys`` source; a keyboard then reads the viewer window.
-    """
-    from armgym.teleop import TeleopPolicy, make_device
+    def __init__(self, env: Any):
+        self.zeros = np.zeros(env.action_space.shape, np.float32)
 
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.zeros
+
+
+def check_source(source: str, intervene: str = "") -> None:
+    """Raise ``ConfigError`` / ``UnknownNameError`` for a bad ``--source`` / ``--intervene``."""
     if source in TELEOP_SOURCES:
         if intervene:
             raise ConfigError(
                 f"--intervene {intervene} takes over from a scripted or policy source; "
                 f"--source {source} is already a person at a device. Drop --intervene."
             )
-        return TeleopPolicy(make_device(source, viewer_keys))
-    if source == "scripted":
-        actor: Any = ExpertActor(env)
-    elif source.startswith("policy:"):
-        actor = PolicyActor(Path(source.split(":", 1)[1]))
-    else:
+    elif source != "scripted" and not source.startswith("policy:"):
         raise ConfigError(
             f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
             "gamepad or policy:<checkpoint dir>."
         )
-    if intervene:
-        from armgym.teleop.intervention import InterventionActor
+    if intervene and intervene not in TELEOP_SOURCES:
+        raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)
 
-        if intervene not in TELEOP_SOURCES:
-            raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)
-        actor = InterventionActor(actor, make_device(intervene, viewer_keys))
-    return actor
+
+def make_actions(source: str, env: Any) -> ActionSource:
+    """The agent's ``act(obs) -> action`` named by ``--source`` (zeros for a teleop source)."""
+    check_source(source)
+    if source in TELEOP_SOURCES:
+        return NoActions(env)
+    if source == "scripted":
+        return ExpertActions(env)
+    return CheckpointActions(Path(source.split(":", 1)[1]))
+
+
+def wrap_env(env: Any, source: str, intervene: str = "", viewer_keys: Any = None) -> Any:
+    """``env`` with the teleop wrapper ``--source`` / ``--intervene`` ask for, if any.
+
+    A teleop source drives through ``TeleopWrapper``; ``--intervene`` lets its device take
+    over from the agent through ``InterventionWrapper``. ``viewer_keys``: a ``ViewerKeys``
+    source; a keyboard then reads the viewer window.
+    """
+    from armgym.teleop import InterventionWrapper, TeleopWrapper, make_device
+
+    check_source(source, intervene)
+    if source in TELEOP_SOURCES:
+        return TeleopWrapper(env, make_device(source, viewer_keys))
+    if intervene:
+        return InterventionWrapper(env, make_device(intervene, viewer_keys))
+    return env
 
 
 def env_config(cfg: CollectConfig) -> EnvConfig:
@@ -182,33 +220,36 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     """Run the collection described by ``cfg``; return the summary."""
     if cfg.episodes < 1:
         raise ConfigError("--episodes must be >= 1.")
-    env = make_env(env_config(cfg))
+    check_source(cfg.source, cfg.intervene)
+    base = make_env(env_config(cfg))
     viewer = None
     try:
+        keys = None
         if cfg.viewer:
-            from armgym.apps.viewer import ViewerSync, open_viewer
+            from armgym.apps.viewer import open_viewer
             from armgym.teleop.viewer_keys import ViewerKeys
 
             keys = ViewerKeys() if "keyboard" in (cfg.source, cfg.intervene) else None
-            viewer = open_viewer(env, key_callback=keys.key_callback if keys else None)
-            actor = ViewerSync(make_actor(cfg.source, env, cfg.intervene, keys), viewer)
-        else:
-            actor = make_actor(cfg.source, env, cfg.intervene)
-        return _record(cfg, env, actor)
+            viewer = open_viewer(base, key_callback=keys.key_callback if keys else None)
+        act = make_actions(cfg.source, base)
+        env = wrap_env(base, cfg.source, cfg.intervene, keys)
+        if viewer is not None:
+            from armgym.apps.viewer import ViewerWrapper
+
+            env = ViewerWrapper(env, viewer)
+        return _record(cfg, env, act)
     finally:
         if viewer is not None:
             from armgym.apps.viewer import close_viewer
 
             close_viewer(viewer)
-        env.close()
+        base.close()
 
 
-def _record(cfg: CollectConfig, env: Any, actor: Any) -> dict[str, Any]:
-    """Record episodes from ``actor`` in ``env`` into ``cfg.out``; return the summary."""
+def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
+    """Record episodes of ``act`` in ``env`` into ``cfg.out``; return the summary."""
     features = env_features(env, sim_state=cfg.sim_state)
     if cfg.intervene:
-        from armgym.teleop.intervention import intervention_features
-
         features.update(intervention_features(int(np.prod(env.action_space.shape))))
     human = cfg.source in TELEOP_SOURCES or bool(cfg.intervene)
     realtime = cfg.realtime if cfg.realtime is not None else human or cfg.viewer
@@ -241,13 +282,12 @@ def _record(cfg: CollectConfig, env: Any, actor: Any) -> dict[str, Any]:
     try:
         seed = cfg.seed + writer.total_episodes  # appending continues the seed sequence
         while sum(r.saved for r in results) < cfg.episodes and len(results) < attempts:
-            if hasattr(actor, "reset"):
-                actor.reset()
+            act.reset()
             res = recorder.record(
-                actor, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
+                act, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
             )
             results.append(res)
-            interventions += int(getattr(actor, "interventions", 0)) if res.saved else 0
+            interventions += res.interventions if res.saved else 0
             bar.update(int(res.saved))
             bar.set_postfix(success=f"{np.mean([r.success for r in results]):.2f}")
             if "stop" in res.events:

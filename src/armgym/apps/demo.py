@@ -67,6 +67,16 @@ class DemoConfig:
     progress: bool = True
     """Show progress bars."""
 
+    def __post_init__(self) -> None:
+        from armgym.errors import ConfigError
+
+        for name in ("demos", "steps", "batch_size", "eval_episodes", "num_envs"):
+            if getattr(self, name) < 1:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag} must be >= 1, got {getattr(self, name)}")
+        if self.curve_points < 0:
+            raise ConfigError(f"--curve-points must be >= 0, got {self.curve_points}")
+
 
 def quick(cfg: DemoConfig) -> DemoConfig:
     return (

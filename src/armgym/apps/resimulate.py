@@ -3,12 +3,12 @@
 episodes from their recorded sim states with other cameras / image sizes into a new dataset.
 
 The env is rebuilt from ``meta/armgym.json`` (written by ``armgym collect``), reset, put in
-the episode's first recorded ``observation.sim_state`` and driven open-loop with the
+the episode's first recorded ``complementary_info.sim_state`` and driven open-loop with the
 recorded actions. After each step the new sim state and ``observation.state`` are compared
 with the next recorded frame. Deterministic physics gives zero divergence; anything else
 (a changed model, controller or MuJoCo version) shows up as a growing error.
 
-Re-rendering (:func:`rerender`) needs no stepping: every frame's ``observation.sim_state``
+Re-rendering (:func:`rerender`) needs no stepping: every frame's ``complementary_info.sim_state``
 is restored into an env of the same task and robot built with ``obs="both"`` and the
 requested cameras and image size, and the cameras are rendered. The new dataset has the
 source's vector features (state, action, sim_state, outcomes), timestamps, tasks, episode
@@ -80,12 +80,16 @@ def load_env_config(reader: LeRobotReader) -> EnvConfig:
         raise DatasetError(f"{path}: bad env config ({exc}).") from None
 
 
-def require_sim_state(reader: LeRobotReader, what: str = "replayable") -> None:
-    if SIM_STATE_KEY not in reader.features:
+def require_sim_state(reader: LeRobotReader, what: str = "replayable") -> str:
+    """The dataset's sim-state feature (``complementary_info.sim_state``, or
+    ``observation.sim_state`` in datasets armgym 0.1.0 recorded)."""
+    key = fmt.sim_state_key(reader.features)
+    if key is None:
         raise DatasetError(
             f"{reader.root / fmt.INFO_PATH}: no {SIM_STATE_KEY!r} feature; "
             f"record with `armgym collect --sim-state` to make episodes {what}."
         )
+    return key
 
 
 def selected_episodes(cfg: ReplayConfig, reader: LeRobotReader, default_all: bool) -> list[int]:
@@ -105,11 +109,11 @@ def replay(cfg: ReplayConfig) -> dict[str, Any]:
 
 
 def _replay(cfg: ReplayConfig, reader: LeRobotReader, episode: int) -> dict[str, Any]:
-    require_sim_state(reader)
+    sim_key = require_sim_state(reader)
     # images are not compared; skip rendering
     env_cfg = dataclasses.replace(load_env_config(reader), obs="state")
     ep = reader.episode(episode, decode_videos=False)
-    sim, actions = ep[SIM_STATE_KEY], ep["action"]
+    sim, actions = ep[sim_key], ep["action"]
     states = ep["observation.state"]
     env: Any = make_env(env_cfg)
     try:
@@ -146,7 +150,7 @@ def _replay(cfg: ReplayConfig, reader: LeRobotReader, episode: int) -> dict[str,
 
 
 class Rerenderer:
-    """Render any recorded ``observation.sim_state`` of ``reader``'s env with other cameras
+    """Render any recorded ``complementary_info.sim_state`` of ``reader``'s env with other cameras
     and image size: ``render(sim_state) -> {"observation.images.<cam>": uint8[H, W, 3]}``.
 
     Args:
@@ -221,18 +225,18 @@ def rerender(
 ) -> dict[str, Any]:
     """Re-render ``episodes`` (default: all) of ``dataset`` into a new dataset at ``out``.
 
-    Every frame's ``observation.sim_state`` is restored and rendered with ``cameras`` at
+    Every frame's ``complementary_info.sim_state`` is restored and rendered with ``cameras`` at
     ``image_size``; all vector features, timestamps, task strings, episode boundaries and
     ``armgym/*`` episode columns are copied. The source's videos are not carried over.
 
     Raises:
-        DatasetError: no ``observation.sim_state`` or no env config in ``dataset``, or
+        DatasetError: no ``complementary_info.sim_state`` or no env config in ``dataset``, or
             ``out`` already holds a dataset (pass ``overwrite=True``).
     """
     from armgym.data.writer import LeRobotWriter
 
     reader = LeRobotReader(dataset)
-    require_sim_state(reader, "re-renderable")
+    sim_key = require_sim_state(reader, "re-renderable")
     out = Path(out)
     if out.resolve() == reader.root.resolve():
         raise ConfigError(f"{out}: --rerender-out must differ from the source dataset.")
@@ -261,7 +265,7 @@ def rerender(
         with writer:
             for k in eps:
                 ep = reader.episode(k, decode_videos=False)
-                sims, n = ep[SIM_STATE_KEY], reader.episode_info(k).length
+                sims, n = ep[sim_key], reader.episode_info(k).length
                 tasks = ep.get("task") or [""] * n
                 for t in range(n):
                     frame = {key: ep[key][t] for key in vectors}

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, SupportsFloat
 
+import gymnasium as gym
 import tyro
 
+from armgym.contracts.info import TELEOP_EVENTS
 from armgym.contracts.robot import MujocoRobot
 from armgym.envs import EnvConfig, build_env
 from armgym.errors import ArmgymError
@@ -67,31 +69,24 @@ def close_viewer(handle: Any) -> None:
     time.sleep(0.5)
 
 
-class ViewerSync:
-    """Wrap an ``act(obs) -> action`` callable so the viewer shows every frame.
+class ViewerWrapper(gym.Wrapper):
+    """Show every frame of ``env`` in the passive viewer ``handle``.
 
-    Before each action the viewer is synced to the env's current state; once the window
-    is closed ``events`` includes ``stop`` (the recorder then ends the episode and the
-    collection). Every other attribute (``reset``, ``intervention``, ...) is ``act``'s.
+    Before each step the viewer is synced to the env's current state; once the window is
+    closed the step's ``info["teleop_events"]`` includes ``stop`` (the recorder then ends
+    the episode and the collection).
     """
 
-    def __init__(self, act: Callable[[Mapping[str, Any]], Any], handle: Any):
-        self.act, self.handle = act, handle
+    def __init__(self, env: gym.Env, handle: Any):
+        super().__init__(env)
+        self.handle = handle
 
-    def __call__(self, obs: Mapping[str, Any]) -> Any:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         self.handle.sync()
-        return self.act(obs)
-
-    @property
-    def events(self) -> frozenset[str]:
-        events = set(getattr(self.act, "events", ()) or ())
+        obs, reward, terminated, truncated, info = self.env.step(action)
         if not self.handle.is_running():
-            events.add("stop")
-        return frozenset(events)
-
-    def __getattr__(self, name: str) -> Any:
-        # reset, intervention, frame_extras, interventions, ... of the wrapped actor
-        return getattr(self.act, name)
+            info = {**info, TELEOP_EVENTS: frozenset(info.get(TELEOP_EVENTS, ())) | {"stop"}}
+        return obs, reward, terminated, truncated, info
 
 
 def show(cfg: ShowConfig) -> int:

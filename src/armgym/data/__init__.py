@@ -21,6 +21,8 @@ _EXPORTS = {
     "EpisodeRecorder": "armgym.data.recorder",
     "RateTimer": "armgym.data.recorder",
     "env_features": "armgym.data.recorder",
+    "intervention_features": "armgym.data.recorder",
+    "RecordEpisodeVideo": "armgym.data.video_wrapper",
     "vector_feature": "armgym.data.lerobot_format",
     "video_feature": "armgym.data.lerobot_format",
 }

@@ -44,8 +44,8 @@ import tyro
 from armgym.data import _io
 from armgym.data import lerobot_format as fmt
 from armgym.data import stats as st
+from armgym.data.episodes_table import episode_row, episode_table
 from armgym.data.reader import LeRobotReader, read_table
-from armgym.data.writer import episode_row, episode_table
 from armgym.errors import DatasetError
 
 MB = 2**20
@@ -158,15 +158,11 @@ def _v2_rows(
     return rows, per_episode
 
 
-def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
-    """Write the packed copy of ``cfg.src`` to ``cfg.out``; return a summary."""
-    t0 = time.perf_counter()
+def _check(cfg: ConsolidateConfig, reader: LeRobotReader) -> Path:
+    """Validate sizes, ``--out`` and the source layout (one file per episode); ``--out``."""
     if cfg.data_file_mb <= 0 or cfg.video_file_mb <= 0:
         raise DatasetError("--data-file-mb and --video-file-mb must be > 0.")
-    reader = LeRobotReader(cfg.src)
-    src = reader.root
-    convert = reader.version != fmt.CODEBASE_VERSION  # v2.x -> v3.0
-    out = Path(cfg.out)
+    src, out = reader.root, Path(cfg.out)
     if out.resolve() == src.resolve():
         raise DatasetError(f"--out {out} is the source; write the packed copy elsewhere.")
     if out.exists() and not cfg.overwrite:
@@ -180,92 +176,133 @@ def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
                 f"{src}: several episodes share a {key} file; the dataset is already packed "
                 "(consolidate reads datasets with one file per episode, as armgym records)."
             )
-    if convert:
+    return out
+
+
+def _pack_data(
+    reader: LeRobotReader, rows: list[dict[str, Any]], stage: Path, limit_mb: float, bar: Any
+) -> int:
+    """Concatenate consecutive episodes' rows into parquet files of <= ``limit_mb``; count."""
+    episodes, chunks, n_files = reader.episodes, _chunks_size(reader), 0
+    sizes = [e.data_file.stat().st_size for e in episodes]
+    for file_no, group in enumerate(_groups(sizes, limit_mb * MB)):
+        chunk, file = divmod(file_no, chunks)
+        tables = []
+        for i in group:
+            table = read_table(episodes[i].data_file)
+            tables.append(table.filter(pc.equal(table["episode_index"], episodes[i].index)))
+            rows[i].update({"data/chunk_index": chunk, "data/file_index": file})
+        path = stage / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
+        _io.write_parquet_atomic(path, pa.concat_tables(tables))
+        n_files += 1
+        bar.update(len(group))
+    return n_files
+
+
+def _pack_videos(
+    reader: LeRobotReader, rows: list[dict[str, Any]], stage: Path, limit_mb: float, bar: Any
+) -> int:
+    """Remux each camera's episodes into mp4 files of <= ``limit_mb``; the files written."""
+    episodes, chunks, n_files = reader.episodes, _chunks_size(reader), 0
+    for key in reader.video_keys:
+        sources = [e.videos[key][0] for e in episodes]
+        for path in sources:
+            if not path.is_file():
+                raise DatasetError(f"{path}: video file missing; restore or re-record it.")
+        sizes = [p.stat().st_size for p in sources]
+        for file_no, group in enumerate(_groups(sizes, limit_mb * MB)):
+            chunk, file = divmod(file_no, chunks)
+            dest = stage / fmt.VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
+            lengths = [episodes[i].length for i in group]
+            starts = _remux([sources[i] for i in group], lengths, reader.fps, dest)
+            for i, start, length in zip(group, starts, lengths, strict=True):
+                rows[i].update(
+                    {
+                        f"videos/{key}/chunk_index": chunk,
+                        f"videos/{key}/file_index": file,
+                        f"videos/{key}/from_timestamp": start,
+                        f"videos/{key}/to_timestamp": start + length / reader.fps,
+                    }
+                )
+            n_files += 1
+            bar.update(len(group))
+    return n_files
+
+
+def _write_meta(
+    cfg: ConsolidateConfig,
+    reader: LeRobotReader,
+    rows: list[dict[str, Any]],
+    per_episode: list[dict[str, st.Stats]] | None,
+    stage: Path,
+) -> None:
+    """Episode rows, stats, tasks, the armgym sidecar and (last) ``meta/info.json``.
+
+    ``per_episode``: recomputed statistics of a v2.x source being converted, else None
+    (stats and tasks are copied from the v3.0 source).
+    """
+    for row in rows:
+        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = 0, 0
+    ep_path = stage / fmt.EPISODES_PATH.format(chunk_index=0, file_index=0)
+    _io.write_parquet_atomic(ep_path, episode_table(rows, reader.features))
+    copied = [fmt.ARMGYM_META_PATH]
+    if per_episode is not None:
+        stats = st.to_json(st.aggregate_all(per_episode))
+        _io.write_json_atomic(stage / fmt.STATS_PATH, stats)
+        _io.write_parquet_atomic(stage / fmt.TASKS_PATH, fmt.tasks_table(reader.tasks))
+        info = fmt.make_info(
+            reader.features,
+            reader.fps,
+            robot_type=reader.info.get("robot_type"),
+            total_episodes=len(reader.episodes),
+            total_frames=reader.num_frames,
+            total_tasks=len(reader.tasks),
+            chunks_size=_chunks_size(reader),
+        )
+    else:
+        copied += [fmt.STATS_PATH, fmt.TASKS_PATH]
+        info = dict(reader.info)
+    for name in copied:
+        if (reader.root / name).is_file():
+            _io.write_bytes_atomic(stage / name, (reader.root / name).read_bytes())
+    info.update(data_files_size_in_mb=cfg.data_file_mb, video_files_size_in_mb=cfg.video_file_mb)
+    _io.write_json_atomic(stage / fmt.INFO_PATH, info)
+
+
+def _chunks_size(reader: LeRobotReader) -> int:
+    return int(reader.info.get("chunks_size", fmt.DEFAULT_CHUNKS_SIZE))
+
+
+def _total_bytes(root: Path) -> int:
+    return int(sum(p.stat().st_size for p in root.rglob("*") if p.is_file()))
+
+
+def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
+    """Write the packed copy of ``cfg.src`` to ``cfg.out``; return a summary.
+
+    Everything is written under ``<out>.partial`` and renamed to ``--out`` at the end, so an
+    interrupted run leaves no half-packed dataset behind.
+    """
+    t0 = time.perf_counter()
+    reader = LeRobotReader(cfg.src)
+    out, episodes = _check(cfg, reader), reader.episodes
+    per_episode: list[dict[str, st.Stats]] | None = None
+    if reader.version != fmt.CODEBASE_VERSION:  # v2.x -> v3.0
         rows, per_episode = _v2_rows(reader, cfg.progress)
     else:
-        rows, per_episode = _episode_rows(src, len(episodes)), []
+        rows = _episode_rows(reader.root, len(episodes))
         if [r["episode_index"] for r in rows] != [e.index for e in episodes]:
-            raise DatasetError(f"{src / 'meta' / 'episodes'}: rows do not match info.json.")
-    chunks = int(reader.info.get("chunks_size", fmt.DEFAULT_CHUNKS_SIZE))
+            raise DatasetError(f"{reader.root / 'meta' / 'episodes'}: rows do not match info.json.")
     stage = out.with_name(out.name + ".partial")
     shutil.rmtree(stage, ignore_errors=True)
     from tqdm import tqdm
 
-    n_files = 0
-    bar = tqdm(
-        total=len(episodes) * (1 + len(reader.video_keys)),
-        desc="consolidate",
-        unit="ep",
-        disable=not cfg.progress,
-    )
+    files_before = len(episodes) * (1 + len(reader.video_keys))
+    bar = tqdm(total=files_before, desc="consolidate", unit="ep", disable=not cfg.progress)
     try:
-        # data: concatenate consecutive episodes' rows
-        sizes = [e.data_file.stat().st_size for e in episodes]
-        for file_no, group in enumerate(_groups(sizes, cfg.data_file_mb * MB)):
-            chunk, file = divmod(file_no, chunks)
-            tables = []
-            for i in group:
-                table = read_table(episodes[i].data_file)
-                tables.append(table.filter(pc.equal(table["episode_index"], episodes[i].index)))
-                rows[i].update({"data/chunk_index": chunk, "data/file_index": file})
-            path = stage / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
-            _io.write_parquet_atomic(path, pa.concat_tables(tables))
-            n_files += 1
-            bar.update(len(group))
-        # videos: remux each camera's episodes
-        for key in reader.video_keys:
-            sources = [e.videos[key][0] for e in episodes]
-            for path in sources:
-                if not path.is_file():
-                    raise DatasetError(f"{path}: video file missing; restore or re-record it.")
-            sizes = [p.stat().st_size for p in sources]
-            for file_no, group in enumerate(_groups(sizes, cfg.video_file_mb * MB)):
-                chunk, file = divmod(file_no, chunks)
-                dest = stage / fmt.VIDEO_PATH.format(
-                    video_key=key, chunk_index=chunk, file_index=file
-                )
-                lengths = [episodes[i].length for i in group]
-                starts = _remux([sources[i] for i in group], lengths, reader.fps, dest)
-                for i, start, length in zip(group, starts, lengths, strict=True):
-                    rows[i].update(
-                        {
-                            f"videos/{key}/chunk_index": chunk,
-                            f"videos/{key}/file_index": file,
-                            f"videos/{key}/from_timestamp": start,
-                            f"videos/{key}/to_timestamp": start + length / reader.fps,
-                        }
-                    )
-                n_files += 1
-                bar.update(len(group))
-        # metadata
-        for row in rows:
-            row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = 0, 0
-        ep_path = stage / fmt.EPISODES_PATH.format(chunk_index=0, file_index=0)
-        _io.write_parquet_atomic(ep_path, episode_table(rows, reader.features))
-        copied = [fmt.ARMGYM_META_PATH]
-        if convert:
-            stats = st.to_json(st.aggregate_all(per_episode))
-            _io.write_json_atomic(stage / fmt.STATS_PATH, stats)
-            _io.write_parquet_atomic(stage / fmt.TASKS_PATH, fmt.tasks_table(reader.tasks))
-            info = fmt.make_info(
-                reader.features,
-                reader.fps,
-                robot_type=reader.info.get("robot_type"),
-                total_episodes=len(episodes),
-                total_frames=reader.num_frames,
-                total_tasks=len(reader.tasks),
-                chunks_size=chunks,
-            )
-        else:
-            copied += [fmt.STATS_PATH, fmt.TASKS_PATH]
-            info = dict(reader.info)
-        for name in copied:
-            if (src / name).is_file():
-                _io.write_bytes_atomic(stage / name, (src / name).read_bytes())
-        info.update(
-            data_files_size_in_mb=cfg.data_file_mb, video_files_size_in_mb=cfg.video_file_mb
-        )
-        _io.write_json_atomic(stage / fmt.INFO_PATH, info)
+        n_files = _pack_data(reader, rows, stage, cfg.data_file_mb, bar)
+        n_files += _pack_videos(reader, rows, stage, cfg.video_file_mb, bar)
+        _write_meta(cfg, reader, rows, per_episode, stage)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -276,14 +313,14 @@ def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
     stage.rename(out)
     _io.fsync_dir(out.parent)
     return {
-        "src": str(src),
+        "src": str(reader.root),
         "out": str(out),
         "episodes": len(episodes),
         "frames": reader.num_frames,
-        "files_before": len(episodes) * (1 + len(reader.video_keys)),
+        "files_before": files_before,
         "files_after": n_files,
-        "bytes_before": int(sum(p.stat().st_size for p in src.rglob("*") if p.is_file())),
-        "bytes_after": int(sum(p.stat().st_size for p in out.rglob("*") if p.is_file())),
+        "bytes_before": _total_bytes(reader.root),
+        "bytes_after": _total_bytes(out),
         "wall_s": round(time.perf_counter() - t0, 2),
     }
 

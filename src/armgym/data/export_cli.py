@@ -11,6 +11,7 @@ from typing import Literal
 
 import tyro
 
+from armgym.data import lerobot_format as fmt
 from armgym.data import rlds
 from armgym.data.reader import LeRobotReader
 from armgym.errors import DatasetError
@@ -50,11 +51,11 @@ def export(cfg: ExportConfig) -> Path:
     state_keys = [
         k
         for k in reader.vector_keys
-        if k.startswith("observation.") and k != "observation.sim_state"
+        if k.startswith("observation.") and k != fmt.LEGACY_SIM_STATE_KEY
     ]
     image_keys = list(reader.video_keys)
 
-    def examples() -> Iterator[bytes]:
+    def examples() -> Iterator[rlds.Datum]:
         for k in range(reader.num_episodes):
             ep = reader.episode(k)
             yield rlds.episode_example(

@@ -49,6 +49,22 @@ DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
 
 ACTION_NAMES = ["dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"]
 
+#: The full physics state per frame (float64[S], for replay and re-rendering). Kept out of
+#: ``observation.*``, which LeRobot takes as policy inputs and normalises; LeRobot's own
+#: human-in-the-loop recordings keep extras under ``complementary_info.``.
+SIM_STATE_KEY = "complementary_info.sim_state"
+#: The name armgym 0.1.0 datasets use (recorded before the rename); still read.
+LEGACY_SIM_STATE_KEY = "observation.sim_state"
+
+
+def sim_state_key(features: Mapping[str, Any]) -> str | None:
+    """The sim-state feature of a dataset's ``features`` (new name first), or None."""
+    for key in (SIM_STATE_KEY, LEGACY_SIM_STATE_KEY):
+        if key in features:
+            return key
+    return None
+
+
 #: Extra per-episode columns armgym writes to meta/episodes (lerobot ignores them).
 #: Name -> (arrow type, default when unknown).
 EPISODE_EXTRAS: dict[str, tuple[pa.DataType, Any]] = {

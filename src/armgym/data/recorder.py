@@ -2,8 +2,9 @@
 
 Frame ``t`` of an episode holds the observation the agent saw, the action it then sent, and
 what followed: ``next.reward`` (float32), ``next.done`` (bool), ``next.success`` (bool), plus
-``observation.sim_state`` (float64[S], the full physics state before the action, when the
-env exposes ``get_sim_state``) so that ``armgym replay`` can re-run the episode.
+``complementary_info.sim_state`` (float64[S], the full physics state before the action, when
+the env exposes ``get_sim_state``; not an ``observation.*`` so LeRobot does not take it as a
+policy input) so that ``armgym replay`` can re-run the episode.
 
 ``RateTimer`` measures the real control period. With ``realtime=True`` (teleoperation) it
 paces the loop at the env's control rate and counts a frame *late* when its period exceeds
@@ -22,6 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from armgym.contracts.info import (
+    ENDING_EVENTS,
+    EXECUTED_ACTION,
+    INTERVENTION,
+    POLICY_ACTION,
+    TELEOP_EVENTS,
+)
 from armgym.data import lerobot_format as fmt
 
 #: Per-frame outcome features the recorder adds.
@@ -30,13 +38,26 @@ OUTCOME_FEATURES: dict[str, dict[str, Any]] = {
     "next.done": {"dtype": "bool", "shape": [1], "names": None},
     "next.success": {"dtype": "bool", "shape": [1], "names": None},
 }
-SIM_STATE_KEY = "observation.sim_state"
+SIM_STATE_KEY = fmt.SIM_STATE_KEY
+#: LeRobot's human-in-the-loop columns (its own HIL recordings use these names).
+IS_INTERVENTION = "complementary_info.is_intervention"
+POLICY_ACTION_COLUMN = "complementary_info.policy_action"
+
+
+def intervention_features(action_dim: int) -> dict[str, dict[str, Any]]:
+    """LeRobot feature specs of the two per-frame intervention columns: ``is_intervention``
+    float32[1] (1.0 while a person acts) and ``policy_action`` float32[A] (what the policy
+    proposed, also when overridden)."""
+    return {
+        IS_INTERVENTION: {"dtype": "float32", "shape": [1], "names": ["is_intervention"]},
+        POLICY_ACTION_COLUMN: {"dtype": "float32", "shape": [action_dim], "names": None},
+    }
 
 
 def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any]]:
     """LeRobot features for an armgym env: its observation keys 1:1, action, outcomes.
 
-    ``sim_state`` adds ``observation.sim_state`` (float64[S]) when the env supports it.
+    ``sim_state`` adds ``complementary_info.sim_state`` (float64[S]) when the env supports it.
     """
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
     feats: dict[str, dict[str, Any]] = {}
@@ -116,19 +137,37 @@ class EpisodeResult:
     saved: bool
     timing: dict[str, Any]
     events: set[str] = field(default_factory=set)
+    interventions: int = 0
+    """Steps a person's device acted (``info["intervention"]``)."""
 
 
 ActFn = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 
+def transition_columns(info: Mapping[str, Any], features: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-frame columns a step's ``info`` carries that ``features`` asks for.
+
+    ``info["intervention"]`` -> ``complementary_info.is_intervention`` float32[1],
+    ``info["policy_action"]`` -> ``complementary_info.policy_action`` float32[A]
+    (written by ``armgym.teleop.InterventionWrapper``).
+    """
+    cols: dict[str, Any] = {}
+    if IS_INTERVENTION in features:
+        cols[IS_INTERVENTION] = np.array([float(bool(info.get(INTERVENTION)))], np.float32)
+    if POLICY_ACTION_COLUMN in features and POLICY_ACTION in info:
+        cols[POLICY_ACTION_COLUMN] = np.asarray(info[POLICY_ACTION], np.float32)
+    return cols
+
+
 class EpisodeRecorder:
     """Run ``act(obs) -> action`` in ``env`` and write each episode to ``writer``.
 
-    ``act`` may expose ``events`` (a set of strings, e.g. from a teleop device) after
-    each call: ``episode_success`` / ``episode_failure`` end the episode, ``rerecord``
-    discards it, ``stop`` ends it and asks the caller to stop. An ``act`` with a
-    ``frame_extras()`` method (``InterventionActor``) adds its columns to every frame, and
-    its ``interventions`` count is saved per episode as ``armgym/intervention_frames``.
+    The transition's ``info`` (``armgym.contracts.info``) drives the rest: the action saved
+    is ``info["executed_action"]`` when a wrapper replaced the agent's;
+    ``info["teleop_events"]`` ``episode_success`` / ``episode_failure`` end the episode,
+    ``rerecord`` discards it, ``stop`` ends it and asks the caller to stop; with the
+    intervention features in the writer each frame stores ``info["intervention"]`` and
+    ``info["policy_action"]`` and the episode ``armgym/intervention_frames``.
     """
 
     def __init__(
@@ -147,27 +186,24 @@ class EpisodeRecorder:
         """Record one episode of at most ``max_steps`` frames; save it unless filtered."""
         env, writer = self.env, self.writer
         obs, info = env.reset(seed=seed)
-        ret, success, events = 0.0, bool(info.get("is_success", False)), set()
-        extras = getattr(act, "frame_extras", None)
+        ret, success, events, interventions = 0.0, bool(info.get("is_success", False)), set(), 0
         self.timer.start()
         for _ in range(max_steps):
             frame: dict[str, Any] = {k: v for k, v in obs.items() if k in writer.features}
             if self.sim_state:
                 frame[SIM_STATE_KEY] = env.unwrapped.get_sim_state()
             action = np.asarray(act(obs), dtype=np.float32)
-            if extras is not None:
-                frame.update(extras())
-            events = set(getattr(act, "events", ()) or ())
             t0 = time.perf_counter()
             obs, reward, terminated, truncated, info = env.step(action)
+            events = set(info.get(TELEOP_EVENTS, ()))
+            interventions += int(bool(info.get(INTERVENTION, False)))
             success = bool(info.get("is_success", False))
             ret += float(reward)
-            done = bool(terminated or truncated) or bool(
-                events & {"episode_success", "episode_failure", "stop", "rerecord"}
-            )
+            done = bool(terminated or truncated) or bool(events & ENDING_EVENTS)
+            frame.update(transition_columns(info, writer.features))
             frame.update(
                 {
-                    "action": action,
+                    "action": np.asarray(info.get(EXECUTED_ACTION, action), np.float32),
                     "next.reward": np.float32(reward),
                     "next.done": np.bool_(done),
                     "next.success": np.bool_(success),
@@ -178,26 +214,26 @@ class EpisodeRecorder:
             self.timer.tick()
             if done:
                 break
-        success = success or "episode_success" in events
-        if "episode_failure" in events:
-            success = False
-        timing = self.timer.summary()
+        success = (success or "episode_success" in events) and "episode_failure" not in events
         keep = "rerecord" not in events and (success or not only_success)
+        return self._finish(seed, keep, success, ret, events, interventions)
+
+    def _finish(
+        self, seed: int | None, keep: bool, success: bool, ret: float, events: set[str], n_int: int
+    ) -> EpisodeResult:
+        """Save (``keep``) or discard the episode in the writer; its ``EpisodeResult``."""
+        writer, timing = self.writer, self.timer.summary()
         n = writer.num_frames
         if keep and n:
-            writer.save_episode(
-                {
-                    **timing,
-                    "armgym/success": success,
-                    "armgym/return": ret,
-                    "armgym/seed": -1 if seed is None else int(seed),
-                    **(
-                        {"armgym/intervention_frames": int(interventions)}
-                        if (interventions := getattr(act, "interventions", None)) is not None
-                        else {}
-                    ),
-                }
-            )
+            extras: dict[str, Any] = {
+                **timing,
+                "armgym/success": success,
+                "armgym/return": ret,
+                "armgym/seed": -1 if seed is None else int(seed),
+            }
+            if IS_INTERVENTION in writer.features:
+                extras["armgym/intervention_frames"] = n_int
+            writer.save_episode(extras)
         else:
             writer.discard_episode()
-        return EpisodeResult(n, success, ret, keep and n > 0, timing, events)
+        return EpisodeResult(n, success, ret, keep and n > 0, timing, events, n_int)

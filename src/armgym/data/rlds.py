@@ -1,4 +1,4 @@
-"""RLDS export without TensorFlow: TFRecord shards of hand-encoded ``tf.train.Example``.
+"""RLDS export without TensorFlow: TFRecord shards of ``tf.train.Example`` records.
 
 One Example per episode, with TFDS's flattened nested-``Dataset`` layout (``T`` steps):
 
@@ -15,108 +15,49 @@ feature                                Example list     content
 ``episode_metadata/episode_index``      int64_list       episode index in the source
 =====================================  ==============  ===============================
 
-TFRecord framing per record: ``uint64 length | uint32 masked_crc32c(length) | data |
-uint32 masked_crc32c(data)`` (little endian). ``features.json`` and ``dataset_info.json``
-follow TFDS so ``tfds.builder_from_directory`` can load the folder.
+Records are written by the ``tfrecord`` package (``TFRecordWriter``: its ``tf.train.Example``
+protobuf encoding and the TFRecord framing with masked CRC-32C from ``crc32c``; install with
+``pip install 'armgym[export]'``). ``features.json`` and ``dataset_info.json`` follow TFDS so
+``tfds.builder_from_directory`` can load the folder.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import struct
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
-_MASK_DELTA = 0xA282EAD8
+from armgym.errors import ConfigError
+
+#: One Example as the ``tfrecord`` writer takes it: name -> (values, "float"|"int"|"byte").
+Datum = dict[str, tuple[Any, str]]
 
 
-def _crc32c_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-        table.append(crc)
-    return table
-
-
-_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli) of ``data``; uses the ``crc32c`` package when installed."""
-    try:
-        import crc32c as _fast  # type: ignore[import-not-found]
-
-        return int(_fast.crc32c(data))
-    except ImportError:
-        crc = 0xFFFFFFFF
-        for b in data:
-            crc = _TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-        return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def write_record(fh: BinaryIO, data: bytes) -> None:
-    """Append one TFRecord frame."""
-    length = struct.pack("<Q", len(data))
-    fh.write(
-        length
-        + struct.pack("<I", masked_crc32c(length))
-        + data
-        + struct.pack("<I", masked_crc32c(data))
-    )
-
-
-# --------------------------------------------------------------------- protobuf encoding
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1  # int64 two's complement, as protobuf does
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _len_field(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
-
-
-def encode_feature(value: Any) -> bytes:
-    """Encode a ``tf.train.Feature``: bytes/str sequences -> BytesList, floats ->
-    FloatList (packed float32), ints/bools -> Int64List (packed varints)."""
+def feature(value: Any) -> tuple[Any, str]:
+    """A ``tfrecord`` datum entry: bytes/str sequences -> ``byte`` (BytesList), floats ->
+    ``float`` (FloatList, float32), ints/bools -> ``int`` (Int64List); arrays flattened."""
     if isinstance(value, list | tuple) and value and isinstance(value[0], bytes | str):
-        items = [v.encode() if isinstance(v, str) else v for v in value]
-        return _len_field(1, b"".join(_len_field(1, v) for v in items))
+        return [v.encode() if isinstance(v, str) else v for v in value], "byte"
     arr = np.asarray(value)
     if arr.dtype.kind == "f":
-        packed = arr.astype("<f4").reshape(-1).tobytes()
-        return _len_field(2, _len_field(1, packed))
+        return arr.astype(np.float32).reshape(-1).tolist(), "float"
     if arr.dtype.kind in "iub":
-        packed = b"".join(_varint(int(v)) for v in arr.reshape(-1).astype(np.int64))
-        return _len_field(3, _len_field(1, packed))
-    raise TypeError(f"cannot encode feature of dtype {arr.dtype}")
+        return arr.astype(np.int64).reshape(-1).tolist(), "int"
+    raise ConfigError(f"cannot export a feature of dtype {arr.dtype} to a TFRecord")
 
 
-def encode_example(features: Mapping[str, Any]) -> bytes:
-    """Serialize ``tf.train.Example{features: {name: Feature}}`` (keys sorted)."""
-    entries = b"".join(
-        _len_field(1, _len_field(1, key.encode()) + _len_field(2, encode_feature(val)))
-        for key, val in sorted(features.items())
-    )
-    return _len_field(1, entries)
+def _tfrecord_writer() -> Any:
+    try:
+        from tfrecord.writer import TFRecordWriter
+    except ImportError as exc:
+        raise ConfigError(
+            "RLDS export needs the tfrecord and crc32c packages: pip install 'armgym[export]'"
+        ) from exc
+    return TFRecordWriter
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -136,7 +77,7 @@ def episode_example(
     image_keys: Sequence[str],
     source: str,
     episode_index: int,
-) -> bytes:
+) -> Datum:
     """Flattened RLDS Example of one episode (``ep`` as ``LeRobotReader.episode`` returns)."""
     n = len(ep["action"])
     is_last = np.zeros(n, np.int64)
@@ -158,7 +99,7 @@ def episode_example(
         feats[f"steps/observation/{obs_name(key)}"] = np.asarray(ep[key], np.float32)
     for key in image_keys:
         feats[f"steps/observation/{obs_name(key)}"] = [png_bytes(im) for im in ep[key]]
-    return encode_example(feats)
+    return {key: feature(value) for key, value in sorted(feats.items())}
 
 
 def obs_name(key: str) -> str:
@@ -261,28 +202,29 @@ def shard_name(name: str, i: int, n: int) -> str:
 
 
 def write_shards(
-    out: Path, name: str, examples: Iterable[bytes], num_episodes: int, episodes_per_shard: int
+    out: Path, name: str, examples: Iterable[Datum], num_episodes: int, episodes_per_shard: int
 ) -> tuple[list[int], int]:
     """Write examples into ``ceil(num_episodes / episodes_per_shard)`` shards.
 
-    Returns (episodes per shard, total bytes).
+    Returns (episodes per shard, total bytes of the shard files).
     """
+    writer_cls = _tfrecord_writer()
     n_shards = max(1, -(-num_episodes // episodes_per_shard))
-    lengths, total, shard, fh = [0] * n_shards, 0, 0, None
+    lengths, shard, writer = [0] * n_shards, 0, None
     try:
-        for i, data in enumerate(examples):
-            if fh is None or i // episodes_per_shard != shard:
-                if fh is not None:
-                    fh.close()
+        for i, datum in enumerate(examples):
+            if writer is None or i // episodes_per_shard != shard:
+                if writer is not None:
+                    writer.close()
                 shard = i // episodes_per_shard
-                fh = open(out / shard_name(name, shard, n_shards), "wb")  # noqa: SIM115
-            write_record(fh, data)
+                writer = writer_cls(str(out / shard_name(name, shard, n_shards)))
+            writer.write(datum)
             lengths[shard] += 1
-            total += len(data) + 16
     finally:
-        if fh is not None:
-            fh.close()
-    return lengths, total
+        if writer is not None:
+            writer.close()
+    paths = [out / shard_name(name, k, n_shards) for k in range(n_shards)]
+    return lengths, sum(p.stat().st_size for p in paths if p.exists())
 
 
 def write_metadata(

@@ -118,10 +118,6 @@ def to_json(stats: Mapping[str, Stats]) -> dict[str, dict[str, Any]]:
     return {k: {sk: np.asarray(sv).tolist() for sk, sv in s.items()} for k, s in stats.items()}
 
 
-def from_json(obj: Mapping[str, Mapping[str, Any]]) -> dict[str, Stats]:
-    return {k: {sk: np.asarray(sv) for sk, sv in s.items()} for k, s in obj.items()}
-
-
 class RunningStats:
     """Dataset statistics kept up to date as episodes finish.
 

@@ -1,4 +1,4 @@
-"""Helpers for tests and benchmarks: locate shared fixtures, make synthetic episodes."""
+"""Helpers for tests and benchmarks: locate the test fixtures, make synthetic episodes."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ FIXTURE_NAME = "lerobot_v30_sample"
 
 
 def fixtures_dir(start: Path | None = None) -> Path | None:
-    """``$ARMGYM_FIXTURES``, else the first ``shared/fixtures`` found walking up from
-    ``start`` (default: this file). None when absent."""
+    """``$ARMGYM_FIXTURES``, else the repository's ``tests/fixtures`` found walking up from
+    ``start`` (default: this file; present in a source checkout). None when absent."""
     env = os.environ.get("ARMGYM_FIXTURES")
     if env:
         return Path(env)
     here = (start or Path(__file__)).resolve()
     for parent in [here, *here.parents]:
-        cand = parent / "shared" / "fixtures"
-        if cand.is_dir():
+        cand = parent / "tests" / "fixtures"
+        if (cand / FIXTURE_NAME).is_dir():
             return cand
     return None
 

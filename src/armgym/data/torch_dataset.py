@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from armgym.data.lerobot_format import LEGACY_SIM_STATE_KEY
 from armgym.data.reader import LeRobotReader
 from armgym.errors import ConfigError
 
@@ -69,7 +70,7 @@ class HorizonDataset:
         self.state_keys = (
             list(state_keys)
             if state_keys is not None
-            else [k for k in vec if k.startswith("observation.")]
+            else [k for k in vec if k.startswith("observation.") and k != LEGACY_SIM_STATE_KEY]
         )
         self.image_keys = (
             list(image_keys) if image_keys is not None else list(self.reader.video_keys)

@@ -18,6 +18,7 @@ from armgym.contracts.robot import MujocoRobot
 from armgym.envs.batched import BatchedEnv
 from armgym.envs.config import EnvConfig
 from armgym.envs.factory import build_env
+from armgym.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class BenchConfig:
 
 def measure(cfg: BenchConfig) -> dict[str, float]:
     """Steps per second: raw mj_step (as control steps), env.step, BatchedEnv (total)."""
+    if cfg.steps < 1 or cfg.num_envs < 1:
+        raise ConfigError(f"--steps and --num-envs must be >= 1, got {cfg.steps}, {cfg.num_envs}")
     env = build_env(EnvConfig(task=cfg.task, robot=cfg.robot))
     env.reset(seed=0)
     robot = env.robot

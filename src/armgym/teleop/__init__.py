@@ -1,7 +1,8 @@
 """Human input devices producing ee_delta actions: keyboard, SpaceMouse, gamepad.
 
 ``make_device(name)`` builds one by name; every device implements ``TeleopDevice``
-(``poll() -> TeleopCommand``). Optional hardware libraries are imported lazily.
+(``poll() -> TeleopCommand``). ``TeleopWrapper`` / ``InterventionWrapper`` put a device in
+an env (it drives, or it takes over from a policy) and report through ``info``. Optional hardware libraries are imported lazily.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from armgym.errors import UnknownNameError
-from armgym.teleop.base import ScriptedEvents, TeleopCommand, TeleopDevice, TeleopPolicy
+from armgym.teleop.base import ScriptedEvents, TeleopCommand, TeleopDevice
+from armgym.teleop.intervention import InterventionWrapper, TeleopWrapper
 
 DEVICES = ("keyboard", "spacemouse", "gamepad")
 
@@ -41,9 +43,10 @@ def make_device(name: str, viewer_keys: Any = None) -> TeleopDevice:
 
 __all__ = [
     "DEVICES",
+    "InterventionWrapper",
     "ScriptedEvents",
     "TeleopCommand",
     "TeleopDevice",
-    "TeleopPolicy",
+    "TeleopWrapper",
     "make_device",
 ]

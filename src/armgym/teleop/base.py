@@ -20,14 +20,13 @@ drive them with ``ScriptedEvents`` instead of a keyboard, a SpaceMouse or a game
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
 EVENTS = ("episode_success", "episode_failure", "rerecord", "stop")
-ACTION_DIM = 7
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class TeleopDevice(Protocol):
     """A human input device. ``poll`` never blocks for long (<= a few ms).
 
     ``intervention`` is the state of the device's intervention toggle (True: the human is
-    in control); ``InterventionActor`` sets it to False so a policy starts in control.
+    in control); ``InterventionWrapper`` sets it to False so a policy starts in control.
     """
 
     intervention: bool
@@ -94,26 +93,3 @@ def deadzone(x: float, dz: float) -> float:
     if abs(x) <= dz:
         return 0.0
     return float(np.sign(x) * (abs(x) - dz) / (1.0 - dz))
-
-
-class TeleopPolicy:
-    """Adapt a device to the recorder's ``act(obs) -> action`` (obs is ignored).
-
-    After each call ``events`` holds the device's events and ``intervention`` its flag.
-    """
-
-    def __init__(self, device: TeleopDevice):
-        self.device = device
-        self.events: frozenset[str] = frozenset()
-        self.intervention = True
-
-    def __call__(self, obs: Any) -> np.ndarray:
-        cmd = self.device.poll()
-        self.events, self.intervention = cmd.events, cmd.intervention
-        return cmd.action
-
-    def reset(self) -> None:
-        self.events = frozenset()
-
-
-SourceFn = Callable[[], Any]

@@ -1,80 +1,78 @@
-"""Human interventions: a policy acts until the person at a teleop device takes over.
+"""Teleoperation as gymnasium wrappers: a device drives the env, or takes over from a policy.
 
-``InterventionActor(act, device)`` is an ``act(obs) -> action`` callable for the recorder
-(``armgym collect --source policy:CK --intervene keyboard``). Each step it asks the policy
-for an action *and* polls the device; while the device's intervention toggle is on the
-device's action is executed, otherwise the policy's. The policy starts in control (the
-toggle is switched off at construction).
+``TeleopWrapper(env, device)`` executes the device's action whatever the agent passes to
+``step`` (``armgym collect --source keyboard``). ``InterventionWrapper(env, device)``
+executes the agent's action until the person at ``device`` switches its intervention
+toggle on, then the device's, until it is switched off again (``armgym collect --source
+policy:CK --intervene keyboard``); the agent starts in control (the toggle is switched off
+at construction).
 
-Every frame records what HIL-SERL / RLPD-style learners need, under the feature names
-LeRobot's human-in-the-loop recordings use:
-
-=======================================  =========  ========================================
-``complementary_info.is_intervention``   float32[1]  1.0 while the human acts, else 0.0
-``complementary_info.policy_action``     float32[7]  what the policy proposed (also when
-                                                      overridden)
-=======================================  =========  ========================================
+Both write the ``armgym.contracts.info`` keys into every step's ``info``:
+``intervention`` (bool), ``policy_action`` (float32[A], what the agent proposed),
+``executed_action`` (float32[A]) and ``teleop_events`` (the device's one-shot events). The
+recorder stores them as LeRobot's human-in-the-loop columns
+(``complementary_info.is_intervention``, ``complementary_info.policy_action``), and an RL
+replay buffer reads the same transition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, SupportsFloat
 
+import gymnasium as gym
 import numpy as np
 
-from armgym.teleop.base import TeleopDevice
-
-IS_INTERVENTION = "complementary_info.is_intervention"
-POLICY_ACTION = "complementary_info.policy_action"
+from armgym.contracts.info import EXECUTED_ACTION, INTERVENTION, POLICY_ACTION, TELEOP_EVENTS
+from armgym.teleop.base import TeleopCommand, TeleopDevice
 
 
-def intervention_features(action_dim: int) -> dict[str, dict[str, Any]]:
-    """LeRobot feature specs of the two per-frame intervention columns."""
-    return {
-        IS_INTERVENTION: {"dtype": "float32", "shape": [1], "names": ["is_intervention"]},
-        POLICY_ACTION: {"dtype": "float32", "shape": [action_dim], "names": None},
-    }
+class TeleopWrapper(gym.Wrapper):
+    """A person at ``device`` acts; the action passed to ``step`` is ignored (pass zeros).
 
-
-class InterventionActor:
-    """Execute ``act``'s actions unless the human at ``device`` has taken over.
-
-    Attributes after each call: ``intervention`` (human in control this step), ``events``
-    (the device's one-shot events), ``policy_action`` (float32[A]); ``interventions``
-    counts the steps the human acted since ``reset``.
+    ``interventions`` counts the steps the device acted since the last reset.
     """
 
-    def __init__(self, act: Callable[[Mapping[str, np.ndarray]], Any], device: TeleopDevice):
-        if not hasattr(device, "intervention"):
-            raise TypeError(f"{type(device).__name__} has no intervention toggle")
-        self.act, self.device = act, device
-        device.intervention = False  # the policy starts in control
-        self.intervention = False
-        self.events: frozenset[str] = frozenset()
-        self.policy_action = np.zeros(0, np.float32)
+    def __init__(self, env: gym.Env, device: TeleopDevice):
+        super().__init__(env)
+        self.device = device
         self.interventions = 0
 
-    def reset(self) -> None:
-        reset = getattr(self.act, "reset", None)
-        if reset is not None:
-            reset()
-        self.events = frozenset()
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         self.interventions = 0
+        return self.env.reset(**kwargs)
 
-    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        # the policy is queried every step, so a chunked policy keeps its own pace
-        self.policy_action = np.asarray(self.act(obs), dtype=np.float32).reshape(-1)
+    def _choose(self, cmd: TeleopCommand, policy_action: np.ndarray) -> bool:
+        """Whether the device's action is executed this step."""
+        return True
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        policy_action = np.asarray(action, dtype=np.float32).reshape(-1)
         cmd = self.device.poll()
-        self.intervention, self.events = bool(cmd.intervention), cmd.events
-        self.interventions += int(self.intervention)
-        if self.intervention:
-            return np.asarray(cmd.action, dtype=np.float32)
-        return self.policy_action
-
-    def frame_extras(self) -> dict[str, np.ndarray]:
-        """The per-frame intervention columns of the step just taken."""
-        return {
-            IS_INTERVENTION: np.array([float(self.intervention)], np.float32),
-            POLICY_ACTION: self.policy_action,
+        human = self._choose(cmd, policy_action)
+        executed = np.asarray(cmd.action, np.float32) if human else policy_action
+        self.interventions += int(human)
+        obs, reward, terminated, truncated, info = self.env.step(executed)
+        info = {
+            **info,
+            INTERVENTION: human,
+            POLICY_ACTION: policy_action,
+            EXECUTED_ACTION: executed,
+            TELEOP_EVENTS: frozenset(cmd.events),
         }
+        return obs, reward, terminated, truncated, info
+
+
+class InterventionWrapper(TeleopWrapper):
+    """The agent acts unless the person at ``device`` has taken over with its toggle."""
+
+    def __init__(self, env: gym.Env, device: TeleopDevice):
+        if not hasattr(device, "intervention"):
+            raise TypeError(
+                f"{type(device).__name__} has no intervention toggle; use a keyboard, "
+                "SpaceMouse or gamepad to take over from a policy"
+            )
+        super().__init__(env, device)
+        device.intervention = False  # the policy starts in control
+
+    def _choose(self, cmd: TeleopCommand, policy_action: np.ndarray) -> bool:
+        return bool(cmd.intervention)

@@ -1,0 +1,28 @@
+"""The ``info`` keys armgym's behaviour wrappers write on each ``env.step``.
+
+Behaviours (a person taking over from a policy, the viewer window, video) are gymnasium
+wrappers that speak through ``info``, so the recorder, a replay buffer and the evaluator
+all see the same transition:
+
+=====================  ===============  =====================================================
+``intervention``       bool             a person's teleop device acted this step
+``policy_action``      float32[A]       what the agent passed to ``step`` (also when a person
+                                        overrode it)
+``executed_action``    float32[A]       the action the env below actually executed (record
+                                        this as the transition's action)
+``teleop_events``      frozenset[str]   one-shot device events (``episode_success``,
+                                        ``episode_failure``, ``rerecord``, ``stop``)
+``video_path``         str              the episode's mp4, on the step that ends it
+=====================  ===============  =====================================================
+"""
+
+from __future__ import annotations
+
+INTERVENTION = "intervention"
+POLICY_ACTION = "policy_action"
+EXECUTED_ACTION = "executed_action"
+TELEOP_EVENTS = "teleop_events"
+VIDEO_PATH = "video_path"
+
+#: Events that end the episode being recorded.
+ENDING_EVENTS = frozenset({"episode_success", "episode_failure", "rerecord", "stop"})
