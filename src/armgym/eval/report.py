@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from armgym.atomic import write_json_atomic
 from armgym.eval.rollout import EpisodeResult
 
 Z95 = 1.959963984540054  # two-sided 95% standard-normal quantile
@@ -54,10 +55,8 @@ def build_report(results: Sequence[EpisodeResult], meta: Mapping[str, Any]) -> d
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)
+    """Write ``obj`` as JSON (indent 2) atomically and durably (:mod:`armgym.atomic`)."""
+    write_json_atomic(path, obj, indent=2)
     return path
 
 
