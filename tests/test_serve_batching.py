@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 
 from armgym.apps.serve import ServeConfig, build_server
 from armgym.errors import ConfigError
-from armgym.policies.base import FeatureSpec, PolicyMetadata
+from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.serve.policy_client import ServerError, WebsocketPolicyClient
 from armgym.serve.policy_server import PolicyServer
 from armgym.transport import wire

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from armgym.errors import ConfigError, ProtocolError
-from armgym.policies.base import FeatureSpec, PolicyMetadata
+from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.serve.builtin_policies import RandomPolicy
 from armgym.serve.chunking import ActionChunkBroker, TemporalEnsembler, step_action
 

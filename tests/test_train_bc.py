@@ -195,9 +195,9 @@ def test_pixel_policy_trains_and_evaluates(tmp_path: Path) -> None:
     policy = load_checkpoint(out)
     assert set(policy.schema) == {"observation.state", "observation.images.front"}
     assert policy.env["obs"] == "pixels" and policy.env["image_size"] == [32, 32]
-    from armgym.eval.rollout import rollout
+    from armgym.eval.rollout import RolloutConfig, rollout
 
-    results, _ = rollout(policy, policy.env, [0], num_envs=1)
+    results, _ = rollout(policy, policy.env, [0], RolloutConfig(num_envs=1))
     assert len(results) == 1 and results[0].length > 0
 
 

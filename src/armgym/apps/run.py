@@ -20,7 +20,7 @@ import numpy as np
 import tyro
 
 from armgym.errors import ConfigError
-from armgym.policies.base import Policy
+from armgym.contracts.policy import Policy
 from armgym.serve.chunking import (
     ActionChunkBroker,
     ObservationHistory,

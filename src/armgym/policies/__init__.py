@@ -23,11 +23,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from armgym.policies.base import FeatureSpec, Policy, PolicyMetadata
+from armgym.contracts.policy import FeatureSpec, Policy, PolicyMetadata
 from armgym.registry import Registry
 
 if TYPE_CHECKING:
-    from armgym.policies.checkpoint import LearnedPolicy
+    from armgym.policies.learned import LearnedPolicy
 
 LEARNED: Registry[str] = Registry("policy kind")
 LEARNED.register("diffusion", "armgym.policies.diffusion")
@@ -41,7 +41,7 @@ def policy_module(kind: str) -> ModuleType:
 
 def load_checkpoint(path: str | Path, *, seed: int = 0) -> LearnedPolicy:
     """Load a checkpoint folder written by ``armgym train`` (see :mod:`.checkpoint`)."""
-    from armgym.policies.checkpoint import load_checkpoint as _load
+    from armgym.policies.learned import load_checkpoint as _load
 
     return _load(path, seed=seed)
 

@@ -65,6 +65,10 @@ class FrameHistory:
     def __len__(self) -> int:
         return len(self._frames)
 
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        """Frame ``i`` (``-1``: the latest)."""
+        return self._frames[i]
+
     def clear(self) -> None:
         self._frames.clear()
 

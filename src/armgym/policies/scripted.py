@@ -11,7 +11,7 @@ import numpy as np
 
 from armgym.envs.manipulation import robot_obs_from_env_obs
 from armgym.errors import ConfigError
-from armgym.policies.base import FeatureSpec, PolicyMetadata
+from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.tasks.base import Task
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from armgym.errors import CheckpointError, ConfigError, UnknownNameError
-from armgym.policies.base import FeatureSpec, Policy, PolicyMetadata
+from armgym.contracts.policy import FeatureSpec, Policy, PolicyMetadata
 
 KINDS = ("scripted", "random")
 

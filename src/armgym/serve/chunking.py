@@ -1,6 +1,6 @@
 """Execute action chunks one step at a time: plain chunking and ACT temporal ensembling.
 
-Both wrap any :class:`~armgym.policies.base.Policy` whose ``infer`` returns
+Both wrap any :class:`~armgym.contracts.policy.Policy` whose ``infer`` returns
 ``{"actions": float32[H, A]}`` and are themselves policies whose ``infer`` returns
 ``{"actions": float32[1, A]}`` (one step), so they stack with every other wrapper.
 Use :func:`step_action` to get the ``float32[A]`` vector an env's ``step`` takes.
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from armgym.errors import ConfigError, ProtocolError
-from armgym.policies.base import Policy, PolicyMetadata
+from armgym.contracts.policy import Policy, PolicyMetadata
 
 
 def _chunk(result: dict[str, Any], horizon: int | None) -> np.ndarray:

@@ -40,17 +40,12 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from tqdm import tqdm
 
+from armgym.atomic import write_bytes_atomic, write_json_atomic
 from armgym.data.reader import LeRobotReader
 from armgym.data.torch_dataset import HorizonDataset
 from armgym.errors import CheckpointError, ConfigError, DatasetError
-from armgym.policies.base import FeatureSpec
-from armgym.policies.checkpoint import (
-    ACTION_KEY,
-    LearnedPolicy,
-    build_policy,
-    save_checkpoint,
-    write_atomic,
-)
+from armgym.contracts.policy import FeatureSpec
+from armgym.policies.learned import ACTION_KEY, LearnedPolicy, build_policy, save_checkpoint
 from armgym.policies.diffusion import DiffusionConfig
 from armgym.policies.encoders import IMAGE_PREFIX
 from armgym.policies.mlp import MLPConfig
@@ -304,11 +299,11 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 
 def periodic_eval(policy: LearnedPolicy, cfg: BCConfig) -> dict[str, Any]:
     from armgym.eval.report import summarize
-    from armgym.eval.rollout import rollout
+    from armgym.eval.rollout import RolloutConfig, rollout
 
     seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
     t0 = time.perf_counter()
-    results, _ = rollout(policy, policy.env, seeds, num_envs=cfg.eval_num_envs)
+    results, _ = rollout(policy, policy.env, seeds, RolloutConfig(num_envs=cfg.eval_num_envs))
     s = summarize(results)
     keys = ("success_rate", "success_ci95", "mean_return", "mean_length", "episodes")
     return {**{k: s[k] for k in keys}, "wall_s": time.perf_counter() - t0}
@@ -343,14 +338,14 @@ def save_run(
         for name, value in st.items():
             tensors[f"opt.{pid}.{name}"] = torch.as_tensor(value).contiguous()
     blob = st_save(tensors)
-    write_atomic(out / f"{TRAIN_STATE}.safetensors", blob)
+    write_bytes_atomic(out / f"{TRAIN_STATE}.safetensors", blob)
     meta = {
         "step": step,
         "elapsed_s": elapsed,
         "sha256": hashlib.sha256(blob).hexdigest(),
         "config": to_jsonable(cfg),
     }
-    write_atomic(out / f"{TRAIN_STATE}.json", (json.dumps(meta, indent=2) + "\n").encode())
+    write_json_atomic(out / f"{TRAIN_STATE}.json", meta, indent=2)
 
 
 def prepare_out(
