@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from armgym.contracts.policy import FeatureSpec
-from armgym.policies.learned import build_policy
 from armgym.policies.diffusion import DiffusionConfig
+from armgym.policies.learned import build_policy
 from armgym.policies.normalize import Normalizer
 
 ENV = {"task": "PickCube", "obs": "state", "randomization": "low"}

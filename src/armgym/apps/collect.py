@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import tyro
 from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import ConfigError, UnknownNameError
+from armgym.policies.runner import ChunkRunner
 
 TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
 
@@ -86,17 +86,14 @@ class PolicyActor:
         from armgym.serve.builtin_policies import load_checkpoint_policy
 
         self.policy = load_checkpoint_policy(path)
-        self.queue: deque[np.ndarray] = deque()
+        self.runner = ChunkRunner()  # the policy keeps its own observation history
 
     def reset(self) -> None:
         self.policy.reset()
-        self.queue.clear()
+        self.runner.reset()
 
     def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        if not self.queue:
-            actions = np.asarray(self.policy.infer(dict(obs))["actions"], np.float32)
-            self.queue.extend(actions.reshape(-1, actions.shape[-1]))
-        return self.queue.popleft()
+        return self.runner.act(obs, self.policy.infer)
 
 
 class ExpertActor:

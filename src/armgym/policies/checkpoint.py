@@ -97,7 +97,9 @@ class CheckpointFormat:
             ) from None
         if not isinstance(config, dict) or config.get("format", self.name) != self.name:
             found = config.get("format") if isinstance(config, dict) else None
-            raise CheckpointError(f"{file}: not an armgym {self.what} ({self.name}); format {found!r}")
+            raise CheckpointError(
+                f"{file}: not an armgym {self.what} ({self.name}); format {found!r}"
+            )
         return self.migrate(config, file)
 
     def migrate(self, config: dict[str, Any], file: Path | str = CONFIG_FILE) -> dict[str, Any]:

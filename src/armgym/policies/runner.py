@@ -27,18 +27,17 @@ from armgym.errors import ConfigError, ProtocolError
 
 
 def action_chunk(result: Any, min_rows: int = 1) -> np.ndarray:
-    """``result["actions"]`` as float32[H, A] (a [A] vector is one row); ProtocolError if
-    it is missing, not 1-D/2-D, or has fewer than ``min_rows`` rows."""
+    """``result["actions"]`` as float32[H, A]; ProtocolError if it is missing, not 2-D, or
+    has fewer than ``min_rows`` rows (what a chunk executor checks of a remote answer)."""
     actions = result.get("actions") if isinstance(result, Mapping) else None
-    if not isinstance(actions, np.ndarray) or actions.ndim not in (1, 2):
+    if not isinstance(actions, np.ndarray) or actions.ndim != 2 or actions.shape[0] < 1:
         shape = actions.shape if isinstance(actions, np.ndarray) else None
-        raise ProtocolError(f"policy must return actions float32[H, A], got shape {shape}")
-    chunk = actions[None] if actions.ndim == 1 else actions
-    if chunk.shape[0] < max(1, min_rows):
+        raise ProtocolError(f"inner policy must return actions float32[H, A], got shape {shape}")
+    if actions.shape[0] < min_rows:
         raise ProtocolError(
-            f"policy returned {chunk.shape[0]} action rows, fewer than {max(1, min_rows)}"
+            f"inner policy returned {actions.shape[0]} action rows, fewer than {min_rows}"
         )
-    return chunk.astype(np.float32, copy=False)
+    return actions
 
 
 def first_action(result: Mapping[str, Any]) -> np.ndarray:
@@ -164,8 +163,8 @@ class ChunkRunner:
         return len(self.queue) == 0
 
     def push(self, result: Any) -> None:
-        """Queue a policy result ``{"actions": [H, A]}`` (or a bare [H, A] array)."""
-        chunk = result if isinstance(result, np.ndarray) else action_chunk(result)
+        """Queue a policy result ``{"actions": [H, A] or [A]}`` (or a bare array)."""
+        chunk = result if isinstance(result, np.ndarray) else result["actions"]
         self.queue.push(chunk)
         self.inner_calls += 1
 

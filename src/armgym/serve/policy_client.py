@@ -27,8 +27,8 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-from armgym.errors import ProtocolError
 from armgym.contracts.policy import FeatureSpec, PolicyMetadata
+from armgym.errors import ProtocolError
 from armgym.transport import wire
 from armgym.transport.connection import RequestTimeoutError, ServerError, connect_with_retry
 

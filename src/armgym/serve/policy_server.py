@@ -38,8 +38,8 @@ import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from armgym.errors import ConfigError, ProtocolError
 from armgym.contracts.policy import Policy, PolicyMetadata, SessionPolicy
+from armgym.errors import ConfigError, ProtocolError
 from armgym.serve.batching import Batcher, batch_function, session_batch_function
 from armgym.transport import wire
 from armgym.transport.connection import (
@@ -141,7 +141,7 @@ class PolicyServer:
         if isinstance(policy, SessionPolicy):
             # a stateful policy that can share its model (LearnedPolicy): one fork per
             # connection, so clients never mix observation histories or noise
-            policy, factory = None, policy.fork
+            factory, policy = policy.fork, None
         if max_batch < 1 or batch_window_ms < 0:
             raise ConfigError(
                 f"--max-batch must be >= 1 and --batch-window-ms >= 0, "

@@ -41,13 +41,13 @@ from safetensors.torch import save as st_save
 from tqdm import tqdm
 
 from armgym.atomic import write_bytes_atomic, write_json_atomic
+from armgym.contracts.policy import FeatureSpec
 from armgym.data.reader import LeRobotReader
 from armgym.data.torch_dataset import HorizonDataset
 from armgym.errors import CheckpointError, ConfigError, DatasetError
-from armgym.contracts.policy import FeatureSpec
-from armgym.policies.learned import ACTION_KEY, LearnedPolicy, build_policy, save_checkpoint
 from armgym.policies.diffusion import DiffusionConfig
 from armgym.policies.encoders import IMAGE_PREFIX
+from armgym.policies.learned import ACTION_KEY, LearnedPolicy, build_policy, save_checkpoint
 from armgym.policies.mlp import MLPConfig
 from armgym.policies.normalize import Normalizer, compute_stats
 
