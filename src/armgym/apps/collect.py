@@ -23,6 +23,7 @@ from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import ConfigError, UnknownNameError
 from armgym.policies.runner import ChunkRunner
+from armgym.progress import progress
 
 TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
 
@@ -236,9 +237,7 @@ def _record(cfg: CollectConfig, env: Any, actor: Any) -> dict[str, Any]:
     results: list[EpisodeResult] = []
     interventions = 0
     t0 = time.perf_counter()
-    from tqdm import tqdm
-
-    bar = tqdm(total=cfg.episodes, desc="collect", unit="ep", disable=not cfg.progress)
+    bar = progress(total=cfg.episodes, desc="collect", unit="ep", disable=not cfg.progress)
     try:
         seed = cfg.seed + writer.total_episodes  # appending continues the seed sequence
         while sum(r.saved for r in results) < cfg.episodes and len(results) < attempts:

@@ -47,6 +47,7 @@ from armgym.data import stats as st
 from armgym.data.reader import LeRobotReader, read_table
 from armgym.data.writer import episode_row, episode_table
 from armgym.errors import DatasetError
+from armgym.progress import progress as progress_bar
 
 MB = 2**20
 
@@ -139,10 +140,8 @@ def _v2_rows(
     reader: LeRobotReader, progress: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, st.Stats]]]:
     """v3.0 episode rows of a v2.x dataset, with recomputed per-episode statistics."""
-    from tqdm import tqdm
-
     rows, per_episode = [], []
-    for k in tqdm(range(reader.num_episodes), desc="statistics", disable=not progress):
+    for k in progress_bar(range(reader.num_episodes), desc="statistics", disable=not progress):
         e = reader.episode_info(k)
         cols = reader.episode(k, decode_videos=False)
         ep_stats = {key: st.vector_stats(np.asarray(cols[key])) for key in reader.vector_keys}
@@ -189,10 +188,8 @@ def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
     chunks = int(reader.info.get("chunks_size", fmt.DEFAULT_CHUNKS_SIZE))
     stage = out.with_name(out.name + ".partial")
     shutil.rmtree(stage, ignore_errors=True)
-    from tqdm import tqdm
-
     n_files = 0
-    bar = tqdm(
+    bar = progress_bar(
         total=len(episodes) * (1 + len(reader.video_keys)),
         desc="consolidate",
         unit="ep",

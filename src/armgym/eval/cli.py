@@ -22,6 +22,7 @@ from armgym.errors import ConfigError
 from armgym.eval.report import build_report, write_json, write_video
 from armgym.eval.rollout import VECTORS, EpisodeOutcome, RolloutConfig, rollout
 from armgym.policies.learned import load_checkpoint
+from armgym.progress import progress
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,6 @@ class EvalConfig:
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Run the evaluation, write report.json and videos, return the report."""
     import torch
-    from tqdm import tqdm
 
     if cfg.episodes < 1 or cfg.num_envs < 1:
         raise ConfigError("--episodes and --num-envs must be >= 1")
@@ -78,9 +78,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         env["randomization"] = cfg.randomization
     seeds = [cfg.seed + i for i in range(cfg.episodes)]
     out = cfg.out or Path(cfg.checkpoint) / "eval"
-    bar = tqdm(
-        total=cfg.episodes, desc="eval", unit="ep", disable=not cfg.progress, dynamic_ncols=True
-    )
+    bar = progress(total=cfg.episodes, desc="eval", unit="ep", disable=not cfg.progress)
     tally = [0, 0]  # successes, episodes
 
     def on_episode(r: EpisodeOutcome) -> None:

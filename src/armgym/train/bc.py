@@ -35,7 +35,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from safetensors.torch import load as st_load
-from tqdm import tqdm
 
 from armgym.contracts.policy import FeatureSpec
 from armgym.data.reader import LeRobotReader
@@ -52,6 +51,7 @@ from armgym.policies.learned import (
 )
 from armgym.policies.mlp import MLPConfig
 from armgym.policies.normalize import Normalizer, compute_stats
+from armgym.progress import progress
 from armgym.train.state import (
     TRAIN_STATE,
     resume_train_state,
@@ -154,8 +154,8 @@ def train(cfg: BCConfig) -> dict[str, Any]:
 
     # ---- loop -------------------------------------------------------------------------
     log = open(out / "log.jsonl", "a")  # noqa: SIM115 (kept open for the whole loop)
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.policy}", unit="step",
-               disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
+    bar = progress(total=cfg.steps, initial=start, desc=f"train {cfg.policy}", unit="step",
+                   disable=not cfg.progress)  # fmt: skip
     t0, eval_s, loss_value = time.perf_counter() - elapsed, 0.0, float("nan")
     try:
         for step in range(start, cfg.steps):
