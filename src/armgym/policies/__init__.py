@@ -13,7 +13,11 @@ kind                  module                                   config / model
 
 Each module exposes ``KIND``, ``CONFIG`` (frozen dataclass) and ``MODEL`` (``nn.Module`` with
 ``compute_loss(batch, generator)`` and ``predict(obs, generators)``).
-:func:`load_checkpoint` turns a checkpoint folder into a :class:`Policy`.
+:func:`load_checkpoint` turns a checkpoint folder into a :class:`Policy`
+(:class:`~armgym.policies.learned.LearnedPolicy`, a :class:`SessionPolicy`). Generic
+checkpoint folders (any model: SAC actors, residual policies, reward classifiers) are
+:class:`~armgym.policies.checkpoint.CheckpointFormat`; running chunks and observation
+histories in an env loop is :class:`~armgym.policies.runner.ChunkRunner`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from armgym.contracts.policy import FeatureSpec, Policy, PolicyMetadata
+from armgym.contracts.policy import (
+    BatchPolicy,
+    FeatureSpec,
+    Policy,
+    PolicyMetadata,
+    SessionPolicy,
+)
 from armgym.registry import Registry
 
 if TYPE_CHECKING:
@@ -46,4 +56,13 @@ def load_checkpoint(path: str | Path, *, seed: int = 0) -> LearnedPolicy:
     return _load(path, seed=seed)
 
 
-__all__ = ["LEARNED", "FeatureSpec", "Policy", "PolicyMetadata", "load_checkpoint", "policy_module"]
+__all__ = [
+    "LEARNED",
+    "BatchPolicy",
+    "FeatureSpec",
+    "Policy",
+    "PolicyMetadata",
+    "SessionPolicy",
+    "load_checkpoint",
+    "policy_module",
+]
