@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from armgym.contracts.policy import BatchPolicy, Policy, SessionPolicy
+from armgym.errors import ConfigError
 
 BatchFn = Callable[[list[Any]], Sequence[Any]]
 """``fn(items) -> results``: items are observations, or ``(policy, obs)`` pairs."""
@@ -92,7 +93,7 @@ class Batcher:
         waiting_limit: Callable[[], int] | None = None,
     ):
         if max_batch < 1 or window_s < 0:
-            raise ValueError(f"need max_batch >= 1 and window_s >= 0, got {max_batch}, {window_s}")
+            raise ConfigError(f"need max_batch >= 1 and window_s >= 0, got {max_batch}, {window_s}")
         self._fn = fn
         self.max_batch, self.window_s = max_batch, window_s
         self._lock = lock or threading.Lock()
