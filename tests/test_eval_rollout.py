@@ -46,3 +46,22 @@ def test_scripted_policy_and_video() -> None:
     frames = videos[0]
     assert frames.shape == (results[0].length + 1, 64, 96, 3) and frames.dtype == np.uint8
     assert frames.std() > 0
+
+
+def test_batch_inference_queries_waiting_slots_together(policy, monkeypatch) -> None:
+    """With batch_inference the forks of all slots that need a chunk share one forward
+    pass; every slot still gets its own [To, ...] history and seeded generator."""
+    sizes: list[int] = []
+    real = type(policy).predict
+
+    def spy(self, obs, generators=None):
+        sizes.append(len(generators))
+        assert all(v.shape[1] == policy.obs_horizon for v in obs.values())
+        return real(self, obs, generators)
+
+    monkeypatch.setattr(type(policy), "predict", spy)
+    results, _ = rollout(policy, ENV, SEEDS[:4], RolloutConfig(num_envs=4, batch_inference=True))
+    assert [r.seed for r in results] == SEEDS[:4] and sizes[0] == 4
+    sizes.clear()
+    rollout(policy, ENV, SEEDS[:2], RolloutConfig(num_envs=2))
+    assert set(sizes) == {1}  # default: one fork at a time (bit-exact for any num_envs)
