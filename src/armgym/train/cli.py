@@ -17,7 +17,7 @@ import tyro
 
 from armgym.errors import UnknownNameError
 
-#: sub-command -> (module, config class, train function, one-line summary printer)
+#: sub-command -> (module, its frozen config class, its train(cfg) -> summary function)
 ALGORITHMS: dict[str, tuple[str, str, str]] = {
     "bc": ("armgym.train.bc", "BCConfig", "train"),
 }
