@@ -16,10 +16,10 @@ import time
 
 import gymnasium as gym
 from common import machine_info, write_json
-from tqdm import tqdm
 
 import armgym
 from armgym.policies.scripted import ScriptedPolicy
+from armgym.progress import progress
 
 BAR = {"low": 0.95, "med": 0.90, "high": None}
 
@@ -75,10 +75,11 @@ def main() -> None:
     seeds = list(range(args.seeds))
     cells = [(t, r, lv) for r in args.robots for t in args.tasks for lv in args.levels]
     results, t0 = [], time.perf_counter()
-    for task, robot, level in tqdm(cells, desc="expert sweep"):
+    bar = progress(cells, desc="expert sweep")
+    for task, robot, level in bar:
         results.append(run_cell(task, robot, level, seeds))
         r = results[-1]
-        tqdm.write(f"{robot:>10} {task:>10} {level:>4}: {r['successes']}/{r['episodes']}")
+        bar.write(f"{robot:>10} {task:>10} {level:>4}: {r['successes']}/{r['episodes']}")
     path = write_json(
         "expert_success.json",
         {

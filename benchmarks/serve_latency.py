@@ -99,7 +99,7 @@ def _armgym_server(spec: str, conn: Any) -> None:
     """``spec`` = ``<kind>[+batch][+sleepy]``."""
     import gc
 
-    from armgym.policies.base import FeatureSpec, PolicyMetadata
+    from armgym.contracts.policy import FeatureSpec, PolicyMetadata
     from armgym.serve.policy_server import PolicyServer
 
     kind, *flags = spec.split("+")

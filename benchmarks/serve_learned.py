@@ -32,9 +32,9 @@ def _learned_server(spec: str, conn: Any) -> None:
 
     import torch
 
-    from armgym.policies.base import FeatureSpec
-    from armgym.policies.checkpoint import build_policy
+    from armgym.contracts.policy import FeatureSpec
     from armgym.policies.diffusion import DiffusionConfig
+    from armgym.policies.learned import build_policy
     from armgym.policies.mlp import MLPConfig
     from armgym.policies.normalize import Normalizer
     from armgym.serve.policy_server import PolicyServer

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from armgym.policies.base import FeatureSpec
-from armgym.policies.checkpoint import build_policy
+from armgym.contracts.policy import FeatureSpec
 from armgym.policies.diffusion import DiffusionConfig
+from armgym.policies.learned import build_policy
 from armgym.policies.normalize import Normalizer
 
 ENV = {"task": "PickCube", "obs": "state", "randomization": "low"}

@@ -14,7 +14,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 from _policies import tiny_policy
 
 from armgym.eval.cli import EvalConfig, evaluate
-from armgym.policies.checkpoint import save_checkpoint
+from armgym.policies.learned import save_checkpoint
 from armgym.policies.mlp import MLPConfig
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from armgym.eval.report import plot_learning_curve, summarize, wilson_interval, write_video
-from armgym.eval.rollout import EpisodeResult
+from armgym.eval.rollout import EpisodeOutcome
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_wilson_edge_cases() -> None:
 
 
 def test_summarize() -> None:
-    results = [EpisodeResult(i, 100 + i, i % 2 == 0, float(i), 10 + i) for i in range(4)]
+    results = [EpisodeOutcome(i, 100 + i, i % 2 == 0, float(i), 10 + i) for i in range(4)]
     s = summarize(results)
     assert s["episodes"] == 4 and s["successes"] == 2 and s["success_rate"] == 0.5
     assert s["mean_return"] == 1.5 and s["episode_lengths"] == [10, 11, 12, 13]

@@ -10,17 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from armgym.contracts.policy import FeatureSpec
 from armgym.errors import CheckpointError, ConfigError, UnknownNameError
 from armgym.policies import Policy, load_checkpoint, policy_module
-from armgym.policies.base import FeatureSpec
-from armgym.policies.checkpoint import (
-    CONFIG_FILE,
-    WEIGHTS_FILE,
-    build_policy,
-    save_checkpoint,
-)
+from armgym.policies.checkpoint import CONFIG_FILE, WEIGHTS_FILE
 from armgym.policies.diffusion import DiffusionConfig
 from armgym.policies.encoders import EncoderConfig
+from armgym.policies.learned import build_policy, save_checkpoint
 from armgym.policies.mlp import MLPConfig
 from armgym.policies.normalize import Normalizer, compute_stats
 
@@ -212,6 +208,11 @@ def test_registry_and_config_validation() -> None:
 
 def test_never_unpickles() -> None:
     src = Path(__file__).resolve().parents[1] / "src" / "armgym"
-    for rel in ("policies/checkpoint.py", "train/bc.py", "eval/ray_backend.py"):
+    for rel in (
+        "policies/checkpoint.py",
+        "policies/learned.py",
+        "train/bc.py",
+        "eval/ray_backend.py",
+    ):
         text = (src / rel).read_text()
         assert "torch.load" not in text and "import pickle" not in text, rel

@@ -15,8 +15,8 @@ from openpi_client.websocket_client_policy import WebsocketClientPolicy
 from websockets.sync.client import connect
 
 from armgym.apps.serve import ServeConfig, build_server
+from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.errors import ConfigError
-from armgym.policies.base import FeatureSpec, PolicyMetadata
 from armgym.serve.policy_client import ServerError, WebsocketPolicyClient
 from armgym.serve.policy_server import PolicyServer
 from armgym.transport import wire

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.errors import ConfigError, ProtocolError
-from armgym.policies.base import FeatureSpec, PolicyMetadata
-from armgym.serve.builtin_policies import RandomPolicy
+from armgym.policies.random_policy import RandomPolicy
 from armgym.serve.chunking import ActionChunkBroker, TemporalEnsembler, step_action
 
 META = PolicyMetadata({"s": FeatureSpec("float32", (2,))}, action_dim=3, action_horizon=4, fps=10)

@@ -11,7 +11,7 @@ import pytest
 from _policies import STATE_SCHEMA, tiny_diffusion
 
 from armgym.apps.serve import ServeConfig, build_server
-from armgym.policies.checkpoint import infer_sessions, save_checkpoint
+from armgym.policies.learned import infer_sessions, save_checkpoint
 from armgym.serve.policy_client import WebsocketPolicyClient
 from armgym.serve.policy_server import PolicyServer
 

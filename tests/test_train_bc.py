@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from armgym.apps.collect import CollectConfig, collect
@@ -195,9 +196,9 @@ def test_pixel_policy_trains_and_evaluates(tmp_path: Path) -> None:
     policy = load_checkpoint(out)
     assert set(policy.schema) == {"observation.state", "observation.images.front"}
     assert policy.env["obs"] == "pixels" and policy.env["image_size"] == [32, 32]
-    from armgym.eval.rollout import rollout
+    from armgym.eval.rollout import RolloutConfig, rollout
 
-    results, _ = rollout(policy, policy.env, [0], num_envs=1)
+    results, _ = rollout(policy, policy.env, [0], RolloutConfig(num_envs=1))
     assert len(results) == 1 and results[0].length > 0
 
 
@@ -209,3 +210,32 @@ def test_trains_on_a_dataset_lerobot_wrote(shared_fixtures: Path, tmp_path: Path
     assert policy.schema["observation.images.front"].shape == (64, 64, 3)
     with pytest.raises(DatasetError, match="environment_state"):
         train(cfg_for(root, tmp_path / "st", obs="state", steps=3))
+
+
+def test_robot_state_only_dataset_trains(tmp_path: Path) -> None:
+    """A LeRobot dataset with observation.state only (no object state, no camera)."""
+    from armgym.data.testing import write_synthetic
+
+    data = tmp_path / "robot_only"
+    write_synthetic(data, [12, 9], ["pick", "pick"], image_size=None)
+    with pytest.raises(DatasetError, match=r"observation\.environment_state"):
+        train(cfg_for(data, tmp_path / "state", obs="state"))
+    out = tmp_path / "ck"
+    args = ["train", "bc", "--dataset", str(data), "--out", str(out), "--obs", "robot",
+            "--policy", "mlp", "--steps", "12", "--batch-size", "8", "--no-progress",
+            "--mlp.hidden-dims", "32", "32"]  # fmt: skip
+    assert armgym_main(args) == 0
+    policy = load_checkpoint(out)
+    assert list(policy.metadata.observation) == ["observation.state"]
+    assert policy.env["obs"] == "state" and "cameras" not in policy.env
+    actions = policy.infer({"observation.state": np.zeros(8, np.float32)})["actions"]
+    assert actions.shape == (policy.metadata.action_horizon, 7) and np.isfinite(actions).all()
+
+
+def test_train_subcommand_help_and_bad_names(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        armgym_main(["train", "bc", "--help"])
+    assert exc.value.code == 0
+    assert "--obs {state,robot,pixels,both}" in capsys.readouterr().out
+    assert armgym_main(["train", "bd"]) == 2
+    assert "Did you mean 'bc'" in capsys.readouterr().err

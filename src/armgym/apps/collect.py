@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,8 @@ from armgym.data.recorder import (
 from armgym.data.writer import LeRobotWriter
 from armgym.envs import EnvConfig, make_env
 from armgym.errors import ConfigError, UnknownNameError
+from armgym.policies.runner import ChunkRunner
+from armgym.progress import progress
 
 TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
 
@@ -100,17 +101,14 @@ class CheckpointActions:
         from armgym.serve.builtin_policies import load_checkpoint_policy
 
         self.policy = load_checkpoint_policy(path)
-        self.queue: deque[np.ndarray] = deque()
+        self.runner = ChunkRunner()  # the policy keeps its own observation history
 
     def reset(self) -> None:
         self.policy.reset()
-        self.queue.clear()
+        self.runner.reset()
 
     def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        if not self.queue:
-            actions = np.asarray(self.policy.infer(dict(obs))["actions"], np.float32)
-            self.queue.extend(actions.reshape(-1, actions.shape[-1]))
-        return self.queue.popleft()
+        return self.runner.act(obs, self.policy.infer)
 
 
 class ExpertActions:
@@ -276,9 +274,7 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     results: list[EpisodeResult] = []
     interventions = 0
     t0 = time.perf_counter()
-    from tqdm import tqdm
-
-    bar = tqdm(total=cfg.episodes, desc="collect", unit="ep", disable=not cfg.progress)
+    bar = progress(total=cfg.episodes, desc="collect", unit="ep", disable=not cfg.progress)
     try:
         seed = cfg.seed + writer.total_episodes  # appending continues the seed sequence
         while sum(r.saved for r in results) < cfg.episodes and len(results) < attempts:

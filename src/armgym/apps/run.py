@@ -19,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import tyro
 
+from armgym.contracts.policy import Policy
 from armgym.errors import ConfigError
-from armgym.policies.base import Policy
 from armgym.serve.chunking import (
     ActionChunkBroker,
     ObservationHistory,

@@ -47,6 +47,7 @@ from armgym.data import stats as st
 from armgym.data.episodes_table import episode_row, episode_table
 from armgym.data.reader import LeRobotReader, read_table
 from armgym.errors import DatasetError
+from armgym.progress import progress as progress_bar
 
 MB = 2**20
 
@@ -139,10 +140,8 @@ def _v2_rows(
     reader: LeRobotReader, progress: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, st.Stats]]]:
     """v3.0 episode rows of a v2.x dataset, with recomputed per-episode statistics."""
-    from tqdm import tqdm
-
     rows, per_episode = [], []
-    for k in tqdm(range(reader.num_episodes), desc="statistics", disable=not progress):
+    for k in progress_bar(range(reader.num_episodes), desc="statistics", disable=not progress):
         e = reader.episode_info(k)
         cols = reader.episode(k, decode_videos=False)
         ep_stats = {key: st.vector_stats(np.asarray(cols[key])) for key in reader.vector_keys}
@@ -295,10 +294,13 @@ def consolidate(cfg: ConsolidateConfig) -> dict[str, Any]:
             raise DatasetError(f"{reader.root / 'meta' / 'episodes'}: rows do not match info.json.")
     stage = out.with_name(out.name + ".partial")
     shutil.rmtree(stage, ignore_errors=True)
-    from tqdm import tqdm
-
     files_before = len(episodes) * (1 + len(reader.video_keys))
-    bar = tqdm(total=files_before, desc="consolidate", unit="ep", disable=not cfg.progress)
+    bar = progress_bar(
+        total=files_before,
+        desc="consolidate",
+        unit="ep",
+        disable=not cfg.progress,
+    )
     try:
         n_files = _pack_data(reader, rows, stage, cfg.data_file_mb, bar)
         n_files += _pack_videos(reader, rows, stage, cfg.video_file_mb, bar)

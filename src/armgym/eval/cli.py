@@ -20,8 +20,9 @@ import tyro
 
 from armgym.errors import ConfigError
 from armgym.eval.report import build_report, write_json, write_video
-from armgym.eval.rollout import VECTORS, EpisodeResult, rollout
-from armgym.policies.checkpoint import load_checkpoint
+from armgym.eval.rollout import VECTORS, EpisodeOutcome, RolloutConfig, rollout
+from armgym.policies.learned import load_checkpoint
+from armgym.progress import progress
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,6 @@ class EvalConfig:
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Run the evaluation, write report.json and videos, return the report."""
     import torch
-    from tqdm import tqdm
 
     if cfg.episodes < 1 or cfg.num_envs < 1:
         raise ConfigError("--episodes and --num-envs must be >= 1")
@@ -78,22 +78,20 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         env["randomization"] = cfg.randomization
     seeds = [cfg.seed + i for i in range(cfg.episodes)]
     out = cfg.out or Path(cfg.checkpoint) / "eval"
-    bar = tqdm(
-        total=cfg.episodes, desc="eval", unit="ep", disable=not cfg.progress, dynamic_ncols=True
-    )
+    bar = progress(total=cfg.episodes, desc="eval", unit="ep", disable=not cfg.progress)
     tally = [0, 0]  # successes, episodes
 
-    def on_episode(r: EpisodeResult) -> None:
+    def on_episode(r: EpisodeOutcome) -> None:
         tally[0], tally[1] = tally[0] + r.success, tally[1] + 1
         bar.update(1)
         bar.set_postfix(success=f"{tally[0] / tally[1]:.2f}")
 
-    opts: dict[str, Any] = dict(
+    opts = RolloutConfig(
         num_envs=cfg.num_envs,
         vector=cfg.vector,
         batch_inference=cfg.batch_inference,
         video_episodes=cfg.videos,
-        video_size=tuple(cfg.video_size),
+        video_size=(int(cfg.video_size[0]), int(cfg.video_size[1])),
     )
     t0 = time.perf_counter()
     try:
@@ -108,10 +106,10 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
                 num_tasks=cfg.ray_tasks,
                 on_episode=on_episode,
                 num_threads=cfg.num_threads,
-                **opts,
+                cfg=opts,
             )
         else:
-            results, videos = rollout(policy, env, seeds, on_episode=on_episode, **opts)
+            results, videos = rollout(policy, env, seeds, opts, on_episode=on_episode)
     finally:
         bar.close()
     wall = time.perf_counter() - t0
@@ -142,7 +140,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
 
 def policy_train_seeds(checkpoint: Path) -> list[int]:
     """Reset seeds of the episodes the checkpoint was trained on (from its config.json)."""
-    from armgym.policies.checkpoint import read_config
+    from armgym.policies.learned import read_config
 
     seeds = read_config(checkpoint).get("extra", {}).get("train", {}).get("seeds", [])
     return [int(s) for s in seeds if int(s) >= 0]

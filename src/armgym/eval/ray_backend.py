@@ -11,6 +11,7 @@ shuts it down afterwards; any other address connects to a running cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from armgym.errors import ConfigError
-from armgym.eval.rollout import EpisodeResult
+from armgym.eval.rollout import EpisodeOutcome, RolloutConfig
 from armgym.policies.checkpoint import CONFIG_FILE, WEIGHTS_FILE
 
 
@@ -35,14 +36,15 @@ def _run_block(
     import torch
 
     from armgym.eval.rollout import rollout
-    from armgym.policies.checkpoint import load_checkpoint
+    from armgym.policies.learned import load_checkpoint
 
     torch.set_num_threads(int(opts.pop("num_threads", 1)))
     with tempfile.TemporaryDirectory() as tmp:
         for name, blob in files.items():
             (Path(tmp) / name).write_bytes(blob)
         policy = load_checkpoint(tmp)
-    results, videos = rollout(policy, env, seeds, first_index=first_index, **opts)
+    cfg = RolloutConfig(**{**opts, "first_index": first_index})
+    results, videos = rollout(policy, env, seeds, cfg)
     return [r.to_dict() for r in results], videos
 
 
@@ -54,10 +56,14 @@ def rollout_ray(
     address: str = "local",
     num_tasks: int = 2,
     num_cpus: int = 2,
-    on_episode: Callable[[EpisodeResult], None] | None = None,
-    **opts: Any,
-) -> tuple[list[EpisodeResult], dict[int, np.ndarray]]:
-    """Like :func:`~armgym.eval.rollout.rollout`, on ``num_tasks`` Ray tasks."""
+    cfg: RolloutConfig | None = None,
+    num_threads: int = 1,
+    on_episode: Callable[[EpisodeOutcome], None] | None = None,
+) -> tuple[list[EpisodeOutcome], dict[int, np.ndarray]]:
+    """Like :func:`~armgym.eval.rollout.rollout`, on ``num_tasks`` Ray tasks
+    (``num_threads``: torch CPU threads per task)."""
+    opts = {**dataclasses.asdict(cfg or RolloutConfig()), "num_threads": num_threads}
+    opts.pop("first_index")
     try:
         import ray
     except ImportError:
@@ -87,21 +93,14 @@ def rollout_ray(
             for b in blocks
             if len(b)
         }
-        results: list[EpisodeResult] = []
+        results: list[EpisodeOutcome] = []
         videos: dict[int, np.ndarray] = {}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             rows, vids = ray.get(done[0])
             del pending[done[0]]
             for row in rows:
-                res = EpisodeResult(
-                    row["index"],
-                    row["seed"],
-                    row["success"],
-                    row["return"],
-                    row["length"],
-                    row.get("error", ""),
-                )
+                res = EpisodeOutcome.from_dict(row)
                 results.append(res)
                 if on_episode is not None:
                     on_episode(res)

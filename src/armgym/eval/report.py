@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from armgym.eval.rollout import EpisodeResult
+from armgym.atomic import write_json_atomic
+from armgym.eval.rollout import EpisodeOutcome
 
 Z95 = 1.959963984540054  # two-sided 95% standard-normal quantile
 
@@ -28,7 +29,7 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def summarize(results: Sequence[EpisodeResult]) -> dict[str, Any]:
+def summarize(results: Sequence[EpisodeOutcome]) -> dict[str, Any]:
     """Aggregate numbers of ``results`` (JSON-ready)."""
     n = len(results)
     k = sum(r.success for r in results)
@@ -48,16 +49,14 @@ def summarize(results: Sequence[EpisodeResult]) -> dict[str, Any]:
     }
 
 
-def build_report(results: Sequence[EpisodeResult], meta: Mapping[str, Any]) -> dict[str, Any]:
+def build_report(results: Sequence[EpisodeOutcome], meta: Mapping[str, Any]) -> dict[str, Any]:
     """``summarize`` + ``meta`` (checkpoint, env, timing ...) + per-episode outcomes."""
     return {**summarize(results), **meta, "per_episode": [r.to_dict() for r in results]}
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)
+    """Write ``obj`` as JSON (indent 2) atomically and durably (:mod:`armgym.atomic`)."""
+    write_json_atomic(path, obj, indent=2)
     return path
 
 

@@ -13,7 +13,11 @@ kind                  module                                   config / model
 
 Each module exposes ``KIND``, ``CONFIG`` (frozen dataclass) and ``MODEL`` (``nn.Module`` with
 ``compute_loss(batch, generator)`` and ``predict(obs, generators)``).
-:func:`load_checkpoint` turns a checkpoint folder into a :class:`Policy`.
+:func:`load_checkpoint` turns a checkpoint folder into a :class:`Policy`
+(:class:`~armgym.policies.learned.LearnedPolicy`, a :class:`SessionPolicy`). Generic
+checkpoint folders (any model: SAC actors, residual policies, reward classifiers) are
+:class:`~armgym.policies.checkpoint.CheckpointFormat`; running chunks and observation
+histories in an env loop is :class:`~armgym.policies.runner.ChunkRunner`.
 """
 
 from __future__ import annotations
@@ -23,11 +27,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from armgym.policies.base import FeatureSpec, Policy, PolicyMetadata
+from armgym.contracts.policy import (
+    BatchPolicy,
+    FeatureSpec,
+    Policy,
+    PolicyMetadata,
+    SessionPolicy,
+)
 from armgym.registry import Registry
 
 if TYPE_CHECKING:
-    from armgym.policies.checkpoint import LearnedPolicy
+    from armgym.policies.learned import LearnedPolicy
 
 LEARNED: Registry[str] = Registry("policy kind")
 LEARNED.register("diffusion", "armgym.policies.diffusion")
@@ -41,9 +51,18 @@ def policy_module(kind: str) -> ModuleType:
 
 def load_checkpoint(path: str | Path, *, seed: int = 0) -> LearnedPolicy:
     """Load a checkpoint folder written by ``armgym train`` (see :mod:`.checkpoint`)."""
-    from armgym.policies.checkpoint import load_checkpoint as _load
+    from armgym.policies.learned import load_checkpoint as _load
 
     return _load(path, seed=seed)
 
 
-__all__ = ["LEARNED", "FeatureSpec", "Policy", "PolicyMetadata", "load_checkpoint", "policy_module"]
+__all__ = [
+    "LEARNED",
+    "BatchPolicy",
+    "FeatureSpec",
+    "Policy",
+    "PolicyMetadata",
+    "SessionPolicy",
+    "load_checkpoint",
+    "policy_module",
+]

@@ -1,69 +1,13 @@
-"""The ``Policy`` protocol: what every policy, local or remote, looks like.
+"""Re-exports of the policy contract (:mod:`armgym.contracts.policy`), its home since the
+restructure; import from there in new code."""
 
-``infer(obs)`` takes one observation dict (keys as the env produces them, e.g.
-``observation.state`` float32[D], ``observation.images.front`` uint8[H, W, 3]) and returns
-``{"actions": float32[horizon, action_dim]}``, the same shape openpi serves. ``reset()``
-clears internal state (observation history, action queues) between episodes.
-"""
+from armgym.contracts.policy import (
+    BatchPolicy,
+    FeatureSpec,
+    Observation,
+    Policy,
+    PolicyMetadata,
+    SessionPolicy,
+)
 
-from __future__ import annotations
-
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One observation or action feature: dtype string and shape."""
-
-    dtype: str
-    shape: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class PolicyMetadata:
-    """What a policy server announces to clients on connect.
-
-    Attributes:
-        observation: feature name -> spec of what ``infer`` expects.
-        action_dim: length of one action vector.
-        action_horizon: rows of the ``actions`` array ``infer`` returns.
-        fps: control rate the policy was trained for [Hz].
-        name: policy kind (``mlp``, ``diffusion``, ``scripted:PickCube`` ...).
-        extra: anything else (task, robot, control mode). ``extra["obs_horizon"]`` = To > 1
-            says the policy reads the last To frames: it accepts one frame per call or a
-            stacked history ``[T <= To, *shape]`` per key (oldest first).
-    """
-
-    observation: dict[str, FeatureSpec]
-    action_dim: int
-    action_horizon: int
-    fps: float
-    name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def obs_horizon(self) -> int:
-        """Frames of observation history the policy reads (``extra["obs_horizon"]``, else 1)."""
-        value = self.extra.get("obs_horizon", 1) if isinstance(self.extra, dict) else 1
-        return value if isinstance(value, int) and value >= 1 else 1
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["observation"] = {
-            k: {"dtype": v.dtype, "shape": list(v.shape)} for k, v in self.observation.items()
-        }
-        return d
-
-
-@runtime_checkable
-class Policy(Protocol):
-    """Anything that maps observations to action chunks."""
-
-    metadata: PolicyMetadata
-
-    def reset(self) -> None: ...
-
-    def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+__all__ = ["BatchPolicy", "FeatureSpec", "Observation", "Policy", "PolicyMetadata", "SessionPolicy"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from armgym.contracts.observation import robot_obs_from_env_obs
+from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.errors import ConfigError
-from armgym.policies.base import FeatureSpec, PolicyMetadata
+from armgym.policies.runner import first_action
 from armgym.tasks.base import Task
 
 
@@ -38,7 +39,7 @@ class ScriptedPolicy:
     def for_env(cls, env) -> ScriptedPolicy:
         """The expert of a (possibly wrapped) ``ManipulationEnv`` using ee_delta control."""
         base = env.unwrapped
-        if getattr(base.robot, "control", "ee_delta") != "ee_delta":
+        if base.robot.control != "ee_delta":
             raise ConfigError(
                 "scripted experts act in ee_delta control; make the env with control='ee_delta'"
             )
@@ -56,5 +57,5 @@ class ScriptedPolicy:
         return {"actions": np.asarray(action, dtype=np.float32)[None, :]}
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """Single action float32[7] (convenience for rollouts)."""
-        return self.infer(obs)["actions"][0]
+        """Single action float32[7] (convenience for rollouts; the chunk has one row)."""
+        return first_action(self.infer(obs))

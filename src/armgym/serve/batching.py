@@ -37,27 +37,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from armgym.contracts.policy import BatchPolicy, Policy, SessionPolicy
+from armgym.errors import ConfigError
+
 BatchFn = Callable[[list[Any]], Sequence[Any]]
 """``fn(items) -> results``: items are observations, or ``(policy, obs)`` pairs."""
 
 
-def batch_function(policy: Any) -> tuple[BatchFn | None, str]:
-    """The shared policy's list-based ``infer_batch``, or ``None`` and why not."""
-    fn = getattr(policy, "infer_batch", None)
-    if not callable(fn):
+def batch_function(policy: Policy) -> tuple[BatchFn | None, str]:
+    """The shared policy's list-based ``infer_batch`` (a :class:`BatchPolicy`), or
+    ``None`` and why not."""
+    if not isinstance(policy, BatchPolicy):
         return None, f"{type(policy).__name__} has no infer_batch(list_of_obs)"
-    return fn, ""
+    return policy.infer_batch, ""
 
 
-def session_batch_function(probe: Any) -> tuple[BatchFn | None, str]:
-    """``probe.infer_sessions`` for per-connection policies, or ``None`` and why not."""
-    fn = getattr(probe, "infer_sessions", None)
-    if not callable(fn):
+def session_batch_function(probe: Policy) -> tuple[BatchFn | None, str]:
+    """``probe.infer_sessions`` for per-connection policies (a :class:`SessionPolicy`),
+    or ``None`` and why not."""
+    if not isinstance(probe, SessionPolicy):
         return None, (
             f"each connection has its own {type(probe).__name__} (factory=) and it has no "
             "infer_sessions(list of (policy, obs))"
         )
-    return fn, ""
+    return probe.infer_sessions, ""
 
 
 @dataclass
@@ -90,7 +93,7 @@ class Batcher:
         waiting_limit: Callable[[], int] | None = None,
     ):
         if max_batch < 1 or window_s < 0:
-            raise ValueError(f"need max_batch >= 1 and window_s >= 0, got {max_batch}, {window_s}")
+            raise ConfigError(f"need max_batch >= 1 and window_s >= 0, got {max_batch}, {window_s}")
         self._fn = fn
         self.max_batch, self.window_s = max_batch, window_s
         self._lock = lock or threading.Lock()

@@ -11,70 +11,16 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
+from armgym.contracts.policy import Policy
 from armgym.errors import CheckpointError, ConfigError, UnknownNameError
-from armgym.policies.base import FeatureSpec, Policy, PolicyMetadata
+from armgym.policies.random_policy import RandomPolicy, metadata_for_env
 
 KINDS = ("scripted", "random")
 
-
-class RandomPolicy:
-    """Uniform random actions float32[horizon, action_dim] in [low, high].
-
-    Args:
-        metadata: the schema to announce (observations are validated against it).
-        low / high: action bounds, float32[action_dim] (default [-1, 1]).
-        seed: generator seed (reset() does not reseed, so episodes differ).
-    """
-
-    def __init__(
-        self,
-        metadata: PolicyMetadata,
-        low: np.ndarray | None = None,
-        high: np.ndarray | None = None,
-        seed: int | None = None,
-    ):
-        self.metadata = metadata
-        dim = metadata.action_dim
-        self.low = np.full(dim, -1.0, np.float32) if low is None else np.asarray(low, np.float32)
-        self.high = np.full(dim, 1.0, np.float32) if high is None else np.asarray(high, np.float32)
-        self._rng = np.random.default_rng(seed)
-        self._shape = (metadata.action_horizon, dim)
-
-    def reset(self) -> None:
-        pass
-
-    def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        u = self._rng.random(self._shape, dtype=np.float32)
-        return {"actions": self.low + u * (self.high - self.low)}
-
-
-def metadata_for_env(env: object, *, horizon: int = 1, name: str = "") -> PolicyMetadata:
-    """Schema of a gymnasium env: each Box of its Dict observation space -> FeatureSpec."""
-    import gymnasium as gym
-
-    obs_space = getattr(env, "observation_space", None)
-    act_space = getattr(env, "action_space", None)
-    if not isinstance(obs_space, gym.spaces.Dict) or not isinstance(act_space, gym.spaces.Box):
-        raise ConfigError("env needs a Dict observation space and a Box action space")
-    features = {
-        key: FeatureSpec(str(space.dtype), tuple(space.shape))
-        for key, space in obs_space.spaces.items()
-        if isinstance(space, gym.spaces.Box)
-    }
-    fps = float(getattr(env, "metadata", {}).get("render_fps", 0) or 0)
-    return PolicyMetadata(
-        observation=features,
-        action_dim=int(act_space.shape[0]),
-        action_horizon=horizon,
-        fps=fps,
-        name=name,
-    )
+__all__ = ["KINDS", "RandomPolicy", "factory_for", "load_checkpoint_policy", "metadata_for_env"]
 
 
 def _random_factory(arg: str) -> Callable[[], Policy]:
@@ -87,7 +33,8 @@ def _random_factory(arg: str) -> Callable[[], Policy]:
         if key != "horizon" or not value.isdigit() or int(value) < 1:
             raise ConfigError(f"random policy option {opt!r}: only horizon=<int >= 1> is known")
         horizon = int(value)
-    _import_envs()
+    import armgym.envs  # noqa: F401  (registers armgym/<Task>-v0)
+
     env = gym.make(env_id)
     try:
         meta = metadata_for_env(env.unwrapped, horizon=horizon, name=f"random:{env_id}")
@@ -112,12 +59,6 @@ def _scripted_factory(arg: str) -> Callable[[], Policy]:
     return make
 
 
-def _import_envs() -> None:
-    """Register armgym's gymnasium ids (``armgym/<Task>-v0``) if the envs package does."""
-    with contextlib.suppress(ImportError):
-        import armgym.envs  # noqa: F401
-
-
 def factory_for(spec: str) -> Callable[[], Policy]:
     """Factory building a fresh policy for a ``--policy`` spec (see module docstring)."""
     kind, sep, arg = spec.partition(":")
@@ -137,12 +78,7 @@ def load_checkpoint_policy(path: Path) -> Policy:
     """Load a trained policy with ``armgym.policies.load_checkpoint`` (imported lazily)."""
     if not Path(path).exists():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        from armgym.policies import load_checkpoint  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise CheckpointError(
-            "armgym.policies.load_checkpoint is not available in this install "
-            f"({exc}); install armgym[train] or serve a built-in policy with --policy"
-        ) from exc
+    from armgym.policies import load_checkpoint
+
     policy: Policy = load_checkpoint(path)
     return policy

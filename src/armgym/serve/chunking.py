@@ -1,6 +1,6 @@
 """Execute action chunks one step at a time: plain chunking and ACT temporal ensembling.
 
-Both wrap any :class:`~armgym.policies.base.Policy` whose ``infer`` returns
+Both wrap any :class:`~armgym.contracts.policy.Policy` whose ``infer`` returns
 ``{"actions": float32[H, A]}`` and are themselves policies whose ``infer`` returns
 ``{"actions": float32[1, A]}`` (one step), so they stack with every other wrapper.
 Use :func:`step_action` to get the ``float32[A]`` vector an env's ``step`` takes.
@@ -22,26 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from armgym.errors import ConfigError, ProtocolError
-from armgym.policies.base import Policy, PolicyMetadata
-
-
-def _chunk(result: dict[str, Any], horizon: int | None) -> np.ndarray:
-    actions = result.get("actions") if isinstance(result, dict) else None
-    if not isinstance(actions, np.ndarray) or actions.ndim != 2 or actions.shape[0] < 1:
-        shape = getattr(actions, "shape", None)
-        raise ProtocolError(f"inner policy must return actions float32[H, A], got shape {shape}")
-    if horizon is not None and actions.shape[0] < horizon:
-        raise ProtocolError(
-            f"inner policy returned {actions.shape[0]} action rows, fewer than {horizon}"
-        )
-    return actions
+from armgym.contracts.policy import Policy, PolicyMetadata
+from armgym.errors import ConfigError
+from armgym.policies.runner import ChunkRunner, FrameHistory, action_chunk, first_action
 
 
 def step_action(result: dict[str, Any]) -> np.ndarray:
     """The first row of ``result["actions"]`` as float32[A] (what ``env.step`` takes)."""
-    actions = np.asarray(result["actions"], dtype=np.float32)
-    return actions[0] if actions.ndim == 2 else actions
+    return first_action(result)
 
 
 def _one_step_metadata(meta: PolicyMetadata, name: str) -> PolicyMetadata:
@@ -71,25 +59,24 @@ class ActionChunkBroker:
             raise ConfigError(f"execute_steps must be in [1, {horizon}], got {steps}")
         self.policy, self.execute_steps = policy, steps
         self.metadata = _one_step_metadata(policy.metadata, "chunked")
-        self._chunk: np.ndarray | None = None
-        self._step = 0
-        self.inner_calls = 0
+        self._runner = ChunkRunner(1, steps)
+
+    @property
+    def inner_calls(self) -> int:
+        """How many times the inner policy was queried."""
+        return self._runner.inner_calls
 
     def reset(self) -> None:
         self.policy.reset()
-        self._chunk, self._step = None, 0
+        self._runner.reset()
 
     def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Return ``{"actions": float32[1, A]}``: the next row of the current chunk."""
-        if self._chunk is None:
-            self._chunk = _chunk(self.policy.infer(obs), self.execute_steps)
-            self._step = 0
-            self.inner_calls += 1
-        row = self._chunk[self._step : self._step + 1]
-        self._step += 1
-        if self._step >= self.execute_steps:
-            self._chunk = None
-        return {"actions": row}
+        row = self._runner.act(obs, self._query)
+        return {"actions": row[None]}
+
+    def _query(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return action_chunk(self.policy.infer(obs), self.execute_steps)
 
 
 class TemporalEnsembler:
@@ -116,7 +103,7 @@ class TemporalEnsembler:
 
     def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Return ``{"actions": float32[1, A]}``: the ensembled action for this step."""
-        chunk = _chunk(self.policy.infer(obs), None)
+        chunk = action_chunk(self.policy.infer(obs))
         t = self._t
         self._chunks.append((t, chunk))
         while self._chunks and self._chunks[0][0] + len(self._chunks[0][1]) <= t:
@@ -143,11 +130,9 @@ class ObservationHistory:
     """
 
     def __init__(self, policy: Policy, horizon: int):
-        if horizon < 1:
-            raise ConfigError(f"history horizon must be >= 1, got {horizon}")
         self.policy, self.horizon = policy, horizon
         self.metadata = policy.metadata
-        self._frames: deque[dict[str, Any]] = deque(maxlen=horizon)
+        self._frames = FrameHistory(horizon, fill=False)
 
     def reset(self) -> None:
         self.policy.reset()
@@ -155,6 +140,4 @@ class ObservationHistory:
 
     def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self._frames.append(obs)
-        frames = self._frames
-        stacked = {k: np.stack([np.asarray(f[k]) for f in frames]) for k in obs}
-        return self.policy.infer(stacked)
+        return self.policy.infer(self._frames.stacked(obs.keys()))

@@ -1,4 +1,4 @@
-"""``WebsocketPolicyClient``: a remote policy behind the :class:`~armgym.policies.base.Policy` protocol.
+"""``WebsocketPolicyClient``: a remote policy behind the :class:`~armgym.contracts.policy.Policy` protocol.
 
 Speaks the same wire protocol as ``openpi_client.websocket_client_policy`` (so it also
 talks to openpi servers), and adds what a control loop needs:
@@ -27,8 +27,8 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
+from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.errors import ProtocolError
-from armgym.policies.base import FeatureSpec, PolicyMetadata
 from armgym.transport import wire
 from armgym.transport.connection import RequestTimeoutError, ServerError, connect_with_retry
 

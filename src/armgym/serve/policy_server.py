@@ -1,4 +1,4 @@
-"""Serve a :class:`~armgym.policies.base.Policy` over websockets, speaking openpi's protocol.
+"""Serve a :class:`~armgym.contracts.policy.Policy` over websockets, speaking openpi's protocol.
 
 Protocol (one websocket connection = one lockstep session; see ``docs/serving.md``):
 
@@ -38,8 +38,8 @@ import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from armgym.contracts.policy import Policy, PolicyMetadata, SessionPolicy
 from armgym.errors import ConfigError, ProtocolError
-from armgym.policies.base import Policy, PolicyMetadata
 from armgym.serve.batching import Batcher, batch_function, session_batch_function
 from armgym.transport import wire
 from armgym.transport.connection import (
@@ -102,8 +102,9 @@ class PolicyServer:
 
     Args:
         policy: the policy every connection talks to (calls are serialised by a lock). A
-            policy with ``fork()`` (armgym's learned policies) is forked per connection
-            instead: one model, a history and noise generator per client.
+            :class:`~armgym.contracts.policy.SessionPolicy` (armgym's learned policies)
+            is forked per connection instead: one model, a history and noise generator
+            per client.
         factory: alternatively, build a fresh policy per connection (stateful policies
             such as scripted experts); exactly one of ``policy`` / ``factory``.
         host: interface to bind; ``127.0.0.1`` unless you mean to expose it.
@@ -137,10 +138,10 @@ class PolicyServer:
     ):
         if (policy is None) == (factory is None):
             raise ConfigError("PolicyServer needs exactly one of policy= or factory=")
-        if policy is not None and callable(getattr(policy, "fork", None)):
+        if isinstance(policy, SessionPolicy):
             # a stateful policy that can share its model (LearnedPolicy): one fork per
             # connection, so clients never mix observation histories or noise
-            policy, factory = None, policy.fork  # type: ignore[attr-defined]
+            factory, policy = policy.fork, None
         if max_batch < 1 or batch_window_ms < 0:
             raise ConfigError(
                 f"--max-batch must be >= 1 and --batch-window-ms >= 0, "

@@ -25,8 +25,6 @@ step: loss, lr; plus eval lines).
 from __future__ import annotations
 
 import copy
-import dataclasses
-import hashlib
 import json
 import math
 import time
@@ -37,32 +35,38 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
-from tqdm import tqdm
 
+from armgym.contracts.policy import FeatureSpec
 from armgym.data.reader import LeRobotReader
 from armgym.data.torch_dataset import HorizonDataset
-from armgym.errors import CheckpointError, ConfigError, DatasetError
-from armgym.policies.base import FeatureSpec
-from armgym.policies.checkpoint import (
+from armgym.errors import ConfigError, DatasetError
+from armgym.policies.checkpoint import WEIGHTS_FILE
+from armgym.policies.diffusion import DiffusionConfig
+from armgym.policies.encoders import IMAGE_PREFIX
+from armgym.policies.learned import (
     ACTION_KEY,
     LearnedPolicy,
     build_policy,
     save_checkpoint,
-    write_atomic,
 )
-from armgym.policies.diffusion import DiffusionConfig
-from armgym.policies.encoders import IMAGE_PREFIX
 from armgym.policies.mlp import MLPConfig
 from armgym.policies.normalize import Normalizer, compute_stats
+from armgym.progress import progress
+from armgym.train.state import (
+    TRAIN_STATE,
+    resume_train_state,
+    save_train_state,
+    start_run,
+    to_jsonable,
+)
 
 STATE_KEYS = {
     "state": ("observation.state", "observation.environment_state"),
+    "robot": ("observation.state",),
     "pixels": ("observation.state",),
     "both": ("observation.state", "observation.environment_state"),
 }
 DEFAULT_LR = {"diffusion": 5e-4, "mlp": 1e-3}
-TRAIN_STATE = "train_state"
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,8 @@ class BCConfig:
     """Output/checkpoint folder (model.safetensors, config.json, train_state.*, log.jsonl)."""
     policy: Literal["diffusion", "mlp"] = "diffusion"
     """Policy kind."""
-    obs: Literal["state", "pixels", "both"] = "state"
-    """Observations: state (robot + object state) | pixels (robot state + cameras) | both."""
+    obs: Literal["state", "robot", "pixels", "both"] = "state"
+    """Observations: state (robot + object state) | robot (robot state only) | pixels | both."""
     cameras: tuple[str, ...] = ("front",)
     """Cameras used with --obs pixels/both (dataset keys observation.images.<cam>)."""
     steps: int = 3000
@@ -150,8 +154,8 @@ def train(cfg: BCConfig) -> dict[str, Any]:
 
     # ---- loop -------------------------------------------------------------------------
     log = open(out / "log.jsonl", "a")  # noqa: SIM115 (kept open for the whole loop)
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.policy}", unit="step",
-               disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
+    bar = progress(total=cfg.steps, initial=start, desc=f"train {cfg.policy}", unit="step",
+                   disable=not cfg.progress)  # fmt: skip
     t0, eval_s, loss_value = time.perf_counter() - elapsed, 0.0, float("nan")
     try:
         for step in range(start, cfg.steps):
@@ -213,7 +217,7 @@ def load_data(cfg: BCConfig) -> TrainData:
     """Windows, observation schema, normalisation stats and env config of ``cfg.dataset``."""
     pcfg = cfg.policy_config
     state_keys = list(STATE_KEYS[cfg.obs])
-    image_keys = [f"{IMAGE_PREFIX}{c}" for c in cfg.cameras] if cfg.obs != "state" else []
+    image_keys = [f"{IMAGE_PREFIX}{c}" for c in cfg.cameras] if uses_cameras(cfg) else []
     reader = LeRobotReader(cfg.dataset)
     check_features(reader, [*state_keys, *image_keys, ACTION_KEY])
     windows = HorizonDataset(reader, obs_horizon=pcfg.obs_horizon, action_horizon=pcfg.horizon,
@@ -231,6 +235,11 @@ def load_data(cfg: BCConfig) -> TrainData:
 
 
 # ---------------------------------------------------------------------------- helpers
+def uses_cameras(cfg: BCConfig) -> bool:
+    """True for the observation modes that read camera images (pixels, both)."""
+    return cfg.obs in ("pixels", "both")
+
+
 def check_features(reader: LeRobotReader, keys: list[str]) -> None:
     missing = [k for k in keys if k not in reader.features]
     if missing:
@@ -242,10 +251,11 @@ def check_features(reader: LeRobotReader, keys: list[str]) -> None:
 
 
 def env_config(reader: LeRobotReader, cfg: BCConfig) -> dict[str, Any]:
-    """The env the policy is for: the dataset's meta/armgym.json, obs mode set to ``cfg.obs``."""
+    """The env the policy is for: the dataset's meta/armgym.json, obs mode set to ``cfg.obs``
+    (``robot`` -> the env's ``state`` mode, whose ``observation.state`` the policy reads)."""
     env: dict[str, Any] = reader.env_config() or {"task": cfg.task}
-    env["obs"] = cfg.obs
-    if cfg.obs != "state":
+    env["obs"] = "state" if cfg.obs == "robot" else cfg.obs
+    if uses_cameras(cfg):
         env["cameras"] = list(cfg.cameras)
         h, w = reader.features[f"{IMAGE_PREFIX}{cfg.cameras[0]}"]["shape"][:2]
         env["image_size"] = [int(h), int(w)]
@@ -304,24 +314,14 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 
 def periodic_eval(policy: LearnedPolicy, cfg: BCConfig) -> dict[str, Any]:
     from armgym.eval.report import summarize
-    from armgym.eval.rollout import rollout
+    from armgym.eval.rollout import RolloutConfig, rollout
 
     seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
     t0 = time.perf_counter()
-    results, _ = rollout(policy, policy.env, seeds, num_envs=cfg.eval_num_envs)
+    results, _ = rollout(policy, policy.env, seeds, RolloutConfig(num_envs=cfg.eval_num_envs))
     s = summarize(results)
     keys = ("success_rate", "success_ci95", "mean_return", "mean_length", "episodes")
     return {**{k: s[k] for k in keys}, "wall_s": time.perf_counter() - t0}
-
-
-def to_jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    return obj
 
 
 # ---------------------------------------------------------------------------- run state
@@ -337,20 +337,7 @@ def save_run(
 ) -> None:
     """Checkpoint (EMA weights) + train state (raw weights, AdamW moments, step)."""
     save_checkpoint(out, policy, {**extra, "step": step})
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
-    opt_state = opt.state_dict()
-    for pid, st in opt_state["state"].items():
-        for name, value in st.items():
-            tensors[f"opt.{pid}.{name}"] = torch.as_tensor(value).contiguous()
-    blob = st_save(tensors)
-    write_atomic(out / f"{TRAIN_STATE}.safetensors", blob)
-    meta = {
-        "step": step,
-        "elapsed_s": elapsed,
-        "sha256": hashlib.sha256(blob).hexdigest(),
-        "config": to_jsonable(cfg),
-    }
-    write_atomic(out / f"{TRAIN_STATE}.json", (json.dumps(meta, indent=2) + "\n").encode())
+    save_train_state(out, model, opt, step, elapsed, to_jsonable(cfg))
 
 
 def prepare_out(
@@ -361,45 +348,11 @@ def prepare_out(
     opt: torch.optim.Optimizer,
 ) -> tuple[int, float]:
     """Fresh run (returns step 0) or, with --resume, restore state; returns (step, elapsed)."""
-    meta_path = out / f"{TRAIN_STATE}.json"
-    if not cfg.resume:
-        if meta_path.exists() and not cfg.overwrite:
-            raise ConfigError(
-                f"{out} already holds a training run; pass --resume to continue "
-                "it, --overwrite to start afresh, or another --out"
-            )
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "log.jsonl").write_text("")
+    if not start_run(out, resume=cfg.resume, overwrite=cfg.overwrite):
         return 0, 0.0
-    if not meta_path.exists():
-        raise CheckpointError(f"{meta_path}: missing; nothing to --resume in {out}")
-    meta = json.loads(meta_path.read_text())
-    same = {k: v for k, v in to_jsonable(cfg).items() if k not in RESUMABLE}
-    old = {k: v for k, v in meta["config"].items() if k not in RESUMABLE}
-    if same != old:
-        diff = sorted(k for k in same.keys() | old.keys() if same.get(k) != old.get(k))
-        raise ConfigError(f"--resume with different settings {diff} than the run in {out}")
-    blob = (out / f"{TRAIN_STATE}.safetensors").read_bytes()
-    if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
-        raise CheckpointError(
-            f"{out}/{TRAIN_STATE}.safetensors does not match its json; "
-            "the run was interrupted while saving: start with --overwrite"
-        )
-    tensors = st_load(blob)
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    weights = st_load((out / "model.safetensors").read_bytes())
-    ema.load_state_dict(weights)
-    opt_state = opt.state_dict()
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, pid, name = key.split(".", 2)
-            opt_state["state"].setdefault(int(pid), {})[name] = value
-    opt.load_state_dict(opt_state)
-    step = int(meta["step"])
-    lines = (out / "log.jsonl").read_text().splitlines() if (out / "log.jsonl").exists() else []
-    kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= step]
-    (out / "log.jsonl").write_text("".join(ln + "\n" for ln in kept))
-    return step, float(meta.get("elapsed_s", 0.0))
+    step, elapsed = resume_train_state(out, model, opt, to_jsonable(cfg), RESUMABLE)
+    ema.load_state_dict(st_load((out / WEIGHTS_FILE).read_bytes()))
+    return step, elapsed
 
 
 #: settings that may change between a run and its --resume
@@ -414,3 +367,5 @@ RESUMABLE = {
     "progress",
     "num_threads",
 }
+
+__all__ = ["RESUMABLE", "TRAIN_STATE", "BCConfig", "to_jsonable", "train"]

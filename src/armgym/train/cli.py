@@ -1,38 +1,49 @@
-"""``armgym train <algorithm>``: one sub-command per training loop.
+"""``armgym train <algorithm>``: one tyro sub-command per training loop.
 
 armgym train bc --dataset DIR --policy diffusion|mlp --steps N --batch-size B --out CK
+
+A new loop (``sac``, ``residual``) is one more entry in :data:`ALGORITHMS`: its frozen
+config dataclass (the sub-command's options) and the function that trains from it.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import tyro
 
 from armgym.errors import UnknownNameError
 
-ALGORITHMS = {"bc": "behaviour cloning: MLP (action chunking) or Diffusion Policy"}
+#: sub-command -> (module, its frozen config class, its train(cfg) -> summary function)
+ALGORITHMS: dict[str, tuple[str, str, str]] = {
+    "bc": ("armgym.train.bc", "BCConfig", "train"),
+}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print("usage: armgym train <algorithm> [options]   (armgym train bc --help)\n")
-        for name, help_ in ALGORITHMS.items():
-            print(f"  {name:<6} {help_}")
-        return 0
-    algo, rest = args[0], args[1:]
-    if algo not in ALGORITHMS:
-        raise UnknownNameError("training algorithm", algo, ALGORITHMS)
-    from armgym.train.bc import BCConfig, train
-
-    cfg = tyro.cli(BCConfig, args=rest, prog="armgym train bc")
-    s = train(cfg)
-    print(
+def _bc_summary(s: dict[str, Any]) -> str:
+    return (
         f"trained {s['policy']} ({s['policy_params'] / 1e6:.2f} M params) for {s['steps']} "
         f"steps in {s['wall_s']:.0f} s ({s['samples_per_s']:.0f} samples/s); final loss "
         f"{s['final_loss']:.4f}; checkpoint: {s['out']}"
     )
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {"bc": _bc_summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and not args[0].startswith("-") and args[0] not in ALGORITHMS:
+        raise UnknownNameError("training algorithm", args[0], ALGORITHMS)
+    modules = {name: importlib.import_module(mod) for name, (mod, _, _) in ALGORITHMS.items()}
+    configs = {name: getattr(modules[name], cls) for name, (_, cls, _) in ALGORITHMS.items()}
+    cfg = tyro.extras.subcommand_cli_from_dict(configs, prog="armgym train", args=args)
+    name = next(n for n, c in configs.items() if isinstance(cfg, c))
+    summary = getattr(modules[name], ALGORITHMS[name][2])(cfg)
+    print(SUMMARIES[name](summary))
     return 0
 
 
