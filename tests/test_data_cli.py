@@ -148,7 +148,7 @@ def test_policy_source_executes_chunks(monkeypatch) -> None:
             Chunky.calls += 1
             return {"actions": np.arange(21, dtype=np.float32).reshape(3, 7) / 100}
 
-    import armgym.serve.builtin_policies as bp
+    import armgym.apps.policy_specs as bp
 
     monkeypatch.setattr(bp, "load_checkpoint_policy", lambda path: Chunky())
     actor = collect.make_actions("policy:/some/ckpt", env=None)

@@ -28,11 +28,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import armgym  # noqa: F401  (registers armgym/PickCube-v0)
+from armgym.apps.policy_specs import factory_for, load_checkpoint_policy
 from armgym.apps.run import run_episodes
 from armgym.apps.serve import ServeConfig, build_server
 from armgym.contracts.policy import Policy, PolicyMetadata
 from armgym.errors import CheckpointError, ConfigError, UnknownNameError
-from armgym.serve.builtin_policies import factory_for, load_checkpoint_policy
 from armgym.serve.policy_client import RequestTimeoutError, ServerError, WebsocketPolicyClient
 from armgym.serve.policy_server import PolicyServer
 from armgym.transport import wire

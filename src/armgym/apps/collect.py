@@ -63,7 +63,7 @@ class CollectConfig:
     randomization: str = "low"
     """Initial-state randomisation: low | med | high."""
     max_steps: int = 0
-    """Steps per episode at most (0: the env's time limit, else 200)."""
+    """Steps per episode at most; replaces the task's time limit (0: keep the task's)."""
     seed: int = 0
     """Seed of the first episode; episode attempt i uses seed + i."""
     realtime: bool | None = None
@@ -98,7 +98,7 @@ class CheckpointActions:
     """``act(obs)`` from a checkpoint policy; executes returned action chunks in order."""
 
     def __init__(self, path: Path):
-        from armgym.serve.builtin_policies import load_checkpoint_policy
+        from armgym.apps.policy_specs import load_checkpoint_policy
 
         self.policy = load_checkpoint_policy(path)
         self.runner = ChunkRunner()  # the policy keeps its own observation history
@@ -219,7 +219,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     if cfg.episodes < 1:
         raise ConfigError("--episodes must be >= 1.")
     check_source(cfg.source, cfg.intervene)
-    base = make_env(env_config(cfg))
+    # --max-steps replaces the task's time limit (a longer one too: a person may need it)
+    base = make_env(env_config(cfg), max_episode_steps=cfg.max_steps or None)
     viewer = None
     try:
         keys = None
@@ -252,7 +253,7 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     human = cfg.source in TELEOP_SOURCES or bool(cfg.intervene)
     realtime = cfg.realtime if cfg.realtime is not None else human or cfg.viewer
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
-    robot_type = getattr(getattr(env.unwrapped.task, "robot", None), "name", cfg.robot)
+    robot_type = env.unwrapped.robot.robot_name
     writer = LeRobotWriter(
         cfg.out,
         features,
@@ -268,7 +269,8 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
             f"appending after episode {writer.total_episodes - 1}",
             file=sys.stderr,
         )
-    limit = cfg.max_steps or int(getattr(env.spec, "max_episode_steps", None) or 200)
+    spec_limit = env.spec.max_episode_steps if env.spec is not None else None
+    limit = cfg.max_steps or int(spec_limit or 200)
     attempts = cfg.max_attempts or (3 * cfg.episodes if cfg.only_success else cfg.episodes)
     recorder = EpisodeRecorder(env, writer, realtime=realtime, sim_state=cfg.sim_state)
     results: list[EpisodeResult] = []

@@ -242,7 +242,8 @@ def collect_demos(root: Path, cfg: DemoConfig) -> None:
 
 def checkpoint_matches(ckpt: Path, bc: Any) -> bool:
     """True if ``ckpt`` finished a run with the same settings as ``bc``."""
-    from armgym.train.bc import RESUMABLE, TRAIN_STATE, to_jsonable
+    from armgym.train.bc import RESUMABLE
+    from armgym.train.state import TRAIN_STATE, to_jsonable
 
     try:
         meta = json.loads((ckpt / f"{TRAIN_STATE}.json").read_text())

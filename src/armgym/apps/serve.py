@@ -45,7 +45,7 @@ class ServeConfig:
 
 def build_server(cfg: ServeConfig) -> PolicyServer:
     """Load the policy ``cfg`` names and wrap it in a :class:`PolicyServer` (not started)."""
-    from armgym.serve import builtin_policies
+    from armgym.apps import policy_specs
 
     if (cfg.checkpoint is None) == (cfg.policy is None):
         raise ConfigError("give exactly one of --checkpoint PATH or --policy scripted:<Task>")
@@ -60,9 +60,9 @@ def build_server(cfg: ServeConfig) -> PolicyServer:
         "batch_window_ms": cfg.batch_window_ms,
     }
     if cfg.checkpoint is not None:
-        return PolicyServer(builtin_policies.load_checkpoint_policy(cfg.checkpoint), **kwargs)
+        return PolicyServer(policy_specs.load_checkpoint_policy(cfg.checkpoint), **kwargs)
     assert cfg.policy is not None
-    return PolicyServer(factory=builtin_policies.factory_for(cfg.policy), **kwargs)
+    return PolicyServer(factory=policy_specs.factory_for(cfg.policy), **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:

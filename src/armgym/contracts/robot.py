@@ -92,8 +92,8 @@ class Robot(Protocol):
 
 
 @runtime_checkable
-class SimStateRobot(Robot, Protocol):
-    """A robot whose full simulation state can be saved and restored (sim, served sim)."""
+class SimStateful(Protocol):
+    """Anything whose full simulation state can be saved and restored (a sim robot, an env)."""
 
     def get_sim_state(self) -> np.ndarray:
         """Physics + controller state, float64[S]; :meth:`set_sim_state` restores it exactly."""
@@ -102,6 +102,11 @@ class SimStateRobot(Robot, Protocol):
     def set_sim_state(self, state: np.ndarray) -> None:
         """Restore a float64[S] state from :meth:`get_sim_state`; the next ``act`` continues it."""
         ...
+
+
+@runtime_checkable
+class SimStateRobot(Robot, SimStateful, Protocol):
+    """A robot whose full simulation state can be saved and restored (sim, served sim)."""
 
 
 @runtime_checkable

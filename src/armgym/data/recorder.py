@@ -30,6 +30,7 @@ from armgym.contracts.info import (
     POLICY_ACTION,
     TELEOP_EVENTS,
 )
+from armgym.contracts.robot import SimStateful
 from armgym.data import lerobot_format as fmt
 
 #: Per-frame outcome features the recorder adds.
@@ -66,7 +67,7 @@ def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any
             feats[key] = fmt.video_feature(space.shape[0], space.shape[1], fps)
         else:
             feats[key] = fmt.vector_feature(int(np.prod(space.shape)))
-    if sim_state and hasattr(env.unwrapped, "get_sim_state"):
+    if sim_state and isinstance(env.unwrapped, SimStateful):
         env.reset(seed=0)
         n = int(np.asarray(env.unwrapped.get_sim_state()).size)
         feats[SIM_STATE_KEY] = fmt.vector_feature(n, dtype="float64")

@@ -171,12 +171,3 @@ def config_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
         else:
             kwargs[name] = value
     return cls(**kwargs)
-
-
-def __getattr__(name: str) -> Any:
-    """Names that moved to :mod:`armgym.policies.learned` (the BC policy runtime)."""
-    from armgym.policies import learned
-
-    if name in learned.__all__:
-        return getattr(learned, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

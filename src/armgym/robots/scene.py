@@ -16,7 +16,7 @@ from armgym.robots.base import RobotSpec
 from armgym.robots.specs import mjcf_path
 
 if TYPE_CHECKING:
-    from armgym.tasks.base import Task
+    from armgym.contracts.scene import SceneTask as Task
 
 
 def _look_at_xyaxes(eye: np.ndarray, target: np.ndarray) -> list[float]:

@@ -14,12 +14,12 @@ import mujoco
 import numpy as np
 
 from armgym.contracts.observation import Obs
+from armgym.contracts.scene import SceneTask as Task
 from armgym.errors import ConfigError, PhysicsError
 from armgym.registry import check_choice
 from armgym.robots.base import RobotSpec
 from armgym.robots.controllers import CONTROL_MODES, ArmController, ControllerConfig
 from armgym.robots.scene import build_scene
-from armgym.tasks.base import Task
 
 _STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART
 _BAD_WARNINGS = (

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -43,6 +43,21 @@ class TeleopCommand:
     events: frozenset[str] = field(default_factory=frozenset)
 
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+@runtime_checkable
+class InputSource(Protocol[T_co]):
+    """A device's raw input: each call returns what happened since the last call."""
+
+    def __call__(self) -> T_co: ...
+
+    def close(self) -> None:
+        """Release the device (terminal mode, file handle); calling it twice is harmless."""
+
+
+@runtime_checkable
 class TeleopDevice(Protocol):
     """A human input device. ``poll`` never blocks for long (<= a few ms).
 
@@ -55,9 +70,6 @@ class TeleopDevice(Protocol):
     def poll(self) -> TeleopCommand: ...
 
     def close(self) -> None: ...
-
-
-T = TypeVar("T")
 
 
 class ScriptedEvents(Generic[T]):
@@ -81,6 +93,9 @@ class ScriptedEvents(Generic[T]):
     @property
     def exhausted(self) -> bool:
         return self.position >= len(self.items)
+
+    def close(self) -> None:
+        """Nothing to release (a scripted stream holds no device)."""
 
 
 def clip_action(values: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ class InterventionWrapper(TeleopWrapper):
     """The agent acts unless the person at ``device`` has taken over with its toggle."""
 
     def __init__(self, env: gym.Env, device: TeleopDevice):
-        if not hasattr(device, "intervention"):
+        if not isinstance(device, TeleopDevice):
             raise TypeError(
                 f"{type(device).__name__} has no intervention toggle; use a keyboard, "
                 "SpaceMouse or gamepad to take over from a policy"

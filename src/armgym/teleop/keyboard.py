@@ -28,7 +28,7 @@ import numpy as np
 
 from armgym.errors import ConfigError
 from armgym.robots.controllers import GRIPPER_CLOSED, GRIPPER_OPEN
-from armgym.teleop.base import TeleopCommand, clip_action
+from armgym.teleop.base import InputSource, TeleopCommand, clip_action
 
 #: key -> (action axis, sign)
 MOTION_KEYS: dict[str, tuple[int, float]] = {
@@ -119,7 +119,7 @@ class KeyboardTeleop:
 
     def __init__(
         self,
-        source: Callable[[], Sequence[str]] | None = None,
+        source: InputSource[Sequence[str]] | None = None,
         keymap: KeyMap = TERMINAL_KEYMAP,
         speed: float = 1.0,
         hold_s: float = 0.12,
@@ -157,6 +157,4 @@ class KeyboardTeleop:
         return TeleopCommand(clip_action(action), self.intervention, frozenset(events))
 
     def close(self) -> None:
-        close = getattr(self.source, "close", None)
-        if close is not None:
-            close()
+        self.source.close()

@@ -89,6 +89,9 @@ class ViewerKeys:
         self._lock = threading.Lock()
         self._pressed: list[str] = []
 
+    def close(self) -> None:
+        """Nothing to release: the viewer window owns the keyboard."""
+
     def key_callback(self, keycode: int) -> None:
         with self._lock:
             self._pressed.append(key_name(keycode))
