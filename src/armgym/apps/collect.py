@@ -24,7 +24,7 @@ from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import ConfigError, UnknownNameError
 
-TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
+TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad", "phone", "pose-stream")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class CollectConfig:
     robot: str = "panda"
     """Robot name."""
     source: str = "scripted"
-    """scripted | keyboard | spacemouse | gamepad | policy:<checkpoint dir>."""
+    """scripted | keyboard | spacemouse | gamepad | phone | pose-stream | policy:<checkpoint dir>."""
     episodes: int = 10
     """Episodes to save."""
     only_success: bool = False
@@ -70,7 +70,7 @@ class CollectConfig:
     progress: bool = True
     """Show a progress bar."""
     intervene: str = ""
-    """Teleop device (keyboard | spacemouse | gamepad) whose intervention toggle lets a
+    """Teleop device (keyboard | spacemouse | gamepad | phone | pose-stream) whose intervention toggle lets a
     person take over from a scripted or policy --source and hand back. Frames then record
     complementary_info.is_intervention and complementary_info.policy_action."""
     viewer: bool = False
@@ -134,7 +134,7 @@ def make_actor(source: str, env: Any, intervene: str = "", viewer_keys: Any = No
     else:
         raise ConfigError(
             f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
-            "gamepad or policy:<checkpoint dir>."
+            "gamepad, phone, pose-stream or policy:<checkpoint dir>."
         )
     if intervene:
         from armgym.teleop.intervention import InterventionActor
