@@ -201,7 +201,12 @@ def test_parse_messages() -> None:
     }
     s = decode_message(json.dumps(webxr), 0.0)
     assert s is not None and s.quat.tolist() == [1, 0, 0, 0] and s.scale == 0.5
-    assert dict(s.buttons) == {"move": True, "gripper": True, "intervention": True, "success": False}
+    assert dict(s.buttons) == {
+        "move": True,
+        "gripper": True,
+        "intervention": True,
+        "success": False,
+    }
     assert decode_message(json.dumps({"type": "log", "data": "hi"}), 0.0) is None
 
 

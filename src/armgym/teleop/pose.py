@@ -5,10 +5,11 @@
 polled at the env's control rate (``poll()``), where it produces ``ee_delta`` actions.
 
 Clutching: while the sample's ``move`` button is held, the tool follows the device's
-motion *relative to where the button was pressed*; releasing it freezes the tool, so the
-hand can be brought back and the button pressed again elsewhere (re-anchoring). With
-``M`` = ``PoseTeleopConfig.frame`` (device frame -> robot base frame) and ``p0, R0`` the
-device pose at the press, the tool's target relative to its goal at the press is::
+motion *relative to where the button was pressed*; releasing it freezes the target (the
+tool finishes the way to where the hand was, then stays), so the hand can be brought
+back and the button pressed again elsewhere (re-anchoring). With ``M`` =
+``PoseTeleopConfig.frame`` (device frame -> robot base frame) and ``p0, R0`` the device
+pose at the press, the tool's target relative to its target at the press is::
 
     Δp = scale · M (p − p0)                  [m, robot base frame]
     ΔR = (M R R0ᵀ Mᵀ) ^ rot_scale            (rotation about base-frame axes)
@@ -17,8 +18,9 @@ The target is low-pass filtered (time constant ``smoothing_s``), then each contr
 moves the commanded goal towards it by at most ``max_step_m`` / ``max_step_rad``, so a
 tracking glitch cannot jerk the arm. A sample that jumps more than ``jump_m`` /
 ``jump_rad`` from the previous one (lost tracking, a re-localised headset) re-anchors
-the clutch: the tool stays where it is instead of following the jump. A stream silent
-for ``stale_s`` (dropped connection, frozen tracker) releases the clutch: the arm holds.
+the clutch there: the tool does not follow the jump. A stream silent for ``stale_s``
+(dropped connection, frozen tracker) releases the clutch and drops the target: the arm
+holds where it is at once.
 
 The device keeps its own estimate of the controller's integrated goal (the sum of the
 actions it has issued), so it needs no observation; ``ee_delta`` integrates the same
@@ -133,7 +135,7 @@ class PoseSample:
     buttons: button name -> pressed (see the module docstring for the names).
     scale: extra translation scale from the sender (e.g. the phone page's slider).
     sent_t: sender's ``time.time()`` when sent [s], if the sender stamped it.
-    recv_t: receiver's ``time.perf_counter()`` on arrival [s].
+    recv_t: arrival time on the receiving device's clock [s] (``PoseTeleop.clock``).
     """
 
     position: np.ndarray
@@ -179,6 +181,7 @@ class PoseTeleop:
         self.last_sample: PoseSample | None = None
         self._lock = threading.Lock()
         self._latest: PoseSample | None = None
+        self._press: PoseSample | None = None  # the sample where "move" was pressed
         self._pending: set[str] = set()
         self._reanchor = False
         self._closed = False
@@ -186,6 +189,7 @@ class PoseTeleop:
         self._cmd_pos, self._cmd_rot = np.zeros(3), np.eye(3)
         self._filt_pos, self._filt_rot = np.zeros(3), np.eye(3)
         self._anchor: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._target: tuple[np.ndarray, np.ndarray] | None = None  # (pos, rot), goal space
         self._last_poll: float | None = None
 
     # -- stream side (any thread) -------------------------------------------------------
@@ -193,12 +197,17 @@ class PoseTeleop:
         """Take one stream sample: jump check, button edges; the pose is used at ``poll``."""
         with self._lock:
             prev = self._latest
+            pressed = sample.move and (
+                prev is None or not prev.move or sample.recv_t - prev.recv_t > self.cfg.stale_s
+            )
             if prev is not None and self._is_jump(prev, sample):
                 self.jumps += 1
-                self._reanchor = True
+                pressed = sample.move
+            if pressed:  # anchor at this very sample, whenever the next poll comes
+                self._press, self._reanchor = sample, True
             before = prev.buttons if prev is not None else {}
-            for name, pressed in sample.buttons.items():
-                if pressed and not before.get(name, False):
+            for name, down in sample.buttons.items():
+                if down and not before.get(name, False):
                     if name == "intervention":
                         self._pending.add("intervention")
                     elif name in BUTTON_EVENTS:
@@ -223,42 +232,60 @@ class PoseTeleop:
         dt = 0.0 if self._last_poll is None else max(now - self._last_poll, 0.0)
         self._last_poll = now
         with self._lock:
-            sample, pending, reanchor = self._latest, self._pending, self._reanchor
-            self._pending, self._reanchor = set(), False
+            sample, press, pending, reanchor = (
+                self._latest,
+                self._press,
+                self._pending,
+                self._reanchor,
+            )
+            self._press, self._pending, self._reanchor = None, set(), False
         events = frozenset(pending - {"intervention"})
         if "intervention" in pending:
             self.intervention = not self.intervention
-            reanchor = True  # a takeover starts from where the tool is
+            reanchor, self._target = True, None  # a takeover starts from where the tool is
         action = np.zeros(7, dtype=np.float32)
-        fresh = sample is not None and now - sample.recv_t <= self.cfg.stale_s
-        if sample is not None and fresh:
-            self.gripper = GRIPPER_CLOSED if sample.buttons.get("gripper") else GRIPPER_OPEN
-        if sample is None or not fresh or not sample.move:
-            self._anchor, self.last_sample = None, None
+        if sample is None or now - sample.recv_t > self.cfg.stale_s:
+            # no stream: hold the arm where it is, at once
+            self._anchor = self._target = self.last_sample = None
         else:
-            if self._anchor is None or reanchor:
-                self.anchors += 1
-                self._anchor = (sample.position.copy(), sample.rotation(), *self._goal())
-                self._filt_pos, self._filt_rot = self._goal()
-            action[:6] = self._track(sample, dt)
-            self.last_sample = sample
+            self.gripper = GRIPPER_CLOSED if sample.buttons.get("gripper") else GRIPPER_OPEN
+            if sample.move:
+                if self._anchor is None or reanchor:
+                    self._anchor_at(press if press is not None else sample)
+                self._target = self._target_of(sample)
+                self.last_sample = sample
+            else:  # released: the tool finishes the way to the last target, then stays
+                self._anchor = self.last_sample = None
+            if self._target is not None:
+                action[:6] = self._step_towards(*self._target, dt)
         action[6] = self.gripper
         return TeleopCommand(action, self.intervention, events)
 
-    def _goal(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._cmd_pos.copy(), self._cmd_rot.copy()
+    def _anchor_at(self, press: PoseSample) -> None:
+        """Clutch: device motion from ``press`` on moves the tool from its current target
+        (or, with none, from the commanded goal)."""
+        self.anchors += 1
+        if self._target is None:
+            self._target = self._cmd_pos.copy(), self._cmd_rot.copy()
+            self._filt_pos, self._filt_rot = self._target
+        self._anchor = (press.position.copy(), press.rotation(), *self._target)
 
-    def _track(self, sample: PoseSample, dt: float) -> np.ndarray:
-        """Step the filtered target towards the sample's; return the limited action[:6]."""
+    def _target_of(self, sample: PoseSample) -> tuple[np.ndarray, np.ndarray]:
+        """The tool target (goal space) for ``sample``: anchor + mapped device motion."""
         cfg, m = self.cfg, self.frame
         assert self._anchor is not None
-        p0, r0, goal_pos, goal_rot = self._anchor
-        target_pos = goal_pos + cfg.scale * sample.scale * (m @ (sample.position - p0))
+        p0, r0, base_pos, base_rot = self._anchor
+        pos = base_pos + cfg.scale * sample.scale * (m @ (sample.position - p0))
         rel = m @ (sample.rotation() @ r0.T) @ m.T
-        target_rot = _rotvec_to_mat(cfg.rot_scale * _mat_to_rotvec(rel)) @ goal_rot
+        return pos, _rotvec_to_mat(cfg.rot_scale * _mat_to_rotvec(rel)) @ base_rot
+
+    def _step_towards(self, pos: np.ndarray, rot: np.ndarray, dt: float) -> np.ndarray:
+        """Low-pass the target, then move the commanded goal towards it within the
+        per-step limits; return action[:6] (in [-1, 1])."""
+        cfg = self.cfg
         alpha = 1.0 if cfg.smoothing_s == 0 else 1.0 - math.exp(-dt / cfg.smoothing_s)
-        self._filt_pos = self._filt_pos + alpha * (target_pos - self._filt_pos)
-        turn = _mat_to_rotvec(target_rot @ self._filt_rot.T)
+        self._filt_pos = self._filt_pos + alpha * (pos - self._filt_pos)
+        turn = _mat_to_rotvec(rot @ self._filt_rot.T)
         self._filt_rot = _rotvec_to_mat(alpha * turn) @ self._filt_rot
         dp = _limit(self._filt_pos - self._cmd_pos, cfg.max_step_m)
         dr = _limit(_mat_to_rotvec(self._filt_rot @ self._cmd_rot.T), cfg.max_step_rad)

@@ -77,7 +77,11 @@ class PoseStreamClient:
     def __init__(self, url: str, api_key: str | None = None, *, binary: bool = False):
         self.binary = binary
         self.ws: ClientConnection = connect(
-            url, additional_headers=auth_header(api_key), compression=None, proxy=None
+            url,
+            additional_headers=auth_header(api_key),
+            compression=None,
+            proxy=None,
+            legacy=True,
         )
 
     def send(self, wp: Waypoint) -> float:

@@ -36,7 +36,7 @@ import math
 import os
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -214,7 +214,7 @@ class PoseStreamServer:
         try:
             async for frame in ws:
                 try:
-                    sample = decode_message(frame, time.perf_counter())
+                    sample = decode_message(frame, self.device.clock())
                 except ProtocolError as exc:
                     self.errors += 1
                     await ws.send(f"ProtocolError: {exc}")
@@ -290,12 +290,18 @@ class PoseStreamConfig:
 class PoseStreamTeleop:
     """A ``TeleopDevice``: a ``PoseTeleop`` fed by a ``PoseStreamServer`` in a thread.
 
-    ``url`` is where to send the stream; ``close()`` stops the server.
+    ``url`` is where to send the stream; ``close()`` stops the server. ``clock`` stamps
+    arrivals and paces the device (tests replace it to replay streams in virtual time).
     """
 
-    def __init__(self, config: PoseStreamConfig | None = None, **server_kwargs: Any):
+    def __init__(
+        self,
+        config: PoseStreamConfig | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        **server_kwargs: Any,
+    ):
         cfg = config or PoseStreamConfig()
-        self.device = PoseTeleop(cfg.pose)
+        self.device = PoseTeleop(cfg.pose, clock=clock)
         key = cfg.api_key or os.environ.get("ARMGYM_API_KEY") or None
         self.server = PoseStreamServer(
             self.device, host=cfg.host, port=cfg.port, api_key=key, **server_kwargs
