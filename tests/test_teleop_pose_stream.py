@@ -9,11 +9,14 @@ stays within 3 mm of the scaled device path while moving and ends within 2 mm of
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import stat
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import gymnasium as gym
@@ -24,6 +27,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 import armgym  # noqa: F401  (registers the envs)
+from armgym.cli import main as armgym_cli
+from armgym.data.reader import LeRobotReader
 from armgym.teleop.phone import PhoneConfig, PhoneTeleop, ensure_certificate
 from armgym.teleop.pose import PoseTeleopConfig
 from armgym.teleop.pose_replay import PoseStreamClient, Waypoint, circle, hold, line, yaw_quat
@@ -242,3 +247,44 @@ def test_dropped_stream_holds_the_arm() -> None:
     held = path[-12:]  # the last 1.2 s: stale after 0.25 s
     assert np.linalg.norm(held - held[0], axis=1).max() < 0.001
     assert 0.03 < path[-1, 1] < 0.06  # stopped about half way
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_collect_from_a_pose_stream(tmp_path: Path, monkeypatch) -> None:
+    """`armgym collect --source pose-stream` records what a tracker streams (real time)."""
+    from armgym.teleop import pose_stream
+
+    port = free_port()
+    monkeypatch.setattr(pose_stream, "PoseStreamConfig", partial(PoseStreamConfig, port=port))
+    stroke = hold((0, 0, 0), 0.3, 30) + line((0, 0, 0), (0.05, 0, 0), 1.0, 30)
+    stroke += hold((0.05, 0, 0), 2.0, 30)
+
+    def tracker() -> None:
+        deadline = time.monotonic() + 60
+        while True:  # the server starts inside collect
+            try:
+                client = PoseStreamClient(f"ws://127.0.0.1:{port}")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+        with client:
+            client.replay(stroke, 30)
+
+    sender = threading.Thread(target=tracker, daemon=True)
+    sender.start()
+    out = tmp_path / "ds"
+    args = ["collect", "--out", str(out), "--task", "Reach", "--source", "pose-stream"]
+    args += ["--episodes", "1", "--max-steps", "30", "--obs", "state", "--no-progress"]
+    assert armgym_cli(args) == 0
+    sender.join(10)
+    actions = LeRobotReader(out).episode(0)["action"]
+    assert actions.shape == (30, 7)
+    assert actions[:, 0].sum() * 0.02 == pytest.approx(0.05, abs=0.005)  # the 5 cm stroke
+    assert np.abs(actions[:, 1:6]).max() < 0.05
