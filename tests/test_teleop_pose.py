@@ -233,3 +233,22 @@ def test_bad_frames() -> None:
         decode_message("[1, 2]", 0.0)
     with pytest.raises(ProtocolError, match="WebXR"):
         decode_message(json.dumps({"type": "pose", "data": {"move": True}}), 0.0)
+
+
+def test_intervention_actor_with_a_pose_device() -> None:
+    """The policy acts until the hand presses intervention, then the hand's motion does."""
+    from armgym.teleop.intervention import InterventionActor
+
+    rig = Rig(smoothing_s=0.0)
+    policy_action = np.array([0, 0, -0.5, 0, 0, 0, 1], np.float32)
+    actor = InterventionActor(lambda obs: policy_action, rig.dev)
+    rig.feed((0, 0, 0))
+    rig.now += STEP
+    assert np.array_equal(actor({}), policy_action) and not actor.intervention
+    rig.feed((0, 0, 0), intervention=True)  # takes over
+    rig.now += STEP
+    took_over = actor({})
+    assert actor.intervention and np.all(took_over[:6] == 0)
+    rig.feed((0.01, 0, 0), intervention=True)
+    rig.now += STEP
+    assert actor({})[0] == pytest.approx(0.5)  # 1 cm of the hand = half a 2 cm step
