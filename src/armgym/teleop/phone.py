@@ -212,16 +212,24 @@ class PhoneTeleop(PoseStreamTeleop):
     ``page_url`` is the address to open on the phone (it carries the key).
     """
 
+    page_url: str
+
     def __init__(self, config: PhoneConfig | None = None):
         cfg = config or PhoneConfig()
         key = cfg.api_key or os.environ.get("ARMGYM_API_KEY") or secrets.token_urlsafe(12)
-        cert = ensure_certificate(cfg.cert_dir)
+        hosts = {"localhost", "127.0.0.1", local_ip()}
+        if cfg.host not in ("0.0.0.0", ""):
+            hosts.add(cfg.host)
+        cert = ensure_certificate(cfg.cert_dir, sorted(hosts))
         pages = webxr_pages(cert.cert.read_bytes())
         stream = PoseStreamConfig(host=cfg.host, port=cfg.port, api_key=key, pose=cfg.pose)
-        super().__init__(stream, ssl_context=cert.ssl_context(), pages=pages)
         self.certificate = cert
-        host = local_ip() if cfg.host in ("0.0.0.0", "") else cfg.host
-        self.page_url = f"https://{host}:{self.thread.port}/?key={key}"
+        super().__init__(stream, ssl_context=cert.ssl_context(), pages=pages)
+
+    def announce(self) -> None:
+        host = local_ip() if self.server.host in ("0.0.0.0", "") else self.server.host
+        self.page_url = f"https://{host}:{self.thread.port}/?key={self.server.api_key}"
+        cert = self.certificate
         print(
             f"phone teleop: open {self.page_url} in Chrome on an Android phone "
             f"(certificate sha256 {cert.sha256[:16]}…, {'new' if cert.created else 'kept'}: "

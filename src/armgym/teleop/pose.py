@@ -184,7 +184,6 @@ class PoseTeleop:
         self._press: PoseSample | None = None  # the sample where "move" was pressed
         self._pending: set[str] = set()
         self._reanchor = False
-        self._closed = False
         # the controller's goal as the device has commanded it (arbitrary origin)
         self._cmd_pos, self._cmd_rot = np.zeros(3), np.eye(3)
         self._filt_pos, self._filt_rot = np.zeros(3), np.eye(3)

@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import ssl
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -309,6 +310,15 @@ class PoseStreamTeleop:
         self.thread = self.server.run_in_thread()
         scheme = "wss" if self.server.ssl_context is not None else "ws"
         self.url = f"{scheme}://{self.thread.host}:{self.thread.port}"
+        self.announce()
+
+    def announce(self) -> None:
+        """Say on stderr where to send the stream."""
+        key = " (with an API key)" if self.server.api_key else ""
+        print(
+            f"pose stream: send pose messages to {self.url}{key}; see docs/teleop.md",
+            file=sys.stderr,
+        )
 
     @property
     def intervention(self) -> bool:
