@@ -97,10 +97,12 @@ def test_phone_page_over_https_drives_the_device(tmp_path: Path) -> None:
             html = r.read().decode()
         assert "/ws${window.location.search}" in html and "navigator.xr" in html
         base = phone.page_url.split("?")[0]
-        with urllib.request.urlopen(f"{base}assets/teleop-ui.js?key=k3y", context=ctx) as r:
-            assert b"customElements" in r.read()
-        with pytest.raises(urllib.error.HTTPError, match="401"):
-            urllib.request.urlopen(base, context=ctx)
+        with urllib.request.urlopen(f"{base}assets/teleop-ui.js", context=ctx) as r:
+            assert b"customElements" in r.read()  # the page's <script src> has no key
+        with urllib.request.urlopen(f"{base}cert.pem", context=ctx) as r:
+            assert r.read() == phone.certificate.cert.read_bytes()
+        with pytest.raises(InvalidStatus, match="401"), connect(f"{phone.url}/ws", ssl=ctx):
+            pass
         webxr = {"position": {"x": 0.0, "y": 0.0, "z": 0.0}, "move": True, "gripper": "close"}
         webxr["orientation"] = {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0}
         with connect(f"{phone.url}/ws?key=k3y", ssl=ctx, proxy=None) as ws:

@@ -20,8 +20,9 @@ page's ``"log"``) are ignored.
 
 The server never answers a good message (a stream is one-way). A bad message is
 answered with a text frame ``"ProtocolError: <what is wrong>"`` and the connection stays
-open. Connections need ``Authorization: Api-Key <key>`` or, for browsers that cannot set
-headers, ``?key=<key>`` in the URL when an API key is set. ``GET /healthz`` answers 200.
+open. Websocket connections need ``Authorization: Api-Key <key>`` or, for browsers that
+cannot set headers, ``?key=<key>`` in the URL when an API key is set. ``GET /healthz``
+answers 200.
 When a client disconnects, the device releases its clutch: the arm holds.
 """
 
@@ -170,8 +171,9 @@ class PoseStreamServer:
         host / port: bind address (default 127.0.0.1; port 0 picks a free one).
         api_key: if set, required in the ``Authorization`` header or ``?key=``.
         ssl_context: serve ``wss://`` / ``https://`` (the phone page needs it).
-        pages: extra plain HTTP GET routes, path -> (body, content type), served after
-            the key check (``armgym.teleop.phone`` serves the WebXR page this way).
+        pages: extra plain HTTP GET routes, path -> (body, content type): public static
+            files (a page's ``<script src>`` cannot carry the key); the websocket needs
+            the key (``armgym.teleop.phone`` serves the WebXR page this way).
     """
 
     def __init__(
@@ -197,6 +199,9 @@ class PoseStreamServer:
         path = urlsplit(request.path).path
         if path == "/healthz":
             return _response(http.HTTPStatus.OK, b"OK\n", "text/plain")
+        if path in self.pages and "upgrade" not in request.headers.get("Connection", "").lower():
+            body, content_type = self.pages[path]  # static files: no key needed
+            return _response(http.HTTPStatus.OK, body, content_type)
         if self.api_key is not None and not _key_ok(request, self.api_key):
             log.warning("rejected %s from %s: bad API key", path, connection.remote_address)
             return _response(
@@ -204,9 +209,6 @@ class PoseStreamServer:
                 b"401 Unauthorized: send 'Authorization: Api-Key <key>' or add ?key=<key>\n",
                 "text/plain",
             )
-        if path in self.pages and "upgrade" not in request.headers.get("Connection", "").lower():
-            body, content_type = self.pages[path]
-            return _response(http.HTTPStatus.OK, body, content_type)
         return None
 
     async def _handler(self, ws: ServerConnection) -> None:
