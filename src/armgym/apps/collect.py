@@ -38,7 +38,8 @@ class CollectConfig:
     robot: str = "panda"
     """Robot name."""
     source: str = "scripted"
-    """scripted | keyboard | spacemouse | gamepad | phone | pose-stream | policy:<checkpoint dir>."""
+    """scripted | keyboard | spacemouse | gamepad | phone | pose-stream (docs/teleop.md) |
+    policy:<checkpoint dir>."""
     episodes: int = 10
     """Episodes to save."""
     only_success: bool = False
@@ -70,9 +71,10 @@ class CollectConfig:
     progress: bool = True
     """Show a progress bar."""
     intervene: str = ""
-    """Teleop device (keyboard | spacemouse | gamepad | phone | pose-stream) whose intervention toggle lets a
-    person take over from a scripted or policy --source and hand back. Frames then record
-    complementary_info.is_intervention and complementary_info.policy_action."""
+    """Teleop device (keyboard | spacemouse | gamepad | phone | pose-stream) whose
+    intervention toggle lets a person take over from a scripted or policy --source and
+    hand back. Frames then record complementary_info.is_intervention and
+    complementary_info.policy_action."""
     viewer: bool = False
     """Show the scene in the MuJoCo viewer while recording (needs a display). With
     --source keyboard the keys are read from the viewer window (arrows, PageUp/PageDown,
