@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "robots": {"errors", "registry", "contracts", "transport"},
     "tasks": {"errors", "registry", "contracts", "robots"},
     "envs": {"errors", "registry", "contracts", "progress", "robots", "tasks"},
-    "teleop": {"errors", "registry", "contracts", "robots"},
+    "teleop": {"errors", "registry", "contracts", "transport", "robots"},
     "data": {"errors", "contracts", "atomic", "progress"},
     "policies": {"errors", "registry", "contracts", "atomic", "robots", "tasks"},
     "rl": {"errors", "contracts", "atomic", "progress", "envs", "data", "policies"},

@@ -31,7 +31,7 @@ from armgym.errors import ConfigError, UnknownNameError
 from armgym.policies.runner import ChunkRunner
 from armgym.progress import progress
 
-TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
+TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad", "phone", "pose-stream")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class CollectConfig:
     robot: str = "panda"
     """Robot name."""
     source: str = "scripted"
-    """scripted | keyboard | spacemouse | gamepad | policy:<checkpoint dir>."""
+    """scripted | keyboard | spacemouse | gamepad | phone | pose-stream (docs/teleop.md) |
+    policy:<checkpoint dir>."""
     episodes: int = 10
     """Episodes to save."""
     only_success: bool = False
@@ -77,9 +78,10 @@ class CollectConfig:
     progress: bool = True
     """Show a progress bar."""
     intervene: str = ""
-    """Teleop device (keyboard | spacemouse | gamepad) whose intervention toggle lets a
-    person take over from a scripted or policy --source and hand back. Frames then record
-    complementary_info.is_intervention and complementary_info.policy_action."""
+    """Teleop device (keyboard | spacemouse | gamepad | phone | pose-stream) whose
+    intervention toggle lets a person take over from a scripted or policy --source and
+    hand back. Frames then record complementary_info.is_intervention and
+    complementary_info.policy_action."""
     viewer: bool = False
     """Show the scene in the MuJoCo viewer while recording (needs a display). With
     --source keyboard the keys are read from the viewer window (arrows, PageUp/PageDown,
@@ -149,7 +151,7 @@ def check_source(source: str, intervene: str = "") -> None:
     elif source != "scripted" and not source.startswith("policy:"):
         raise ConfigError(
             f"unknown --source {source!r}; use scripted, keyboard, spacemouse, "
-            "gamepad or policy:<checkpoint dir>."
+            "gamepad, phone, pose-stream or policy:<checkpoint dir>."
         )
     if intervene and intervene not in TELEOP_SOURCES:
         raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)

@@ -1,4 +1,5 @@
-"""Human input devices producing ee_delta actions: keyboard, SpaceMouse, gamepad.
+"""Human input devices producing ee_delta actions: keyboard, SpaceMouse, gamepad, and
+6-DoF pose tracking (a phone over WebXR, any tracker over a websocket pose stream).
 
 ``make_device(name)`` builds one by name; every device implements ``TeleopDevice``
 (``poll() -> TeleopCommand``). ``TeleopWrapper`` / ``InterventionWrapper`` put a device in
@@ -13,7 +14,7 @@ from armgym.errors import UnknownNameError
 from armgym.teleop.base import ScriptedEvents, TeleopCommand, TeleopDevice
 from armgym.teleop.intervention import InterventionWrapper, TeleopWrapper
 
-DEVICES = ("keyboard", "spacemouse", "gamepad")
+DEVICES = ("keyboard", "spacemouse", "gamepad", "phone", "pose-stream")
 
 
 def make_device(name: str, viewer_keys: Any = None) -> TeleopDevice:
@@ -38,6 +39,14 @@ def make_device(name: str, viewer_keys: Any = None) -> TeleopDevice:
         from armgym.teleop.gamepad import GamepadTeleop
 
         return GamepadTeleop()
+    if name == "phone":  # WebXR page over HTTPS (docs/teleop.md)
+        from armgym.teleop.phone import PhoneTeleop
+
+        return PhoneTeleop()
+    if name == "pose-stream":  # websocket pose stream on 127.0.0.1:8766 (docs/teleop.md)
+        from armgym.teleop.pose_stream import PoseStreamTeleop
+
+        return PoseStreamTeleop()
     raise UnknownNameError("teleop device", name, DEVICES)
 
 
