@@ -12,20 +12,24 @@ from typing import TYPE_CHECKING, Any
 from armgym.envs.warp.backend import WarpUnavailableError, require_warp, resolve_device
 
 if TYPE_CHECKING:
-    from armgym.envs.warp.env import WarpBatchedEnv, WarpEnvConfig
+    from armgym.envs.warp.env import WarpBatchedEnv, make_warp_env
 
 __all__ = [
     "WarpBatchedEnv",
-    "WarpEnvConfig",
     "WarpUnavailableError",
+    "make_warp_env",
     "require_warp",
     "resolve_device",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("WarpBatchedEnv", "WarpEnvConfig"):
-        from armgym.envs.warp import env
-
+    if name in ("WarpBatchedEnv", "make_warp_env"):
+        try:
+            from armgym.envs.warp import env
+        except ImportError as exc:  # torch (the tensors' library) is missing
+            raise WarpUnavailableError(
+                f"the warp backend needs torch ({exc}); pip install 'armgym[train,warp]'"
+            ) from None
         return getattr(env, name)
     raise AttributeError(name)

@@ -44,14 +44,18 @@ class BatchedController:
     ):
         self.mode, self.cfg, self.n = cpu.mode, cpu.cfg, cpu.n
         self.action_dim = cpu.action_dim
-        f32 = {"dtype": torch.float32, "device": device}
-        idx = {"dtype": torch.long, "device": device}
-        self.qadr = torch.as_tensor(cpu.qadr, **idx)
-        self.act_ids = torch.as_tensor(cpu.act_ids, **idx)
+
+        def f32(v: object) -> Tensor:
+            return torch.as_tensor(v, dtype=torch.float32, device=device)
+
+        def idx(v: object) -> Tensor:
+            return torch.as_tensor(v, dtype=torch.long, device=device)
+
+        self.qadr, self.act_ids = idx(cpu.qadr), idx(cpu.act_ids)
         self.grip_id, self.site_id = int(cpu.grip_id), int(cpu.site_id)
-        self.q_low, self.q_high = (torch.as_tensor(v, **f32) for v in (cpu.q_low, cpu.q_high))
-        self.home = torch.as_tensor(cpu.home, **f32)
-        self.ws_low, self.ws_high = (torch.as_tensor(v, **f32) for v in (cpu.ws_low, cpu.ws_high))
+        self.q_low, self.q_high = f32(cpu.q_low), f32(cpu.q_high)
+        self.home = f32(cpu.home)
+        self.ws_low, self.ws_high = f32(cpu.ws_low), f32(cpu.ws_high)
         self.g_closed, self.g_open = float(cpu.g_closed), float(cpu.g_open)
         jnt = [model.joint(j).id for j in cpu.spec.arm_joints]
         types = model.jnt_type[jnt]
@@ -62,11 +66,11 @@ class BatchedController:
         site_body = int(model.site_bodyid[self.site_id])
         if not all(_is_ancestor(model, int(model.jnt_bodyid[j]), site_body) for j in jnt):
             raise ConfigError("every arm joint must move the end-effector site (warp backend)")
-        self.jnt_ids = torch.as_tensor(jnt, **idx)
+        self.jnt_ids = idx(jnt)
         self.hinge = torch.as_tensor(types == mujoco.mjtJoint.mjJNT_HINGE, device=device)[:, None]
-        self.damp = (self.cfg.damping**2) * torch.eye(6, **f32)
-        self.goal_pos = torch.zeros(num_worlds, 3, **f32)
-        self.goal_rot = torch.eye(3, **f32).repeat(num_worlds, 1, 1)
+        self.damp = f32((self.cfg.damping**2) * np.eye(6))
+        self.goal_pos = f32(np.zeros((num_worlds, 3)))
+        self.goal_rot = f32(np.tile(np.eye(3), (num_worlds, 1, 1)))
 
     # -- state carried between control steps (the last 12 entries of sim_state) ----------
     def state(self, worlds: Tensor) -> Tensor:

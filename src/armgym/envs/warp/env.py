@@ -43,8 +43,10 @@ from armgym.tasks import TASKS
 
 #: the physics part of ``sim_state`` (the same as ``SimRobot``'s)
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART
-_VIEWS = ("qpos", "qvel", "ctrl", "site_xpos", "site_xmat", "xaxis", "xanchor")
-_VIEWS += ("mocap_pos", "mocap_quat")
+_VIEWS = (
+    *("qpos", "qvel", "ctrl", "site_xpos", "site_xmat", "xaxis", "xanchor"),
+    *("mocap_pos", "mocap_quat"),
+)
 
 
 class WarpBatchedEnv(VectorEnv):

@@ -117,7 +117,8 @@ BATCHED_SCORERS: dict[str, Scorer] = {"PickCube": _pick_cube, "Reach": _reach, "
 
 def observation_fields(state: Tensor, object_state: Tensor, n_arm: int) -> Fields:
     """The robot observation dict (as tasks read it) from env observation tensors."""
-    return {**split_state(state, n_arm), "object_state": object_state}  # type: ignore[dict-item]
+    fields: Fields = split_state(state, n_arm)  # type: ignore[arg-type, assignment]
+    return {**fields, "object_state": object_state}
 
 
 def score(task: Task, fields: Fields) -> tuple[Tensor, Tensor]:
