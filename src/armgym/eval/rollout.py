@@ -27,7 +27,7 @@ import numpy as np
 from armgym.errors import ConfigError
 from armgym.policies.base import Policy
 
-VECTORS = ("batched", "sync")
+VECTORS = ("batched", "sync", "warp")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,11 @@ def make_vector_env(env: Mapping[str, Any], num_envs: int, vector: str = "batche
         from armgym.envs.batched import BatchedEnv
 
         return BatchedEnv(task, num_envs, **kwargs)
+    if vector == "warp":  # all envs as worlds of one MuJoCo Warp model (armgym[warp])
+        from armgym.envs.warp import WarpBatchedEnv
+        from armgym.envs.warp.host import HostVectorEnv
+
+        return HostVectorEnv(WarpBatchedEnv(task, num_envs, **kwargs))
     if vector == "sync":
         fns = [lambda: gym.make(f"armgym/{task}-v0", **kwargs) for _ in range(num_envs)]
         return gym.vector.SyncVectorEnv(fns)

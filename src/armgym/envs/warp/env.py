@@ -57,8 +57,9 @@ class WarpBatchedEnv(VectorEnv):
         num_envs: number of worlds N (≥ 1).
         device: ``auto`` (first CUDA GPU, else CPU), ``cpu`` or ``cuda[:i]``.
         max_episode_steps: truncation limit (default: the task's).
-        nconmax, njmax: contacts / constraint rows allocated per world (default: MuJoCo
-            Warp's estimate for the model).
+        nconmax: contacts allocated per world (default: MuJoCo Warp's estimate).
+        njmax: constraint rows allocated per world (default 256; MuJoCo
+            Warp's own estimate, 64 for these scenes, overflows in Stack).
         cuda_graph: on a CUDA device, capture one control period's physics in a CUDA graph.
         **kwargs: the options of ``gymnasium.make("armgym/<task>-v0", ...)``; ``obs`` must
             be ``state``.
@@ -79,7 +80,7 @@ class WarpBatchedEnv(VectorEnv):
         device: str = "auto",
         max_episode_steps: int | None = None,
         nconmax: int | None = None,
-        njmax: int | None = None,
+        njmax: int = 256,
         cuda_graph: bool = True,
         **kwargs: Any,
     ):
@@ -120,7 +121,7 @@ class WarpBatchedEnv(VectorEnv):
         self._graph: Any = None
         self._use_graph = cuda_graph and self.wp_device.startswith("cuda")
 
-    def _build_device_data(self, nconmax: int | None, njmax: int | None) -> None:
+    def _build_device_data(self, nconmax: int | None, njmax: int) -> None:
         wp, mjw = self.wp, self.mjw
         with wp.ScopedDevice(self.wp_device):
             self.m = mjw.put_model(self.model)
