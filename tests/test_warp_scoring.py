@@ -126,3 +126,16 @@ def test_fallback_scoring_matches_task_evaluate() -> None:
     ref = env.task.evaluate(robot_obs_from_env_obs(obs, env.n_arm))
     np.testing.assert_allclose(reward.numpy(), [ref.reward] * 3, atol=1e-6)
     assert success.tolist() == [ref.success] * 3
+
+
+def test_an_unported_control_mode_is_refused() -> None:
+    from dataclasses import replace
+
+    from armgym.errors import ConfigError
+
+    env = build_env(EnvConfig(task="Reach", obs="state"))
+    cpu = env.robot.controller
+    fake = type(cpu).__new__(type(cpu))
+    fake.__dict__.update({**cpu.__dict__, "mode": "ee_pos", "cfg": replace(cpu.cfg)})
+    with pytest.raises(ConfigError, match="no batched version"):
+        BatchedController(env.robot.model, fake, 1, torch.device("cpu"))

@@ -20,6 +20,9 @@ from armgym.envs.warp.rotations import mat_to_rotvec, rotvec_to_mat
 from armgym.errors import ConfigError
 from armgym.robots.controllers import ArmController
 
+#: control modes ported to the device (a mode added on the CPU must be ported here too)
+SUPPORTED_MODES = ("ee_delta", "joint_pos", "joint_delta")
+
 
 def _is_ancestor(model: mujoco.MjModel, ancestor: int, body: int) -> bool:
     while body > 0:
@@ -42,6 +45,11 @@ class BatchedController:
     def __init__(
         self, model: mujoco.MjModel, cpu: ArmController, num_worlds: int, device: torch.device
     ):
+        if cpu.mode not in SUPPORTED_MODES:
+            raise ConfigError(
+                f"control mode {cpu.mode!r} has no batched version on the warp backend yet; "
+                f"use one of {SUPPORTED_MODES}"
+            )
         self.mode, self.cfg, self.n = cpu.mode, cpu.cfg, cpu.n
         self.action_dim = cpu.action_dim
 
