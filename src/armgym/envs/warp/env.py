@@ -118,7 +118,8 @@ class WarpBatchedEnv(VectorEnv):
         self._elapsed = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=dev)
         self._rngs = [np.random.default_rng() for _ in range(num_envs)]
-        self._graph: Any = None
+        self._graph: Any = None  # CUDA graph of one control period, captured after a warm-up
+        self._warm = False
         self._use_graph = cuda_graph and self.wp_device.startswith("cuda")
 
     def _build_device_data(self, nconmax: int | None, njmax: int) -> None:
@@ -281,8 +282,6 @@ class WarpBatchedEnv(VectorEnv):
             return
         self._physics_eager()
         self._warm = True
-
-    _warm = False
 
     def _physics_eager(self) -> None:
         for _ in range(self.robot.n_substeps):
