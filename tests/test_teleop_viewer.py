@@ -25,13 +25,18 @@ DRIVER = textwrap.dedent(
     import json, subprocess, sys, time
     collect_args, script = json.loads(sys.argv[1])
     collect = subprocess.Popen([sys.executable, "-m", "armgym.cli", "collect", *collect_args])
-    win = subprocess.run(["xdotool", "search", "--sync", "--name", "MuJoCo"],
-                         capture_output=True, text=True, timeout=60).stdout.split()[0]
-    time.sleep(1.0)
-    for keys, pause_s in script:  # one key per control period (100 ms), then a pause
-        subprocess.run(["xdotool", "key", "--window", win, "--delay", "100", *keys], check=True)
-        time.sleep(pause_s)
-    sys.exit(collect.wait(timeout=60))
+    try:  # never leave collect (and its viewer) running behind a failed script
+        win = subprocess.run(["xdotool", "search", "--sync", "--name", "MuJoCo"],
+                             capture_output=True, text=True, timeout=60).stdout.split()[0]
+        time.sleep(1.0)
+        for keys, pause_s in script:  # one key per control period (100 ms), then a pause
+            subprocess.run(["xdotool", "key", "--window", win, "--delay", "100", *keys],
+                           check=True)
+            time.sleep(pause_s)
+        sys.exit(collect.wait(timeout=120))
+    finally:
+        if collect.poll() is None:
+            collect.kill()
     """
 )
 

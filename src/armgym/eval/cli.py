@@ -49,6 +49,9 @@ class EvalConfig:
     """Video height and width [px] (even)."""
     vector: str = "batched"
     """Vector env: batched (armgym BatchedEnv) | sync (gymnasium SyncVectorEnv)."""
+    backend: str = "cpu"
+    """Physics: cpu (MuJoCo, see --vector) | warp (MuJoCo Warp, the envs as worlds on one
+    device, GPU if any; armgym[warp]; state observations, no videos)."""
     batch_inference: bool = False
     """Query waiting envs in one batch: faster, but outcomes may then depend on --num-envs."""
     ray_address: str | None = None
@@ -69,6 +72,9 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         raise ConfigError("--episodes and --num-envs must be >= 1")
     if cfg.vector not in VECTORS:
         raise ConfigError(f"--vector must be one of {VECTORS}, got {cfg.vector!r}")
+    if cfg.backend not in ("cpu", "warp"):
+        raise ConfigError(f"--backend must be cpu or warp, got {cfg.backend!r}")
+    vector = "warp" if cfg.backend == "warp" else cfg.vector
     torch.set_num_threads(cfg.num_threads)
     policy = load_checkpoint(cfg.checkpoint)
     env = dict(policy.env)
@@ -88,9 +94,9 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
 
     opts = RolloutConfig(
         num_envs=cfg.num_envs,
-        vector=cfg.vector,
+        vector=vector,
         batch_inference=cfg.batch_inference,
-        video_episodes=cfg.videos,
+        video_episodes=cfg.videos if vector != "warp" else 0,  # no CPU scene to render
         video_size=(int(cfg.video_size[0]), int(cfg.video_size[1])),
     )
     t0 = time.perf_counter()
@@ -125,7 +131,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         "env": env,
         "seed": cfg.seed,
         "num_envs": cfg.num_envs,
-        "backend": f"ray:{cfg.ray_address}" if cfg.ray_address else cfg.vector,
+        "backend": f"ray:{cfg.ray_address}" if cfg.ray_address else vector,
         "batch_inference": cfg.batch_inference,
         "wall_s": wall,
         "episodes_per_min": 60.0 * len(results) / max(wall, 1e-9),

@@ -30,7 +30,7 @@ from armgym.contracts.policy import Policy, SessionPolicy
 from armgym.errors import ConfigError
 from armgym.policies.runner import ChunkRunner
 
-VECTORS = ("batched", "sync")
+VECTORS = ("batched", "sync", "warp")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,11 @@ def make_vector_env(env: Mapping[str, Any], num_envs: int, vector: str = "batche
         from armgym.envs.batched import BatchedEnv
 
         return BatchedEnv.from_config(cfg, num_envs)
+    if vector == "warp":  # all envs as worlds of one MuJoCo Warp model (armgym[warp])
+        from armgym.envs.warp import WarpBatchedEnv
+        from armgym.envs.warp.host import HostVectorEnv
+
+        return HostVectorEnv(WarpBatchedEnv(cfg.task, num_envs, **cfg.make_kwargs()))
     if vector == "sync":
         return gym.vector.SyncVectorEnv([lambda: make_env(cfg) for _ in range(num_envs)])
     raise ConfigError(f"unknown vector backend {vector!r}; use one of {VECTORS}")

@@ -73,8 +73,9 @@ class SimRobot:
         if task is not None:
             task.bind(self.model)
         c = self.controller
-        self._finger_adr = self.model.joint(spec.gripper_joints[0]).qposadr[0]
-        self._finger_max = float(self.model.joint(spec.gripper_joints[0]).range[1]) or 1.0
+        #: qpos address of the first finger joint and its open limit [m or rad]
+        self.finger_adr = int(self.model.joint(spec.gripper_joints[0]).qposadr[0])
+        self.finger_max = float(self.model.joint(spec.gripper_joints[0]).range[1]) or 1.0
         self._renderer: mujoco.Renderer | None = None
         self.np_random = np.random.default_rng()
         n, k = spec.n_arm, (task.object_state_size if task else 0)
@@ -102,9 +103,9 @@ class SimRobot:
         mujoco.mj_resetData(m, d)
         noise = self.task.joint_noise(self.np_random, c.n) if self.task else 0.0
         d.qpos[c.qadr] = np.clip(c.home + noise, c.q_low, c.q_high)
-        d.qpos[self._finger_adr] = self._finger_max
+        d.qpos[self.finger_adr] = self.finger_max
         for j in self.spec.gripper_joints[1:]:
-            d.qpos[m.joint(j).qposadr[0]] = self._finger_max
+            d.qpos[m.joint(j).qposadr[0]] = self.finger_max
         if self.task is not None:
             self.task.initialize(d, self.np_random)
         mujoco.mj_forward(m, d)
@@ -156,7 +157,7 @@ class SimRobot:
             "joint_vel": d.qvel[c.dofadr].astype(np.float32),
             "ee_pos": d.site_xpos[c.site_id].astype(np.float32),
             "ee_quat": self._ee_quat.astype(np.float32),
-            "gripper": np.array([d.qpos[self._finger_adr] / self._finger_max], dtype=np.float32),
+            "gripper": np.array([d.qpos[self.finger_adr] / self.finger_max], dtype=np.float32),
             "object_state": (
                 self.task.object_state(d) if self.task else np.zeros(0, dtype=np.float32)
             ),
