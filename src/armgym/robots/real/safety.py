@@ -27,6 +27,7 @@ import numpy as np
 
 from armgym.errors import ConfigError, HardwareError
 from armgym.robots.base import RobotSpec
+from armgym.robots.real.kinematics import ArmKinematics
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,9 @@ class SafetyLayer:
         cfg: SafetyConfig,
         device_range: tuple[np.ndarray, np.ndarray] | None = None,
     ):
-        self.model, self.cfg = model, cfg
-        self.data = mujoco.MjData(model)
-        self.qadr = np.array([model.joint(j).qposadr[0] for j in spec.arm_joints])
-        self.site_id = model.site(spec.ee_site).id
-        low = np.array([model.joint(j).range[0] for j in spec.arm_joints])
-        high = np.array([model.joint(j).range[1] for j in spec.arm_joints])
+        self.cfg = cfg
+        self.kin = ArmKinematics(model, spec)
+        low, high = self.kin.q_low.copy(), self.kin.q_high.copy()
         if device_range is not None:
             low, high = np.maximum(low, device_range[0]), np.minimum(high, device_range[1])
         if np.any(low >= high):
@@ -93,9 +91,7 @@ class SafetyLayer:
 
     def tcp(self, q: np.ndarray) -> np.ndarray:
         """TCP position [m, world frame] at joint positions ``q`` (forward kinematics)."""
-        self.data.qpos[self.qadr] = q
-        mujoco.mj_kinematics(self.model, self.data)
-        return self.data.site_xpos[self.site_id].copy()
+        return self.kin.tcp(q)
 
     def outside(self, q: np.ndarray) -> float:
         """How far [m] the TCP at ``q`` is outside the (grown) workspace box; 0 inside."""
