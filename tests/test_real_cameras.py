@@ -7,11 +7,11 @@ import threading
 import numpy as np
 import pytest
 
-cv2 = pytest.importorskip("cv2")
-
 from armgym.errors import HardwareError
 from armgym.robots.real.cameras import CameraConfig, OpenCVCamera
 from tests._real import wait_for
+
+cv2 = pytest.importorskip("cv2")
 
 
 def _write_video(path, frames):
@@ -46,7 +46,7 @@ class ScriptedCapture:
     def __init__(self, live: threading.Event):
         self.live = live
 
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+    def isOpened(self) -> bool:
         return self.live.is_set()
 
     def read(self):

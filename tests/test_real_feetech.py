@@ -7,8 +7,6 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("serial")
-
 from armgym.errors import ConfigError, HardwareError
 from armgym.robots.real import feetech_protocol as fp
 from armgym.robots.real.calibration import load_calibration, save_calibration
@@ -16,6 +14,8 @@ from armgym.robots.real.feetech import FeetechBus
 from armgym.robots.real.sim.fake_feetech import FakeFeetechBus
 from armgym.robots.real.so101 import SO101_MOTORS, FeetechArm, calibrate
 from tests._real import so101_calibration, so101_setup, wait_for
+
+pytest.importorskip("serial")
 
 
 def test_packets_match_the_feetech_manual():
@@ -93,8 +93,13 @@ def test_missing_port_says_what_to_check():
 
 def test_lerobot_calibration_json_roundtrip(tmp_path):
     lerobot_file = {
-        name: {"id": i, "drive_mode": 0, "homing_offset": -1470 + i, "range_min": 758,
-               "range_max": 3292}  # fmt: skip
+        name: {
+            "id": i,
+            "drive_mode": 0,
+            "homing_offset": -1470 + i,
+            "range_min": 758,
+            "range_max": 3292,
+        }
         for i, name in enumerate(SO101_MOTORS, start=1)
     }
     path = tmp_path / "arm.json"

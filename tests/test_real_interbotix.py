@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("roslibpy")
-
 from armgym.errors import HardwareError
 from armgym.robots.real.interbotix import InterbotixArm, InterbotixConfig
 from armgym.robots.real.robot import RealRobot
@@ -14,6 +12,8 @@ from armgym.robots.real.safety import SafetyConfig
 from armgym.robots.real.sim.fake_rosbridge import FakeRosbridge
 from armgym.robots.specs import ROBOTS
 from tests._real import wait_for
+
+pytest.importorskip("roslibpy")
 
 SPEC = ROBOTS.get("widowx250")
 
@@ -39,7 +39,7 @@ def test_connect_uses_xs_sdk_services(widowx):
     ops = {(m["op"], m.get("topic") or m.get("service")) for m in bridge.received}
     assert ("subscribe", "/wx250s/joint_states") in ops
     assert ("call_service", "/wx250s/get_robot_info") in ops
-    low, high = robot.driver.device_range()
+    low, _high = robot.driver.device_range()
     assert low[1] == pytest.approx(-1.88)
 
 
@@ -61,7 +61,7 @@ def test_a_silent_driver_node_holds_and_reports(widowx):
     robot, bridge = widowx
     robot.reset()
     bridge.silent = True
-    with pytest.raises(HardwareError, match="joint_states is .* old"):
+    with pytest.raises(HardwareError, match=r"joint_states is .* old"):
         wait_for(lambda: robot.observe() is None, timeout_s=5.0)
     bridge.silent = False
     wait_for(lambda: _observes(robot), what="joint states to resume")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("serial")
-
 from armgym.errors import HardwareError
 from armgym.robots.real.robot import RealRobot
 from armgym.robots.real.safety import SafetyConfig, SafetyLayer
@@ -15,6 +13,8 @@ from armgym.robots.specs import ROBOTS
 from armgym.teleop.base import TeleopDevice
 from armgym.teleop.leader_arm import LeaderArm
 from tests._real import actual_ticks, so101_calibration, so101_setup
+
+pytest.importorskip("serial")
 
 SPEC = ROBOTS.get("so101")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("serial")
-
 from armgym.errors import HardwareError, InvalidActionError
 from armgym.robots.base import Robot
 from armgym.robots.real.robot import RealRobot
@@ -15,6 +13,8 @@ from armgym.robots.real.so101 import FeetechArm
 from armgym.robots.sim import SimRobot
 from armgym.robots.specs import ROBOTS
 from tests._real import so101_setup
+
+pytest.importorskip("serial")
 
 SPEC = ROBOTS.get("so101")
 FAST = SafetyConfig(max_joint_vel=3.0)
@@ -64,7 +64,7 @@ def test_ee_delta_moves_the_tool_with_the_sim_ik(so101):
 
 
 def test_velocity_and_joint_limits_bound_every_command(so101):
-    robot, bus = so101
+    robot, _bus = so101
     robot.reset()
     q0 = robot.observe()["joint_pos"]
     before = dict(robot.safety.counts)

@@ -59,7 +59,7 @@ def test_a_reflex_holds_and_reports_then_clears(panda):
 
 def test_no_server_is_a_clear_error():
     kin = ArmKinematics(SimRobot(SPEC, None).model, SPEC)
-    with pytest.raises(HardwareError, match="is franka_server.py running"):
+    with pytest.raises(HardwareError, match=r"is franka_server\.py running"):
         SerlHttpArm(SerlHttpConfig(url="http://127.0.0.1:9", timeout_s=0.5), kin)
     with pytest.raises(ConfigError, match="http://"):
         SerlHttpConfig(url="172.16.0.1:5000")

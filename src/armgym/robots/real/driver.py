@@ -65,3 +65,12 @@ class ArmDriver(Protocol):
     def close(self) -> None:
         """Hold, then release the device (torque off only if configured)."""
         ...
+
+
+@runtime_checkable
+class PoseReporter(Protocol):
+    """A driver whose device also reports its own end-effector pose (e.g. SERL's server)."""
+
+    def device_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """(position float64[3] [m], quaternion float64[4] w-x-y-z) as the device computes it."""
+        ...

@@ -22,11 +22,9 @@ def _open_serial(port: str, baudrate: int) -> Any:
     try:
         import serial
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ConfigError(
-            "the Feetech driver needs pyserial: pip install 'armgym[real]'"
-        ) from e
+        raise ConfigError("the Feetech driver needs pyserial: pip install 'armgym[real]'") from e
     try:
-        return serial.Serial(port, baudrate=baudrate, timeout=0, write_timeout=0.1)
+        return serial.Serial(port, baudrate=baudrate, timeout=0, write_timeout=1.0)
     except (serial.SerialException, OSError) as e:
         raise HardwareError(
             f"cannot open serial port {port!r}: {e}. Check the USB cable, that the port "
@@ -67,13 +65,23 @@ class FeetechBus:
     def _read(self, n: int, timeout: float) -> bytes:
         # select() on the non-blocking port: changing pyserial's ``timeout`` per read
         # re-applies termios settings, which loses bytes already queued on a pty.
-        ready, _, _ = select.select([self.serial.fileno()], [], [], timeout)
-        return bytes(self.serial.read(n)) if ready else b""
+        try:
+            ready, _, _ = select.select([self.serial.fileno()], [], [], timeout)
+            return bytes(self.serial.read(n)) if ready else b""
+        except (OSError, ValueError) as e:
+            raise HardwareError(
+                f"reading from {self.port} failed ({e}); is the bus adapter still plugged in?"
+            ) from e
 
     def _send(self, packet: bytes) -> None:
-        self.serial.reset_input_buffer()
-        self.serial.write(packet)
-        self.serial.flush()
+        try:
+            self.serial.reset_input_buffer()
+            self.serial.write(packet)
+            self.serial.flush()
+        except (OSError, ValueError) as e:  # SerialException is an OSError
+            raise HardwareError(
+                f"writing to {self.port} failed ({e}); is the bus adapter still plugged in?"
+            ) from e
 
     def _reply(self, id_: int) -> fp.Packet:
         deadline = time.monotonic() + self.timeout_s

@@ -92,7 +92,9 @@ class InterbotixArm:
         self._lock = threading.Lock()
         self._states = rl.Topic(self.ros, f"{ns}/joint_states", "sensor_msgs/msg/JointState")
         self._group = rl.Topic(self.ros, f"{ns}/commands/joint_group", _MSG + "JointGroupCommand")
-        self._single = rl.Topic(self.ros, f"{ns}/commands/joint_single", _MSG + "JointSingleCommand")
+        self._single = rl.Topic(
+            self.ros, f"{ns}/commands/joint_single", _MSG + "JointSingleCommand"
+        )
         self._gripper_open: bool | None = None
         try:
             self._connect(ns)
@@ -127,7 +129,9 @@ class InterbotixArm:
         self._states.subscribe(self._on_state)
         self._group.advertise()
         self._single.advertise()
-        self._call("torque_enable", "TorqueEnable", {"cmd_type": "group", "name": "all", "enable": True})
+        self._call(
+            "torque_enable", "TorqueEnable", {"cmd_type": "group", "name": "all", "enable": True}
+        )
         deadline = time.monotonic() + self.cfg.timeout_s
         while self._latest is None:
             if time.monotonic() > deadline:

@@ -43,9 +43,7 @@ class ArmKinematics:
         mujoco.mju_mat2Quat(quat, self.data.site_xmat[self.site_id])
         return self.data.site_xpos[self.site_id].copy(), quat * (1.0 if quat[0] >= 0 else -1.0)
 
-    def ik(
-        self, pos: np.ndarray, quat: np.ndarray, q0: np.ndarray, iters: int = 50
-    ) -> np.ndarray:
+    def ik(self, pos: np.ndarray, quat: np.ndarray, q0: np.ndarray, iters: int = 50) -> np.ndarray:
         """Joint positions [rad] reaching (pos, quat w-x-y-z) from ``q0`` (damped LS)."""
         target = np.empty(9)
         mujoco.mju_quat2Mat(target, np.asarray(quat, dtype=np.float64))

@@ -22,6 +22,8 @@ propagates; ``reset()`` is the way to continue.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
@@ -86,7 +88,9 @@ class RealRobot:
                 f"{spec.n_arm}: wrong --robot for this arm?"
             )
         self.spec, self.driver, self.control = spec, driver, control
-        self.kin = SimRobot(spec, None, control=control, control_hz=control_hz, controller=controller)
+        self.kin = SimRobot(
+            spec, None, control=control, control_hz=control_hz, controller=controller
+        )
         self.model, self.data, self.controller = self.kin.model, self.kin.data, self.kin.controller
         self.control_hz = self.kin.control_hz
         self.safety = SafetyLayer(
@@ -131,7 +135,7 @@ class RealRobot:
                     "held where it stopped. Check for obstacles, overload or a loose joint."
                 )
             q = self.safety.limit(reading.q, target, workspace=False)
-            self._guard(lambda q=q: self.driver.command(q, 1.0))
+            self._guard(functools.partial(self.driver.command, q, 1.0))
             self._wait_period()
         self._sync(reading)
         c.start_episode(self.data)
@@ -144,8 +148,7 @@ class RealRobot:
         a = np.asarray(action, dtype=np.float32)
         if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
             raise InvalidActionError(
-                f"action must be finite float32{list(self.action_space.shape)}, got shape "
-                f"{a.shape}"
+                f"action must be finite float32{list(self.action_space.shape)}, got shape {a.shape}"
             )
         a = np.clip(a, -1.0, 1.0)
         c, d = self.controller, self.data
@@ -200,10 +203,8 @@ class RealRobot:
         try:
             return fn()
         except (HardwareError, OSError) as e:
-            try:
+            with contextlib.suppress(Exception):  # the device may be gone; the error says so
                 self.driver.hold()
-            except Exception:  # the device may be gone; the error below says so
-                pass
             if isinstance(e, HardwareError):
                 raise
             raise HardwareError(f"device I/O failed: {e}; the arm was told to hold") from e

@@ -47,7 +47,9 @@ class SerlHttpConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"SERL server url must start with http:// or https://, got {self.url!r}")
+            raise ConfigError(
+                f"SERL server url must start with http:// or https://, got {self.url!r}"
+            )
 
 
 class SerlHttpArm:
@@ -94,10 +96,17 @@ class SerlHttpArm:
             state = json.loads(raw)
             q = np.asarray(state["q"], dtype=np.float64)
         except (ValueError, KeyError, TypeError) as e:
-            raise HardwareError(f"SERL /getstate answer is not the expected JSON: {raw[:200]!r}") from e
+            raise HardwareError(
+                f"SERL /getstate answer is not the expected JSON: {raw[:200]!r}"
+            ) from e
         if q.shape != (self.n_joints,):
             raise HardwareError(f"SERL /getstate gave {q.shape[0]} joints, expected 7 (a Franka)")
         return state
+
+    def device_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """The robot's own TCP pose from ``/getstate`` (position [m], quaternion w-x-y-z)."""
+        pose = np.asarray(self.state()["pose"], dtype=np.float64)
+        return pose[:3], np.array([pose[6], *pose[3:6]])
 
     def read(self) -> JointReading:
         s = self.state()

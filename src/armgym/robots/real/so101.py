@@ -26,7 +26,14 @@ from armgym.robots.real.driver import JointReading
 from armgym.robots.real.feetech import FeetechBus
 
 #: Motor names (LeRobot's), arm joints first; ids 1..6 in this order.
-SO101_MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+SO101_MOTORS = (
+    "shoulder_pan",
+    "shoulder_lift",
+    "elbow_flex",
+    "wrist_flex",
+    "wrist_roll",
+    "gripper",
+)
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,4 @@ def calibrate(
     flat = [n for n, i in ids.items() if high[i] - low[i] < 50]
     if flat:
         raise ConfigError(f"joints {flat} hardly moved while calibrating: move each one fully")
-    return {
-        n: MotorCalibration(i, 0, offsets[i], low[i], high[i]) for n, i in ids.items()
-    }
+    return {n: MotorCalibration(i, 0, offsets[i], low[i], high[i]) for n, i in ids.items()}
