@@ -11,9 +11,9 @@ Timing: ``act`` sends the command and returns the observation measured ``1 / con
 s after the previous command (it sleeps the rest of the period; ``late_steps`` counts
 periods that overran). ``reset`` moves the arm in joint space to the spec's home pose at
 the safety velocity limit (no randomisation on hardware) and opens the gripper; it is
-done when every joint is within ``home_tolerance`` or the TCP is within 5 mm and ~2° of
-the home TCP pose (a redundant arm behind a Cartesian server, e.g. SERL's, may settle in
-another null-space configuration).
+done when every joint is within ``home_tolerance``, or, for a redundant arm (> 6 joints),
+when the TCP is within 5 mm and ~2° of the home TCP pose (behind a Cartesian server, e.g.
+SERL's, it may settle in another null-space configuration).
 
 Errors: any :class:`~armgym.errors.HardwareError` from the driver or a camera first holds
 the arm (torque on, goal = present position; see :mod:`armgym.robots.real.driver`), then
@@ -123,10 +123,10 @@ class RealRobot:
             reading = self._read()
             if np.max(np.abs(reading.q - target)) <= self.home_tolerance:
                 break
-            pos, quat = self.safety.kin.fk(reading.q)
-            # a redundant arm behind a Cartesian server may settle in another null-space pose
-            if np.linalg.norm(pos - home_pos) < 0.005 and abs(quat @ home_quat) > 0.9995:
-                break
+            if self.spec.n_arm > 6:  # redundant: may settle in another null-space pose
+                pos, quat = self.safety.kin.fk(reading.q)
+                if np.linalg.norm(pos - home_pos) < 0.005 and abs(quat @ home_quat) > 0.9995:
+                    break
             if time.monotonic() > t_end:
                 self.hold()
                 raise HardwareError(
