@@ -144,3 +144,12 @@ def test_a_reading_far_outside_the_calibrated_range_is_an_error(so101):
     bus.set_actual({1: 3294 + s.offset() + 400})
     with pytest.raises(HardwareError, match="joint 0 reads"):
         robot.observe()
+
+
+def test_reset_recovers_a_servo_that_cut_its_torque(so101):
+    robot, bus = so101
+    robot.reset()
+    with bus.lock:
+        bus.servo(2).set("Torque_Enable", 0)  # overload protection tripped
+    robot.reset()
+    assert bus.servo(2).get("Torque_Enable") == 1

@@ -52,9 +52,11 @@ def test_a_reflex_holds_and_reports_then_clears(panda):
     server.in_reflex = True
     with pytest.raises(HardwareError, match="answered 500 to /pose"):
         robot.act(np.zeros(7, dtype=np.float32))
-    robot.driver.joint_reset()  # clears the error
+    robot.reset()  # recover() clears the reflex first
     assert not server.in_reflex
-    robot.reset()
+    assert server.routes.count("clearerr") == 3  # connect, reset before, reset after
+    robot.driver.joint_reset()
+    assert server.routes[-2:] == ["clearerr", "jointreset"]
 
 
 def test_no_server_is_a_clear_error():

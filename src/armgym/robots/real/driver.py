@@ -16,7 +16,8 @@ Safe-state policy, the same for every driver:
   driver's config says so (``torque_off_on_close``), because an SO-101 or a WidowX with
   torque off drops under gravity.
 * A driver error is :class:`~armgym.errors.HardwareError`; ``RealRobot`` calls ``hold()``
-  (best effort) before letting it through.
+  (best effort) before letting it through. Errors are never cleared automatically while
+  commands stream: ``recover()`` runs only at the next ``reset()``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ class ArmDriver(Protocol):
 
     def hold(self) -> None:
         """Stop where the arm is, torque on (see module docstring)."""
+        ...
+
+    def recover(self) -> None:
+        """Clear a device error (a reflex, an overload cut-out) so it takes commands again.
+
+        ``RealRobot.reset`` calls it before moving: a person is expected to have looked
+        at the arm after the error that ``act`` raised.
+        """
         ...
 
     def close(self) -> None:

@@ -181,6 +181,13 @@ class InterbotixArm:
         q = self.read().q
         self._group.publish(self.rl.Message({"name": "arm", "cmd": [float(v) for v in q]}))
 
+    def recover(self) -> None:
+        """Torque back on for every motor (xs_sdk may have disabled it after an error)."""
+        self.hold()
+        self._call(
+            "torque_enable", "TorqueEnable", {"cmd_type": "group", "name": "all", "enable": True}
+        )
+
     def close(self) -> None:
         try:
             self.hold()

@@ -112,11 +112,13 @@ class RealRobot:
 
     # -- Robot protocol -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Obs:
-        """Move to the home pose (joint space, velocity-limited), open the gripper."""
+        """Clear device errors, move to the home pose (joint space, velocity-limited), open
+        the gripper. ``options["home_qpos"]`` replaces the spec's home pose [rad]."""
         c = self.controller
         target = self.home
         if options and "home_qpos" in options:
             target = np.asarray(options["home_qpos"], dtype=np.float64).reshape(self.spec.n_arm)
+        self._guard(self.driver.recover)
         t_end = time.monotonic() + self.reset_timeout_s
         home_pos, home_quat = self.safety.kin.fk(target)
         while True:

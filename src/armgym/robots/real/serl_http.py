@@ -132,6 +132,10 @@ class SerlHttpArm:
     def hold(self) -> None:
         self._send_pose(self.read().q)
 
+    def recover(self) -> None:
+        """``/clearerr``: leave reflex mode."""
+        self._post("clearerr")
+
     def joint_reset(self) -> None:
         """Clear errors (``/clearerr``), then the server's own joint reset (``/jointreset``)."""
         self._post("clearerr")

@@ -131,6 +131,12 @@ class FeetechArm:
         if not self.leader:
             self.bus.sync_write("Goal_Position", self._present_ticks())
 
+    def recover(self) -> None:
+        """Torque back on (an STS3215 cuts torque after an overload), goal = present."""
+        if not self.leader:
+            self.hold()
+            self.bus.sync_write("Torque_Enable", dict.fromkeys(self.ids, 1))
+
     def close(self) -> None:
         try:
             if not self.leader:
