@@ -40,7 +40,7 @@ class RealRobotConfig:
     robot: str = "so101"
     """Sim robot of the same kind (its spec, spaces, IK): so101, widowx250, vx300, panda."""
     driver: str = "auto"
-    """Driver: feetech, interbotix, serl_http (auto = the one registered for --robot)."""
+    """Driver: feetech, interbotix, serl_http, franky (auto = the first for --robot)."""
     port: str = "/dev/ttyACM0"
     """Serial port of a Feetech bus (SO-101 / SO-100)."""
     calibration: Path | None = None
@@ -52,7 +52,9 @@ class RealRobotConfig:
     robot_name: str = ""
     """xs_sdk namespace (default: wx250s for widowx250, vx300s for vx300)."""
     url: str = "http://127.0.0.1:5000"
-    """SERL robot server URL (Franka)."""
+    """SERL robot server URL (Franka, driver serl_http)."""
+    franka_host: str = "172.16.0.2"
+    """Franka FCI address (driver franky)."""
     cameras: tuple[str, ...] = ()
     """Cameras as NAME=SOURCE (front=0, wrist=/dev/video2); images.NAME in observations."""
     image_size: tuple[int, int] = (128, 128)
@@ -128,10 +130,17 @@ def _serl(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRange
     ), None
 
 
+def _franky(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRange]:
+    from armgym.robots.real.franky_arm import FrankyArm, FrankyConfig
+
+    return FrankyArm(FrankyConfig(host=cfg.franka_host)), None
+
+
 DRIVERS: Registry[DriverRecord] = Registry("real-robot driver")
 DRIVERS.register("feetech", DriverRecord(("so101",), _feetech))
 DRIVERS.register("interbotix", DriverRecord(("widowx250", "vx300"), _interbotix))
 DRIVERS.register("serl_http", DriverRecord(("panda",), _serl))
+DRIVERS.register("franky", DriverRecord(("panda",), _franky))
 
 
 def driver_for(cfg: RealRobotConfig) -> str:

@@ -108,6 +108,7 @@ class RealRobot:
         self._finger_max = float(self.model.joint(spec.gripper_joints[0]).range[1]) or 1.0
         self._prev: tuple[float, np.ndarray] | None = None
         self._deadline: float | None = None
+        self._last_cmd: np.ndarray | None = None  # joint targets last sent [rad]
         self.late_steps = 0
 
     # -- Robot protocol -------------------------------------------------------------------
@@ -119,6 +120,7 @@ class RealRobot:
         if options and "home_qpos" in options:
             target = np.asarray(options["home_qpos"], dtype=np.float64).reshape(self.spec.n_arm)
         self._guard(self.driver.recover)
+        self._last_cmd = None
         t_end = time.monotonic() + self.reset_timeout_s
         home_pos, home_quat = self.safety.kin.fk(target)
         while True:
@@ -136,7 +138,7 @@ class RealRobot:
                     f"(joint error {np.round(reading.q - target, 3).tolist()} rad); it is "
                     "held where it stopped. Check for obstacles, overload or a loose joint."
                 )
-            q = self.safety.limit(reading.q, target, workspace=False)
+            q = self._last_cmd = self.safety.limit(reading.q, target, workspace=False)
             self._guard(functools.partial(self.driver.command, q, 1.0))
             self._wait_period()
         self._sync(reading)
@@ -155,10 +157,14 @@ class RealRobot:
         a = np.clip(a, -1.0, 1.0)
         c, d = self.controller, self.data
         reading = self._read()
-        self._sync(reading)
+        # The controller steps from the last *command*, not the measurement: a position
+        # servo's steady-state error (sag under gravity) would otherwise add up every step.
+        base = reading.q if self._last_cmd is None else self._last_cmd
+        self._sync(JointReading(q=base, gripper=reading.gripper))
         c.apply(d, a)
         q = self.safety.limit(reading.q, d.ctrl[c.act_ids].copy())
         d.ctrl[c.act_ids] = q  # joint_delta integrates from what was really sent
+        self._last_cmd = q
         g_closed, g_open = self.spec.gripper_range
         grip = float((d.ctrl[c.grip_id] - g_closed) / (g_open - g_closed))
         self._guard(lambda: self.driver.command(q, grip))
@@ -190,6 +196,7 @@ class RealRobot:
         self._sync(with_reading)
         self.controller.hold(self.data)
         self._deadline = None
+        self._last_cmd = None
 
     def close(self) -> None:
         try:
@@ -205,6 +212,7 @@ class RealRobot:
         try:
             return fn()
         except (HardwareError, OSError) as e:
+            self._last_cmd = None  # the arm holds where it is now
             with contextlib.suppress(Exception):  # the device may be gone; the error says so
                 self.driver.hold()
             if isinstance(e, HardwareError):
