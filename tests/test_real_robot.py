@@ -153,3 +153,43 @@ def test_reset_recovers_a_servo_that_cut_its_torque(so101):
         bus.servo(2).set("Torque_Enable", 0)  # overload protection tripped
     robot.reset()
     assert bus.servo(2).get("Torque_Enable") == 1
+
+
+class SaggingArm:
+    """An in-memory arm whose joints settle ``sag`` rad below each target (gravity)."""
+
+    n_joints = 5
+
+    def __init__(self, q0: np.ndarray, sag: float):
+        self.q, self.sag = np.array(q0, float), sag
+        self.sent: list[np.ndarray] = []
+
+    def read(self):
+        from armgym.robots.real.driver import JointReading
+
+        return JointReading(q=self.q.copy(), gripper=1.0)
+
+    def command(self, q, gripper):
+        self.sent.append(np.array(q))
+        self.q = np.array(q) - self.sag
+
+    def hold(self):
+        pass
+
+    def recover(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_servo_sag_does_not_accumulate_into_drift():
+    home = np.asarray(SPEC.home_qpos)
+    arm = SaggingArm(home - 0.2, sag=0.01)
+    robot = RealRobot(SPEC, arm, control="ee_delta", control_hz=50.0, home_tolerance=0.02)
+    robot.reset()
+    np.testing.assert_allclose(arm.sent[-1], home, atol=1e-9)  # home commanded, 0.01 below
+    for _ in range(10):
+        robot.act(np.array([0, 0, 0, 0, 0, 0, 1], np.float32))  # hold still
+    drift = np.abs(arm.sent[-1] - home)
+    assert drift.max() < 2e-3, drift  # measured-based stepping would drift 0.01 rad/step

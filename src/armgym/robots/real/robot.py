@@ -141,7 +141,9 @@ class RealRobot:
             q = self._last_cmd = self.safety.limit(reading.q, target, workspace=False)
             self._guard(functools.partial(self.driver.command, q, 1.0))
             self._wait_period()
-        self._sync(reading)
+        # the episode's goal is the commanded home pose (what the arm sags from), if any
+        base = reading.q if self._last_cmd is None else self._last_cmd
+        self._sync(JointReading(q=base, gripper=reading.gripper))
         c.start_episode(self.data)
         self.data.ctrl[c.grip_id] = self.spec.gripper_range[1]
         self._prev = None
