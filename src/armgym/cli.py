@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("armgym.apps.serve", "serve a policy over websockets (openpi protocol)"),
     "run": ("armgym.apps.run", "drive an env with a remote policy"),
     "robot-server": ("armgym.apps.robot_server", "expose a robot over websockets"),
+    "robot-check": ("armgym.apps.robot_check", "compare the sim model with a real arm"),
     "bench": ("armgym.envs.bench", "quick env throughput measurement"),
 }
 

@@ -46,3 +46,11 @@ class DatasetError(ArmgymError, ValueError):
 
 class ProtocolError(ArmgymError, ValueError):
     """A message on the wire does not follow armgym's / openpi's protocol."""
+
+
+class HardwareError(ArmgymError, RuntimeError):
+    """A real device (servo bus, camera, robot server) failed or did not answer.
+
+    The driver has already tried to leave the arm in a safe state (held where it is);
+    the message says what failed and what to check.
+    """

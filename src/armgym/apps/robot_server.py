@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import tyro
 
@@ -43,10 +44,17 @@ class RobotServerConfig:
     """Keep stepping physics at the control rate while the robot is held."""
     log_level: str = "INFO"
     """Python logging level."""
+    real_config: Path | None = None
+    """Serve the real arm this JSON RealRobotConfig describes (robot, serial port,
+    calibration, cameras, control, limits; docs/real-robots.md) instead of the sim."""
 
 
 def build_robot(cfg: RobotServerConfig) -> Robot:
-    """The SimRobot ``cfg`` describes."""
+    """The SimRobot ``cfg`` describes, or the real arm of ``--real-config``."""
+    if cfg.real_config is not None:
+        from armgym.robots.real.config import load_real_config, make_real_robot
+
+        return make_real_robot(load_real_config(cfg.real_config))
     from armgym.robots.sim import SimRobot
     from armgym.robots.specs import ROBOTS
     from armgym.tasks import TASKS
