@@ -62,7 +62,8 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         robot: any :class:`Robot` (``SimRobot``, ``RemoteRobot`` ...) whose scene holds the task.
         task: scores observations; its objects must be in the robot's scene.
         obs_mode: one of ``OBS_MODES``.
-        reward: ``dense`` (shaped, ≈[0, 1]) or ``sparse`` (1 on success, else 0).
+        reward: ``dense`` (shaped, in [-1, 0], 0 at success; see ``armgym.tasks.base.shaped``)
+            or ``sparse`` (1 on success, else 0).
         terminate_on_success: end the episode (``terminated=True``) at success.
     """
 
@@ -134,7 +135,8 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             self.robot_obs = self.robot.act(action)
         except PhysicsError as exc:
             self._needs_reset = True
-            return self._obs(), 0.0, False, True, {"is_success": False, "error": str(exc)}
+            worst = -1.0 if self.reward_mode == "dense" else 0.0
+            return self._obs(), worst, False, True, {"is_success": False, "error": str(exc)}
         result = self.task.evaluate(self.robot_obs)
         reward = result.reward if self.reward_mode == "dense" else float(result.success)
         terminated = bool(result.success and self.terminate_on_success)
