@@ -23,6 +23,7 @@ import tyro
 from armgym.data.recorder import EpisodeRecorder, EpisodeResult, env_features
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import ConfigError, UnknownNameError
+from armgym.policies.scripted import expert_action
 
 TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad")
 
@@ -52,7 +53,7 @@ class CollectConfig:
     cameras: tuple[str, ...] = ("front", "wrist")
     """Cameras to record when --obs is pixels or both."""
     control: str = "ee_delta"
-    """Control mode (teleop and scripted sources need ee_delta)."""
+    """Control mode (teleop needs ee_delta; scripted: ee_delta or ee_pos)."""
     randomization: str = "low"
     """Initial-state randomisation: low | med | high."""
     max_steps: int = 0
@@ -110,7 +111,8 @@ class ExpertActor:
         self.expert.reset()
 
     def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(self.expert(self.env.robot_obs), np.float32)
+        control = getattr(self.env.robot, "control", "ee_delta")
+        return expert_action(self.expert(self.env.robot_obs), control)
 
 
 def make_actor(source: str, env: Any, intervene: str = "", viewer_keys: Any = None) -> Any:

@@ -22,6 +22,12 @@ from armgym.tasks.base import Task
 SCRIPTED_CONTROLS = tuple(EE_ACTION_DIM)
 
 
+def expert_action(action: np.ndarray, control: str) -> np.ndarray:
+    """An expert's float32[7] ee_delta action in ``control`` (``ee_pos``: xyz + gripper)."""
+    a = np.asarray(action, np.float32)
+    return a[[0, 1, 2, 6]] if control == "ee_pos" else a
+
+
 class ScriptedPolicy:
     """Privileged-state expert for ``task`` (``ee_delta`` or ``ee_pos`` control)."""
 
@@ -62,9 +68,7 @@ class ScriptedPolicy:
             raise ConfigError(
                 "the scripted expert needs observation.environment_state (obs='state' or 'both')"
             )
-        action = np.asarray(self._expert(robot_obs_from_env_obs(obs, self.n_arm)), np.float32)
-        if self.control == "ee_pos":
-            action = action[[0, 1, 2, 6]]
+        action = expert_action(self._expert(robot_obs_from_env_obs(obs, self.n_arm)), self.control)
         return {"actions": np.asarray(action, dtype=np.float32)[None, :]}
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
