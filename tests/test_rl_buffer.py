@@ -80,7 +80,7 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
         buf.sample(4)
     with pytest.raises(ConfigError, match="shape"):
         buf.add(_obs(0), np.zeros(5), 0.0, False, False, _obs(1))
-    with pytest.raises(CheckpointError, match="ReplayBuffer.save"):
+    with pytest.raises(CheckpointError, match=r"ReplayBuffer\.save"):
         ReplayBuffer.load(tmp_path / "nothing")
 
 
