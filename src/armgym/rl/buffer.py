@@ -71,6 +71,7 @@ class ReplayBuffer:
         self.filled = 0  # slots ever written (≤ capacity)
         self.last = -1  # slot holding the last stored next_obs (-1: none)
         self.rng = np.random.default_rng(seed)
+        self._last_next: Mapping[str, np.ndarray] | None = None
 
     @classmethod
     def for_env(
@@ -109,6 +110,9 @@ class ReplayBuffer:
     def _continues(self, obs: Mapping[str, np.ndarray]) -> bool:
         if self.last < 0 or self.pos != (self.last + 1) % self.capacity:
             return False
+        ref = self._last_next
+        if ref is not None and all(ref.get(k) is obs.get(k) for k in self.obs):
+            return True  # the very arrays stored as the last next_obs: no compare needed
         return all(np.array_equal(self.obs[k][self.last], obs[k]) for k in self.obs)
 
     def add(
@@ -135,6 +139,7 @@ class ReplayBuffer:
         self._write_obs(next_obs)
         self.valid[i] = True
         self.last = -1 if (terminated or truncated) else (i + 1) % self.capacity
+        self._last_next = next_obs
 
     # -- reading ------------------------------------------------------------------------
     def sample(self, batch_size: int) -> Batch:
