@@ -22,7 +22,10 @@ from common import machine_info, write_json
 
 from armgym.rl import ReplayBuffer
 
-STATE = {"observation.state": ((25,), "float32"), "observation.environment_state": ((7,), "float32")}
+STATE = {
+    "observation.state": ((25,), "float32"),
+    "observation.environment_state": ((7,), "float32"),
+}
 PIXELS = {
     "observation.state": ((25,), "float32"),
     "observation.images.front": ((84, 84, 3), "uint8"),
@@ -114,7 +117,8 @@ def bench_sb3(schema: dict, capacity: int, n: int) -> dict[str, Any]:
 def bench_torchrl(schema: dict, capacity: int, n: int) -> dict[str, Any]:
     import torch
     from tensordict import TensorDict
-    from torchrl.data import LazyMemmapStorage, ReplayBuffer as TRB
+    from torchrl.data import LazyMemmapStorage
+    from torchrl.data import ReplayBuffer as TRB
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d:
