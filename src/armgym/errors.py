@@ -46,3 +46,7 @@ class DatasetError(ArmgymError, ValueError):
 
 class ProtocolError(ArmgymError, ValueError):
     """A message on the wire does not follow armgym's / openpi's protocol."""
+
+
+class TrainingError(ArmgymError, RuntimeError):
+    """Training cannot go on (a NaN loss, a full disk); the last good checkpoint is intact."""

@@ -110,21 +110,30 @@ def fill_from_scripted(
 ) -> dict[str, int]:
     """Run the task's scripted expert until ``n_episodes`` succeeded; add those episodes.
 
+    The expert reads the privileged robot observation, so demos fill pixel buffers too.
+
     Failed expert episodes are not added. Seeds ``seed, seed + 1, …`` (at most
     ``max_tries · n_episodes`` episodes). Returns ``{"episodes", "transitions", "tried"}``.
     """
-    from armgym.policies.scripted import ScriptedPolicy
+    from armgym.policies.scripted import SCRIPTED_CONTROLS, expert_action
 
-    policy = ScriptedPolicy.for_env(env)
+    base = env.unwrapped  # the expert reads the robot observation: any obs mode works
+    control = getattr(base.robot, "control", "ee_delta")
+    if control not in SCRIPTED_CONTROLS:
+        raise ConfigError(
+            f"scripted demos need control ee_delta or ee_pos, not {control!r}; "
+            "pass a recorded dataset as demos instead"
+        )
+    expert = base.task.make_expert()
     kept = added = tried = 0
     while kept < n_episodes and tried < max_tries * max(n_episodes, 1):
         obs, _ = env.reset(seed=seed + tried)
-        policy.reset()
+        expert.reset()
         tried += 1
         steps: list[tuple[Mapping[str, np.ndarray], np.ndarray, float, bool, bool, Any]] = []
         done = False
         while not done:
-            action = policy(obs)
+            action = expert_action(expert(base.robot_obs), control)
             nxt, r, term, trunc, info = env.step(action)
             steps.append((obs, action, float(r), bool(term), bool(trunc), nxt))
             obs, done = nxt, term or trunc
