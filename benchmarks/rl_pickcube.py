@@ -22,6 +22,21 @@ from common import RESULTS, machine_info, write_json
 PACKAGES = ("armgym", "mujoco", "torch", "gymnasium", "stable_baselines3")
 
 
+def curve_of(run: Path) -> list[dict[str, Any]]:
+    """Eval points of a run folder's log.jsonl (also of a run still going or cut short)."""
+    rows = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines() if ln]
+    return [
+        {
+            "env_steps": r["step"],
+            "wall_s": r["wall_s"],
+            "success": r["eval"]["success_rate"],
+            "ci95": r["eval"]["success_ci95"],
+        }
+        for r in rows
+        if "eval" in r
+    ]
+
+
 def run_rlpd(seed: int, steps: int, out: Path, demos: int, utd: int, robot: str) -> dict[str, Any]:
     from armgym.train.sac import SACTrainConfig, train
 
@@ -39,17 +54,7 @@ def run_rlpd(seed: int, steps: int, out: Path, demos: int, utd: int, robot: str)
         progress=False,
     )
     summary = train(cfg)
-    rows = [json.loads(ln) for ln in (cfg.out / "log.jsonl").read_text().splitlines() if ln]
-    curve = [
-        {
-            "env_steps": r["step"],
-            "wall_s": r["wall_s"],
-            "success": r["eval"]["success_rate"],
-            "ci95": r["eval"]["success_ci95"],
-        }
-        for r in rows
-        if "eval" in r
-    ]
+    curve = curve_of(cfg.out)
     return {
         "learner": "armgym SAC/RLPD",
         "config": json.loads(json.dumps(cfg.__dict__, default=str)),
@@ -67,7 +72,24 @@ def main() -> None:
     p.add_argument("--robot", default="panda")
     p.add_argument("--peer", choices=["none", "sb3"], default="none")
     p.add_argument("--out", type=Path, default=Path("runs/bench_rl_pickcube"))
+    p.add_argument(
+        "--from-log",
+        type=Path,
+        default=None,
+        help="write the JSON of an existing (possibly unfinished) run folder",
+    )
     a = p.parse_args()
+    if a.from_log is not None:
+        res = {
+            "learner": "armgym SAC/RLPD",
+            "run": str(a.from_log),
+            "curve": curve_of(a.from_log),
+            "note": "curve read from the run's log.jsonl (the run may have been cut short)",
+            "machine": machine_info(PACKAGES),
+        }
+        write_json(f"rl_pickcube_rlpd_{a.robot}_s{a.seeds[0]}.json", res)
+        plot_all()
+        return
     for seed in a.seeds:
         t0 = time.perf_counter()
         if a.peer == "sb3":

@@ -47,7 +47,7 @@ def test_frames_are_stored_once_and_transitions_are_consistent() -> None:
 def test_wraparound_never_pairs_frames_of_different_times() -> None:
     buf = ReplayBuffer(OBS, 3, capacity=17)
     _fill(buf, episodes=5, length=7)
-    assert buf.filled == 17
+    assert buf.filled == 17 and len(buf) == int(buf.valid.sum())
     for _ in range(20):
         b = buf.sample(32)
         np.testing.assert_array_equal(b["next_obs"]["s"][:, 0], b["obs"]["s"][:, 0] + 1)

@@ -72,6 +72,7 @@ class ReplayBuffer:
         self.last = -1  # slot holding the last stored next_obs (-1: none)
         self.rng = np.random.default_rng(seed)
         self._last_next: Mapping[str, np.ndarray] | None = None
+        self._n_valid = 0
 
     @classmethod
     def for_env(
@@ -85,7 +86,7 @@ class ReplayBuffer:
     # -- writing ------------------------------------------------------------------------
     def __len__(self) -> int:
         """Number of stored transitions that can be sampled."""
-        return int(self.valid.sum())
+        return self._n_valid
 
     @property
     def nbytes(self) -> int:
@@ -100,9 +101,10 @@ class ReplayBuffer:
             if k not in obs:
                 raise ConfigError(f"observation lacks {k!r}; the buffer stores {list(self.obs)}")
             arr[i] = obs[k]
-        self.valid[i] = False
         # overwriting slot i breaks the transition of slot i - 1 (its next obs was slot i)
-        self.valid[(i - 1) % self.capacity] = False
+        prev = (i - 1) % self.capacity
+        self._n_valid -= int(self.valid[i]) + int(self.valid[prev])
+        self.valid[i] = self.valid[prev] = False
         self.pos = (i + 1) % self.capacity
         self.filled = min(self.filled + 1, self.capacity)
         return i
@@ -138,6 +140,7 @@ class ReplayBuffer:
             arr[i] = extras.get(k, 0)
         self._write_obs(next_obs)
         self.valid[i] = True
+        self._n_valid += 1
         self.last = -1 if (terminated or truncated) else (i + 1) % self.capacity
         self._last_next = next_obs
 
@@ -222,5 +225,6 @@ class ReplayBuffer:
         for name in ("action", "reward", "terminated", "valid"):
             getattr(buf, name)[:n] = tensors[name]
         buf.pos, buf.filled, buf.last = int(meta["pos"]), n, int(meta["last"])
+        buf._n_valid = int(buf.valid.sum())
         buf.rng.bit_generator.state = meta["rng"]
         return buf
