@@ -46,6 +46,7 @@ from armgym.train.sac_utils import (
     polyak,
     prepare_out,
     save_run,
+    train_seed,
 )
 
 
@@ -216,7 +217,7 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
     ratio = cfg.offline_ratio if len(offline) else 0.0
 
     # -- the loop ------------------------------------------------------------------------
-    obs, _ = env.reset(seed=cfg.seed * 1_000_003 + counters["episodes"])
+    obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
     ep_ret, ep_len = 0.0, 0
     t0 = time.perf_counter() - elapsed
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not cfg.progress)
@@ -237,7 +238,7 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
             success = bool(info.get("is_success"))
             episode = {"return": ep_ret, "length": ep_len, "success": success}
             append_log(out, {"step": step + 1, "episode": episode})
-            obs, _ = env.reset(seed=cfg.seed * 1_000_003 + counters["episodes"])
+            obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
             ep_ret, ep_len = 0.0, 0
         if prep is None and step + 1 >= min(cfg.learning_starts, cfg.steps):
             normalizer = make_normalizer(offline if len(offline) else online, action_dim)

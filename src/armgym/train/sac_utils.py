@@ -44,6 +44,12 @@ RESUMABLE = {
 DEMO_SEED = 2_000_000
 
 
+def train_seed(cfg: SACTrainConfig, episode: int) -> int:
+    """Reset seed of training episode ``episode``: ``(seed + 1) · 10⁷ + episode``, apart
+    from the demo seeds (``DEMO_SEED`` …) and the default evaluation seeds (10⁶ …)."""
+    return (cfg.seed + 1) * 10_000_000 + episode
+
+
 def env_kwargs(cfg: SACTrainConfig) -> dict[str, Any]:
     """``{"task", **gymnasium.make kwargs}`` of the training env (stored in the checkpoint)."""
     from armgym.tasks import TASKS
