@@ -81,7 +81,7 @@ def test_physics_blowup_truncates_with_error(env) -> None:
     obs, reward, terminated, truncated, info = env.step(np.zeros(7, dtype=np.float32))
     assert truncated and not terminated
     assert "error" in info and ("non-finite" in info["error"] or "MuJoCo warning" in info["error"])
-    assert reward == 0.0
+    assert reward == -1.0  # the worst dense reward: a blow-up never pays
     with pytest.raises(gym.error.ResetNeeded):
         env.unwrapped.step(np.zeros(7, dtype=np.float32))
     obs, _ = env.reset(seed=1)  # and the env recovers

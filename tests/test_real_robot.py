@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from armgym.errors import HardwareError, InvalidActionError
 from armgym.contracts.robot import Robot
+from armgym.errors import HardwareError, InvalidActionError
 from armgym.robots.real.robot import RealRobot
 from armgym.robots.real.safety import SafetyConfig, SafetyLayer
 from armgym.robots.real.so101 import FeetechArm

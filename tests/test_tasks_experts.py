@@ -59,7 +59,7 @@ def test_expert_succeeds_and_reward_is_shaped(task: str, level: str) -> None:
             again = offline.evaluate(robot_obs_from_env_obs(obs, n_arm))
             assert again.success == info["is_success"]
             assert again.reward == pytest.approx(reward, abs=1e-6)
-            assert -1e-6 <= reward <= 1.0 + 1e-6
+            assert -1.0 - 1e-6 <= reward <= 1e-6
             if terminated or truncated:
                 success = bool(info["is_success"])
                 break

@@ -29,7 +29,8 @@ def test_env_construction_fails_the_same_way(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_missing_gpu_and_unknown_device_are_explained() -> None:
-    pytest.importorskip("mujoco_warp")
+    import mujoco_warp  # noqa: F401  (armgym[warp]: make test installs it)
+
     wp, _ = require_warp()
     assert resolve_device("cpu") == "cpu"
     if wp.get_cuda_device_count() == 0:
@@ -45,7 +46,8 @@ def test_kernel_cache_lives_under_armgym_cache(monkeypatch: pytest.MonkeyPatch, 
     assert cache_dir().parts[-3:] == (".cache", "armgym", "warp")
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     assert cache_dir() == tmp_path
-    pytest.importorskip("mujoco_warp")
+    import mujoco_warp  # noqa: F401  (armgym[warp]: make test installs it)
+
     monkeypatch.delenv(CACHE_ENV)
     wp, _ = require_warp()
     assert str(wp.config.kernel_cache_dir).startswith(str(cache_dir()))

@@ -7,15 +7,14 @@ steps (MuJoCo Warp computes in float32; measured differences are ~1e-6).
 
 from __future__ import annotations
 
+import mujoco_warp  # noqa: F401  (armgym[warp]: make test installs it)
 import numpy as np
 import pytest
+import torch
 
-pytest.importorskip("mujoco_warp")
-torch = pytest.importorskip("torch")
-
-from armgym.envs.registration import EnvConfig, build_env  # noqa: E402
-from armgym.envs.warp import WarpBatchedEnv  # noqa: E402
-from armgym.errors import ConfigError, InvalidActionError  # noqa: E402
+from armgym.envs import EnvConfig, build_env
+from armgym.envs.warp import WarpBatchedEnv
+from armgym.errors import ConfigError, InvalidActionError
 
 N = 4
 JOINT_TOL, EE_TOL = 2e-3, 1e-3

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mujoco_warp  # noqa: F401  (armgym[warp]: make test installs it)
 import numpy as np
 import pytest
+import torch
 
-pytest.importorskip("mujoco_warp")
-torch = pytest.importorskip("torch")
-
-from armgym.policies.base import FeatureSpec  # noqa: E402
-
-from armgym.envs.registration import EnvConfig, build_env  # noqa: E402
-from armgym.eval.cli import EvalConfig, evaluate  # noqa: E402
-from armgym.eval.rollout import rollout  # noqa: E402
-from armgym.policies.checkpoint import build_policy, save_checkpoint  # noqa: E402
-from armgym.policies.mlp import MLPConfig  # noqa: E402
-from armgym.policies.normalize import Normalizer  # noqa: E402
-from armgym.policies.scripted import ScriptedPolicy  # noqa: E402
+from armgym.contracts.policy import FeatureSpec
+from armgym.envs import EnvConfig, build_env
+from armgym.eval.cli import EvalConfig, evaluate
+from armgym.eval.rollout import rollout
+from armgym.policies.learned import build_policy, save_checkpoint
+from armgym.policies.mlp import MLPConfig
+from armgym.policies.normalize import Normalizer
+from armgym.policies.scripted import ScriptedPolicy
 
 REACH = {"task": "Reach", "obs": "state", "randomization": "low"}
 

@@ -7,14 +7,13 @@ each world.
 
 from __future__ import annotations
 
+import mujoco_warp  # noqa: F401  (armgym[warp]: make test installs it)
 import numpy as np
 import pytest
+import torch
 
-pytest.importorskip("mujoco_warp")
-torch = pytest.importorskip("torch")
-
-from armgym.envs.manipulation import robot_obs_from_env_obs  # noqa: E402
-from armgym.envs.warp import WarpBatchedEnv  # noqa: E402
+from armgym.contracts.observation import robot_obs_from_env_obs
+from armgym.envs.warp import WarpBatchedEnv
 
 WORLDS = 20
 

@@ -9,20 +9,19 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from armgym.envs.manipulation import robot_obs_from_env_obs  # noqa: E402
-from armgym.envs.registration import EnvConfig, build_env  # noqa: E402
-from armgym.envs.warp.control import BatchedController  # noqa: E402
-from armgym.envs.warp.rotations import mat_to_quat, mat_to_rotvec, rotvec_to_mat  # noqa: E402
-from armgym.envs.warp.scoring import (  # noqa: E402
+from armgym.contracts.observation import robot_obs_from_env_obs
+from armgym.envs import EnvConfig, build_env
+from armgym.envs.warp.control import BatchedController
+from armgym.envs.warp.rotations import mat_to_quat, mat_to_rotvec, rotvec_to_mat
+from armgym.envs.warp.scoring import (
     BATCHED_SCORERS,
     ObjectStateReader,
     observation_fields,
     score,
 )
-from armgym.tasks import TASKS  # noqa: E402
+from armgym.tasks import TASKS
 
 
 def _random_rotations(n: int, seed: int = 0) -> np.ndarray:

@@ -54,3 +54,7 @@ class HardwareError(ArmgymError, RuntimeError):
     The driver has already tried to leave the arm in a safe state (held where it is);
     the message says what failed and what to check.
     """
+
+
+class TrainingError(ArmgymError, RuntimeError):
+    """Training cannot go on (a NaN loss, a full disk); the last good checkpoint is intact."""

@@ -29,6 +29,7 @@ from armgym.data.writer import LeRobotWriter
 from armgym.envs import EnvConfig, make_env
 from armgym.errors import ConfigError, UnknownNameError
 from armgym.policies.runner import ChunkRunner
+from armgym.policies.scripted import expert_action
 from armgym.progress import progress
 
 TELEOP_SOURCES = ("keyboard", "spacemouse", "gamepad", "phone", "pose-stream")
@@ -60,7 +61,7 @@ class CollectConfig:
     cameras: tuple[str, ...] = ("front", "wrist")
     """Cameras to record when --obs is pixels or both."""
     control: str = "ee_delta"
-    """Control mode (teleop and scripted sources need ee_delta)."""
+    """Control mode (teleop needs ee_delta; scripted: ee_delta or ee_pos)."""
     randomization: str = "low"
     """Initial-state randomisation: low | med | high."""
     max_steps: int = 0
@@ -124,7 +125,8 @@ class ExpertActions:
         self.expert.reset()
 
     def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(self.expert(self.env.robot_obs), np.float32)
+        control = getattr(self.env.robot, "control", "ee_delta")
+        return expert_action(self.expert(self.env.robot_obs), control)
 
 
 class NoActions:

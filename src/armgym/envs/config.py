@@ -33,7 +33,7 @@ class EnvConfig:
     Attributes:
         task: task name (``PickCube``, ``Push`` ...).
         robot: robot name (``panda``, ``widowx250``, ``so101``, ``vx300``).
-        control: action space: ``ee_delta`` | ``joint_pos`` | ``joint_delta`` ...
+        control: action space: ``ee_delta`` | ``ee_pos`` | ``joint_pos`` | ``joint_delta``.
         obs: observations: ``state`` | ``pixels`` | ``both``.
         randomization: initial-state randomisation: ``low`` | ``med`` | ``high``.
         image_size: (height, width) of camera images [px].

@@ -62,7 +62,8 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         robot: any :class:`~armgym.contracts.robot.Robot` (``SimRobot``, ``RemoteRobot`` ...) whose scene holds the task.
         task: scores observations; its objects must be in the robot's scene.
         obs_mode: one of ``OBS_MODES``.
-        reward: ``dense`` (shaped, ≈[0, 1]) or ``sparse`` (1 on success, else 0).
+        reward: ``dense`` (shaped, in [-1, 0], 0 at success; see ``armgym.tasks.base.shaped``)
+            or ``sparse`` (1 on success, else 0).
         terminate_on_success: end the episode (``terminated=True``) at success.
     """
 
@@ -152,7 +153,8 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def physics_failure(self, exc: PhysicsError) -> StepResult:
         """The step tuple after the physics blew up: truncated, ``info["error"]``, reset needed."""
         self._needs_reset = True
-        return self.observation(), 0.0, False, True, {"is_success": False, "error": str(exc)}
+        worst = -1.0 if self.reward_mode == "dense" else 0.0  # dense rewards lie in [-1, 0]
+        return self.observation(), worst, False, True, {"is_success": False, "error": str(exc)}
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":

@@ -9,6 +9,7 @@ kind                  module                                   config / model
 ``mlp``               :mod:`armgym.policies.mlp`               ``MLPConfig`` / ``MLPModel``
 ``diffusion``         :mod:`armgym.policies.diffusion`         ``DiffusionConfig`` /
                                                                ``DiffusionModel``
+``sac``               :mod:`armgym.policies.sac`               ``SACConfig`` / ``SACActor``
 ====================  =======================================  ==========================
 
 Each module exposes ``KIND``, ``CONFIG`` (frozen dataclass) and ``MODEL`` (``nn.Module`` with
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 LEARNED: Registry[str] = Registry("policy kind")
 LEARNED.register("diffusion", "armgym.policies.diffusion")
 LEARNED.register("mlp", "armgym.policies.mlp")
+LEARNED.register("sac", "armgym.policies.sac")
 
 
 def policy_module(kind: str) -> ModuleType:

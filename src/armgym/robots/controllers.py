@@ -14,6 +14,10 @@ Modes (``CONTROL_MODES``):
                 [rad] (extrinsic x-y-z rotation of the tool), solved by damped least-squares
                 differential IK with a null-space pull to the home pose; the target stays in
                 the spec's workspace box and the joint targets within joint limits.
+``ee_pos``      (Δx, Δy, Δz, gripper): ``ee_delta`` with the orientation goal held where the
+                episode started (levelled for arms with fewer than 6 joints), so a learner
+                explores 4 dimensions, as the RL envs of gym-hil, SERL, Fetch and panda-gym do.
+                Same step size, workspace box and IK; works for 7-, 6- and 5-DoF arms.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from armgym.robots.base import RobotSpec
 #: Gripper commands (last action entry of every control mode).
 GRIPPER_OPEN, GRIPPER_CLOSED = 1.0, -1.0
 
-CONTROL_MODES = ("ee_delta", "joint_pos", "joint_delta")
+CONTROL_MODES = ("ee_delta", "ee_pos", "joint_pos", "joint_delta")
+#: action length of the end-effector modes (the joint modes use n_arm + 1)
+EE_ACTION_DIM = {"ee_delta": 7, "ee_pos": 4}
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ class ArmController:
         self.ws_low = np.asarray(spec.workspace_low) + np.asarray(spec.base_pos)
         self.ws_high = np.asarray(spec.workspace_high) + np.asarray(spec.base_pos)
         self.g_closed, self.g_open = spec.gripper_range
-        self.action_dim = 7 if mode == "ee_delta" else n + 1
+        self.action_dim = EE_ACTION_DIM.get(mode, n + 1)
         # Jacobian rows 0-2 translational, 3-5 rotational; columns = the arm's dofs.
         self._jac = np.zeros((6, model.nv))
         d0 = int(self.dofadr[0])
@@ -155,6 +161,8 @@ class ArmController:
         a = action.astype(np.float64, copy=False)
         if self.mode == "ee_delta":
             self._apply_ee_delta(data, a[:6])
+        elif self.mode == "ee_pos":
+            self._apply_ee_delta(data, np.concatenate([a[:3], np.zeros(3)]))
         elif self.mode == "joint_pos":
             target = self.q_low + (a[: self.n] + 1.0) * 0.5 * (self.q_high - self.q_low)
             data.ctrl[self.act_ids] = target

@@ -6,7 +6,17 @@ import mujoco
 import numpy as np
 
 from armgym.contracts.observation import Obs
-from armgym.tasks.base import Expert, Task, TaskResult, add_box, tool_yaw, wrap, yaw_of_quat
+from armgym.tasks.base import (
+    Expert,
+    Task,
+    TaskResult,
+    add_box,
+    closeness,
+    shaped,
+    tool_yaw,
+    wrap,
+    yaw_of_quat,
+)
 from armgym.tasks.experts import WaypointExpert
 
 
@@ -23,9 +33,10 @@ class PegInsert(Task):
     The fixture is a static (mocap) block of four walls, 4 cm · scale high, around a square
     hole with 2.5 mm clearance per side that goes down to the floor. Success: the peg's
     bottom face centre is ≥ 3 cm below the fixture top and inside the hole (xy distance to
-    the hole axis < hole half width). Dense reward: 0.2 · reach (tool at the peg's grasp
-    point) + 0.1 · grasp + 0.3 · xy alignment of the peg bottom with the hole + 0.4 ·
-    insertion depth (counted only when aligned); 1 on success.
+    the hole axis < hole half width). Dense reward: ``shaped(progress)`` with progress = 0.2 ·
+    reach (``closeness`` of tool and the peg's grasp point) + 0.1 · grasp + 0.3 · xy
+    alignment (``closeness``) of the peg bottom with the hole + 0.4 · insertion depth
+    (counted only when aligned); −1 … 0, 0 at success.
     """
 
     name = "PegInsert"
@@ -111,16 +122,16 @@ class PegInsert(Task):
         bottom, grasp_pt = self.peg_points(s)
         hole = s[7:10].astype(np.float64)
         d_reach = float(np.linalg.norm(obs["ee_pos"] - grasp_pt))
-        reach = 1.0 - np.tanh(10.0 * d_reach)
+        reach = closeness(d_reach, self.scale)
         grasp = float(d_reach < 0.02 * self.scale and obs["gripper"][0] < self.released)
         d_xy = float(np.linalg.norm(bottom[:2] - hole[:2]))
-        align = 1.0 - np.tanh(10.0 * d_xy)
+        align = closeness(d_xy, self.scale)
         depth = float(hole[2] - bottom[2])
         inside = d_xy < self.hole_half
         insert = float(np.clip(depth / self.depth, 0.0, 1.0)) if inside else 0.0
         success = bool(inside and depth >= self.depth)
-        reward = 1.0 if success else 0.2 * reach + 0.1 * grasp + 0.3 * align + 0.4 * insert
-        return TaskResult(float(reward), success)
+        progress = 0.2 * reach + 0.1 * grasp + 0.3 * align + 0.4 * insert
+        return TaskResult(shaped(progress, success), success)
 
     def make_expert(self) -> Expert:
         above = 0.05 * self.scale  # peg bottom height above the hole while carrying

@@ -6,15 +6,26 @@ import mujoco
 import numpy as np
 
 from armgym.contracts.observation import Obs
-from armgym.tasks.base import Expert, Task, TaskResult, add_box, tool_yaw, wrap, yaw_of_quat
+from armgym.tasks.base import (
+    Expert,
+    Task,
+    TaskResult,
+    add_box,
+    closeness,
+    shaped,
+    tool_yaw,
+    wrap,
+    yaw_of_quat,
+)
 from armgym.tasks.experts import WaypointExpert
 
 
 class PickCube(Task):
     """Lift the cube so its centre is ≥ 10 cm above its resting height.
 
-    Dense reward: 0.3 · reach (tool near cube) + 0.2 · grasp (closed around cube)
-    + 0.5 · lift progress. Success ends the episode.
+    Dense reward: ``shaped(progress)`` with progress = 0.3 · reach (``closeness`` of tool
+    and cube) + 0.2 · grasp (closed around the cube) + 0.5 · lift progress; −1 … 0, 0 at
+    success. Success ends the episode.
     """
 
     name = "PickCube"
@@ -40,11 +51,11 @@ class PickCube(Task):
     def evaluate(self, obs: Obs) -> TaskResult:
         cube = obs["object_state"][:3]
         dist = float(np.linalg.norm(obs["ee_pos"] - cube))
-        reach = 1.0 - np.tanh(10.0 * dist)
+        reach = closeness(dist, self.scale)
         grasp = float(dist < 1.5 * self.half and obs["gripper"][0] < 0.9)
         lift = float(np.clip((cube[2] - self.half) / self.lift_height, 0.0, 1.0))
         success = bool(cube[2] - self.half >= self.lift_height)
-        return TaskResult(0.3 * reach + 0.2 * grasp + 0.5 * lift, success)
+        return TaskResult(shaped(0.3 * reach + 0.2 * grasp + 0.5 * lift, success), success)
 
     def make_expert(self) -> Expert:
         half, lift = self.half, self.lift_height

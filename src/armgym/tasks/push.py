@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 
 from armgym.contracts.observation import Obs
-from armgym.tasks.base import Expert, Task, TaskResult, add_box, add_target
+from armgym.tasks.base import Expert, Task, TaskResult, add_box, add_target, closeness, shaped
 from armgym.tasks.experts import WaypointExpert
 
 
@@ -14,8 +14,9 @@ class Push(Task):
     """Push the cube until its centre is within 3 cm (xy) of the target, cube on the floor.
 
     The gripper stays closed; the target is a flat, non-colliding marker on the floor,
-    8–12 cm (· object scale) from the cube at reset. Dense reward: 0.3 · reach (tool near
-    cube) + 0.7 · closeness of the cube to the target.
+    8–12 cm (· object scale) from the cube at reset. Dense reward: ``shaped(progress)``
+    with progress = 0.3 · reach (``closeness`` of tool and cube) + 0.7 · ``closeness`` of
+    the cube to the target; −1 … 0, 0 at success.
     """
 
     name = "Push"
@@ -54,13 +55,12 @@ class Push(Task):
     def evaluate(self, obs: Obs) -> TaskResult:
         s = obs["object_state"]
         cube, target = s[:3], s[7:10]
-        reach = 1.0 - np.tanh(10.0 * float(np.linalg.norm(obs["ee_pos"] - cube)))
+        reach = closeness(float(np.linalg.norm(obs["ee_pos"] - cube)), self.scale)
         dist = float(np.linalg.norm(cube[:2] - target[:2]))
-        place = 1.0 - np.tanh(10.0 * dist)
+        place = closeness(dist, self.scale)
         on_floor = cube[2] < 1.5 * self.half
-        return TaskResult(
-            float(0.3 * reach + 0.7 * place), bool(dist < self.tolerance and on_floor)
-        )
+        success = bool(dist < self.tolerance and on_floor)
+        return TaskResult(shaped(0.3 * reach + 0.7 * place, success), success)
 
     def make_expert(self) -> Expert:
         half = self.half

@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 
 from armgym.contracts.observation import Obs
-from armgym.tasks.base import POSITION_SCALE, Expert, Task, TaskResult
+from armgym.tasks.base import POSITION_SCALE, Expert, Task, TaskResult, closeness, shaped
 from armgym.tasks.experts import WaypointExpert
 
 
@@ -17,7 +17,8 @@ class Reach(Task):
     level sets the xy spread), height 0.15 m ± 0.10 m · (0.25 | 0.6 | 1 at low | med |
     high) · object scale, i.e. 0.05–0.25 m at ``high``, kept inside the robot's
     workspace box and at least ``min_start_dist`` (· scale) from the tool at reset where
-    possible (else the farthest of ``tries`` draws). Dense reward: 1 - tanh(10 · distance).
+    possible (else the farthest of ``tries`` draws). Dense reward: ``shaped(closeness(d))``
+    (−1 … 0, 0 at success; see :func:`armgym.tasks.base.closeness`).
     """
 
     name = "Reach"
@@ -74,7 +75,8 @@ class Reach(Task):
     def evaluate(self, obs: Obs) -> TaskResult:
         target = obs["object_state"][:3]
         dist = float(np.linalg.norm(obs["ee_pos"] - target))
-        return TaskResult(float(1.0 - np.tanh(10.0 * dist)), dist < self.tolerance)
+        success = dist < self.tolerance
+        return TaskResult(shaped(closeness(dist, self.scale), success), success)
 
     def make_expert(self) -> Expert:
         def plan(obs: Obs, phase: int) -> tuple[np.ndarray, float, float, bool]:

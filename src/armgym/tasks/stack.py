@@ -6,7 +6,17 @@ import mujoco
 import numpy as np
 
 from armgym.contracts.observation import Obs
-from armgym.tasks.base import Expert, Task, TaskResult, add_box, tool_yaw, wrap, yaw_of_quat
+from armgym.tasks.base import (
+    Expert,
+    Task,
+    TaskResult,
+    add_box,
+    closeness,
+    shaped,
+    tool_yaw,
+    wrap,
+    yaw_of_quat,
+)
 from armgym.tasks.experts import WaypointExpert
 
 
@@ -15,8 +25,8 @@ class Stack(Task):
 
     Success: A's centre within 1.5 cm (xy) of B's, A resting on B's top (centre height
     within 8 mm of B top + A half size) and the gripper opened wider than A (released).
-    Dense reward: 0.25 · reach (tool near A) + 0.15 · grasp + 0.6 · closeness of A to its
-    place on B; 1 on success.
+    Dense reward: ``shaped(progress)`` with progress = 0.25 · reach (``closeness`` of tool
+    and A) + 0.15 · grasp + 0.6 · ``closeness`` of A to its place on B; −1 … 0, 0 at success.
     """
 
     name = "Stack"
@@ -58,16 +68,15 @@ class Stack(Task):
         s = obs["object_state"]
         a, goal = s[:3], self.goal(s)
         d_reach = float(np.linalg.norm(obs["ee_pos"] - a))
-        reach = 1.0 - np.tanh(10.0 * d_reach)
+        reach = closeness(d_reach, self.scale)
         grasp = float(d_reach < 1.5 * self.half_a and obs["gripper"][0] < self.released)
-        place = 1.0 - np.tanh(10.0 * float(np.linalg.norm(a - goal)))
+        place = closeness(float(np.linalg.norm(a - goal)), self.scale)
         success = bool(
             np.linalg.norm(a[:2] - goal[:2]) < self.xy_tolerance
             and abs(float(a[2] - goal[2])) < 0.008
             and obs["gripper"][0] > self.released
         )
-        reward = 1.0 if success else 0.25 * reach + 0.15 * grasp + 0.6 * place
-        return TaskResult(float(reward), success)
+        return TaskResult(shaped(0.25 * reach + 0.15 * grasp + 0.6 * place, success), success)
 
     def make_expert(self) -> Expert:
         ha, hb = self.half_a, self.half_b

@@ -1,6 +1,7 @@
 """``armgym train <algorithm>``: one tyro sub-command per training loop.
 
 armgym train bc --dataset DIR --policy diffusion|mlp --steps N --batch-size B --out CK
+armgym train sac --task PickCube --robot panda --obs state --demos 20 --steps 30000 --out DIR
 
 A new loop (``sac``, ``residual``) is one more entry in :data:`ALGORITHMS`: its frozen
 config dataclass (the sub-command's options) and the function that trains from it.
@@ -20,6 +21,7 @@ from armgym.errors import UnknownNameError
 #: sub-command -> (module, its frozen config class, its train(cfg) -> summary function)
 ALGORITHMS: dict[str, tuple[str, str, str]] = {
     "bc": ("armgym.train.bc", "BCConfig", "train"),
+    "sac": ("armgym.train.sac", "SACTrainConfig", "train"),
 }
 
 
@@ -31,7 +33,14 @@ def _bc_summary(s: dict[str, Any]) -> str:
     )
 
 
-SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {"bc": _bc_summary}
+def _sac_summary(s: dict[str, Any]) -> str:
+    return (
+        f"trained SAC for {s['steps']} env steps ({s['updates']} updates, {s['episodes']} "
+        f"episodes) in {s['wall_s']:.0f} s; checkpoint: {s['out']}; curve: {s['curve']}"
+    )
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {"bc": _bc_summary, "sac": _sac_summary}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from armgym.contracts.observation import split_state
-from armgym.tasks.base import Task
+from armgym.tasks.base import FAR, NEAR, Task
 
 _QPOS, _MOCAP = 1000.0, 3000.0
 
@@ -86,29 +86,43 @@ def _norm(v: Tensor) -> Tensor:
     return torch.linalg.vector_norm(v, dim=-1)
 
 
+def _closeness(dist: Tensor, scale: float) -> Tensor:
+    """Torch port of :func:`armgym.tasks.base.closeness` (same ``FAR`` / ``NEAR``)."""
+    d = dist / scale
+    return 0.5 * (1.0 - torch.clamp(d / FAR, max=1.0)) + 0.5 * (1.0 - torch.tanh(d / NEAR))
+
+
+def _shaped(progress: Tensor, success: Tensor) -> Tensor:
+    """Torch port of :func:`armgym.tasks.base.shaped`: ``progress − 1``, 0 at success."""
+    return torch.where(success, torch.zeros_like(progress), progress.clamp(0.0, 1.0) - 1.0)
+
+
 def _pick_cube(task: Task, f: Fields) -> tuple[Tensor, Tensor]:
     half, lift_h = float(task.half), float(task.lift_height)  # type: ignore[attr-defined]
     cube = f["object_state"][:, :3]
     dist = _norm(f["ee_pos"] - cube)
-    reach = 1.0 - torch.tanh(10.0 * dist)
+    reach = _closeness(dist, task.scale)
     grasp = ((dist < 1.5 * half) & (f["gripper"][:, 0] < 0.9)).float()
     lift = torch.clamp((cube[:, 2] - half) / lift_h, 0.0, 1.0)
-    return 0.3 * reach + 0.2 * grasp + 0.5 * lift, cube[:, 2] - half >= lift_h
+    success = cube[:, 2] - half >= lift_h
+    return _shaped(0.3 * reach + 0.2 * grasp + 0.5 * lift, success), success
 
 
 def _reach(task: Task, f: Fields) -> tuple[Tensor, Tensor]:
     dist = _norm(f["ee_pos"] - f["object_state"][:, :3])
-    return 1.0 - torch.tanh(10.0 * dist), dist < float(task.tolerance)  # type: ignore[attr-defined]
+    success = dist < float(task.tolerance)  # type: ignore[attr-defined]
+    return _shaped(_closeness(dist, task.scale), success), success
 
 
 def _push(task: Task, f: Fields) -> tuple[Tensor, Tensor]:
     half, tol = float(task.half), float(task.tolerance)  # type: ignore[attr-defined]
     s = f["object_state"]
     cube, target = s[:, :3], s[:, 7:10]
-    reach = 1.0 - torch.tanh(10.0 * _norm(f["ee_pos"] - cube))
+    reach = _closeness(_norm(f["ee_pos"] - cube), task.scale)
     dist = _norm(cube[:, :2] - target[:, :2])
-    place = 1.0 - torch.tanh(10.0 * dist)
-    return 0.3 * reach + 0.7 * place, (dist < tol) & (cube[:, 2] < 1.5 * half)
+    place = _closeness(dist, task.scale)
+    success = (dist < tol) & (cube[:, 2] < 1.5 * half)
+    return _shaped(0.3 * reach + 0.7 * place, success), success
 
 
 #: torch ports of ``Task.evaluate``, by task name

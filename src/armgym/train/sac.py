@@ -1,0 +1,274 @@
+"""SAC with RLPD: online RL seeded with demonstrations, one loop top to bottom (cleanrl style).
+
+    armgym train sac --task PickCube --robot panda --obs state --demos 20 --steps 30000 --out runs/sac
+
+Algorithm (Haarnoja et al. 2018 + RLPD, Ball et al. 2023): a tanh-Gaussian actor, an
+ensemble of E LayerNorm critics with Polyak-averaged targets (optionally REDQ's min over a
+random subset), a learned temperature (init 1e-2, target entropy −|A|/2), ``utd`` gradient
+updates per env step, and every batch drawn ``offline_ratio`` from the demo buffer and the
+rest from the online buffer. Observations are normalised with mean/std from the demos (or
+the first ``learning_starts`` random steps) — stored in the checkpoint; pixels go through a
+conv encoder shared by actor and critics, trained by the critic, with DrQ random shifts.
+
+Outputs in ``--out``: ``model.safetensors`` + ``config.json`` (a ``sac`` policy checkpoint
+that ``armgym eval`` / ``serve`` / ``run`` load), ``train_state.*`` + ``buffer/`` (what
+``--resume`` needs), ``log.jsonl`` (losses every ``log_every`` env steps, episode returns,
+eval lines with Wilson 95 % intervals), ``curve.png`` (success vs env steps and vs wall
+time). Saves are all-or-nothing (:mod:`armgym.rl.run_state`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from armgym.errors import ConfigError, TrainingError
+from armgym.policies.sac import CriticEnsemble, SACActor, SACConfig
+from armgym.rl import ReplayBuffer
+from armgym.train.sac_utils import (
+    Prep,
+    append_log,
+    evaluate,
+    fill_demos,
+    make_env,
+    make_normalizer,
+    mixed_batch,
+    plot_curves,
+    polyak,
+    prepare_out,
+    save_run,
+    train_seed,
+)
+
+
+@dataclass(frozen=True)
+class SACTrainConfig:
+    """Train a SAC/RLPD policy online in an armgym env, seeded with demonstrations."""
+
+    out: Path
+    """Run folder (checkpoint, train state, buffer, log.jsonl, curve.png)."""
+    task: str = "PickCube"
+    """Task name (see `armgym envs`)."""
+    robot: str = "panda"
+    """Robot name."""
+    obs: Literal["state", "pixels", "both"] = "state"
+    """Observations: state | pixels (robot state + cameras) | both."""
+    control: str = "ee_pos"
+    """Control mode (ee_pos: xyz + gripper, the RL action space)."""
+    reward: Literal["dense", "sparse"] = "sparse"
+    """Env reward the learner sees."""
+    randomization: str = "low"
+    """Initial-state randomisation: low | med | high."""
+    cameras: tuple[str, ...] = ("front", "wrist")
+    """Cameras for --obs pixels/both."""
+    image_size: int = 84
+    """Camera height and width [px]."""
+    demos: str = "20"
+    """Demonstrations: N (scripted expert episodes), a LeRobot dataset folder, or 0 for none."""
+    steps: int = 30_000
+    """Env steps to train for."""
+    seed: int = 0
+    """Seed of weights, exploration and training episodes."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    utd: int = 1
+    """Gradient updates per env step (update-to-data ratio)."""
+    offline_ratio: float = 0.5
+    """Fraction of each batch from the demo buffer (RLPD: 0.5); 0 without demos."""
+    gamma: float = 0.99
+    """Discount."""
+    tau: float = 0.005
+    """Polyak rate of the target critics."""
+    lr: float = 3e-4
+    """Adam learning rate (actor, critics, temperature)."""
+    init_temperature: float = 1e-2
+    """Initial entropy temperature alpha."""
+    target_entropy: float | None = None
+    """Target entropy (default −|A|/2)."""
+    learning_starts: int = 1000
+    """Env steps before updates start (uniform random actions when there are no demos)."""
+    buffer_capacity: int = 1_000_000
+    """Online replay buffer slots."""
+    shift_pad: int = 4
+    """DrQ random-shift padding [px] for images."""
+    eval_every: int = 2500
+    """Evaluate every this many env steps (0: only at the end)."""
+    eval_episodes: int = 50
+    """Episodes per evaluation (seeds eval_seed + i, never used in training)."""
+    eval_seed: int = 1_000_000
+    """First evaluation seed."""
+    eval_num_envs: int = 4
+    """Parallel envs for evaluation."""
+    checkpoint_every: int = 5000
+    """Save checkpoint + train state + buffer every this many env steps."""
+    log_every: int = 250
+    """Log losses every this many env steps."""
+    resume: bool = False
+    """Continue the run in --out from its last checkpoint."""
+    overwrite: bool = False
+    """Delete the run in --out and start afresh."""
+    progress: bool = True
+    """Show a progress bar."""
+    net: SACConfig = field(default_factory=SACConfig)
+    """Actor / critic networks."""
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.utd < 1:
+            raise ConfigError("--steps, --batch-size and --utd must be >= 1")
+        if not 0.0 <= self.offline_ratio < 1.0:
+            raise ConfigError(f"--offline-ratio must be in [0, 1), got {self.offline_ratio}")
+
+
+def update(
+    cfg: SACTrainConfig,
+    nets: dict[str, Any],
+    opts: Mapping[str, torch.optim.Optimizer],
+    batch: dict[str, Any],
+    prep: Prep,
+    gen: torch.Generator,
+) -> dict[str, float]:
+    """One SAC gradient step on critics, actor and temperature; returns the losses."""
+    actor, critic, critic_t, enc_t = nets["actor"], nets["critic"], nets["critic_t"], nets["enc_t"]
+    log_alpha: torch.Tensor = nets["log_alpha"]
+    obs, nxt = prep(batch["obs"], gen), prep(batch["next_obs"], gen)
+    action = torch.as_tensor(batch["action"])
+    reward = torch.as_tensor(batch["reward"])
+    not_done = 1.0 - torch.as_tensor(batch["terminated"], dtype=torch.float32)
+    alpha = log_alpha.exp().detach()
+    with torch.no_grad():
+        a_next, logp_next = actor.sample(actor.features(nxt), gen)
+        q_next = critic_t.target_min(enc_t(nxt), a_next, gen) - alpha * logp_next
+        target = reward + cfg.gamma * not_done * q_next
+    feat = actor.features(obs)  # the encoder learns through the critic loss only
+    critic_loss = (critic(feat, action) - target).pow(2).mean(1).sum()
+    opts["critic"].zero_grad(set_to_none=True)
+    critic_loss.backward()
+    opts["critic"].step()
+
+    feat = feat.detach()
+    a_pi, logp = actor.sample(feat, gen)
+    actor_loss = (alpha * logp - critic(feat, a_pi).mean(0)).mean()
+    opts["actor"].zero_grad(set_to_none=True)
+    actor_loss.backward()
+    opts["actor"].step()
+
+    alpha_loss = -(log_alpha * (logp.detach() + nets["target_entropy"])).mean()
+    opts["alpha"].zero_grad(set_to_none=True)
+    alpha_loss.backward()
+    opts["alpha"].step()
+    polyak(critic_t, critic, cfg.tau)
+    polyak(enc_t, actor.encoder, cfg.tau)
+    losses = {
+        "critic_loss": critic_loss.item(),
+        "actor_loss": actor_loss.item(),
+        "alpha": alpha.item(),
+        "entropy": -logp.detach().mean().item(),
+    }
+    if not all(math.isfinite(v) for v in losses.values()):
+        raise TrainingError(
+            f"non-finite loss {losses}; the last good checkpoint in {cfg.out} is intact. "
+            "Lower --lr, check the reward scale, or --resume from it"
+        )
+    return losses
+
+
+def train(cfg: SACTrainConfig) -> dict[str, Any]:
+    """Run SAC/RLPD as configured; return a summary (final eval, wall time, paths)."""
+    out = Path(cfg.out)
+    env = make_env(cfg)
+    action_dim = int(env.action_space.shape[0])
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    online = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed)
+    offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
+    demo_info = fill_demos(cfg, env, offline)
+
+    # -- networks (normalisation stats: demos, else the first random steps) --------------
+    shapes = {k: tuple(sp.shape) for k, sp in env.observation_space.spaces.items()}
+    model_shapes = {k: (s[2], s[0], s[1]) if len(s) == 3 else s for k, s in shapes.items()}
+    actor = SACActor(cfg.net, model_shapes, action_dim)
+    critic = CriticEnsemble(cfg.net, actor.encoder.out_dim, action_dim)
+    nets: dict[str, Any] = {
+        "actor": actor,
+        "critic": critic,
+        "critic_t": copy.deepcopy(critic).requires_grad_(False),
+        "enc_t": copy.deepcopy(actor.encoder).requires_grad_(False),
+        "log_alpha": torch.tensor(math.log(cfg.init_temperature), requires_grad=True),
+        "target_entropy": -action_dim / 2 if cfg.target_entropy is None else cfg.target_entropy,
+    }
+    opts = {
+        "actor": torch.optim.Adam(actor.net.parameters(), lr=cfg.lr),
+        "critic": torch.optim.Adam([*critic.parameters(), *actor.encoder.parameters()], lr=cfg.lr),
+        "alpha": torch.optim.Adam([nets["log_alpha"]], lr=cfg.lr),
+    }
+    start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
+    if normalizer is None and len(offline):
+        normalizer = make_normalizer(offline, action_dim)
+    ratio = cfg.offline_ratio if len(offline) else 0.0
+
+    # -- the loop ------------------------------------------------------------------------
+    obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
+    ep_ret, ep_len = 0.0, 0
+    t0 = time.perf_counter() - elapsed
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not cfg.progress)
+    losses: dict[str, float] = {}
+    prep: Prep | None = Prep(normalizer, cfg.shift_pad) if normalizer else None
+    for step in bar:
+        if prep is None or (step < cfg.learning_starts and not len(offline)):
+            action = env.action_space.sample()
+        else:
+            with torch.no_grad():
+                feat = actor.features(prep({k: v[None] for k, v in obs.items()}, None))
+                action = actor.sample(feat, gen)[0][0].numpy()
+        nxt, reward, term, trunc, info = env.step(action)
+        online.add(obs, action, reward, term, trunc, nxt)
+        obs, ep_ret, ep_len = nxt, ep_ret + float(reward), ep_len + 1
+        if term or trunc:
+            counters["episodes"] += 1
+            success = bool(info.get("is_success"))
+            episode = {"return": ep_ret, "length": ep_len, "success": success}
+            append_log(out, {"step": step + 1, "episode": episode})
+            obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
+            ep_ret, ep_len = 0.0, 0
+        if prep is None and step + 1 >= min(cfg.learning_starts, cfg.steps):
+            normalizer = make_normalizer(offline if len(offline) else online, action_dim)
+            prep = Prep(normalizer, cfg.shift_pad)
+        if prep is not None and step + 1 >= cfg.learning_starts:
+            for _ in range(cfg.utd):
+                batch = mixed_batch(online, offline, cfg.batch_size, ratio)
+                losses = update(cfg, nets, opts, batch, prep, gen)
+                counters["updates"] += 1
+        done = step + 1
+        if losses and done % cfg.log_every == 0:
+            append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, **losses})
+            bar.set_postfix(critic=f"{losses['critic_loss']:.3g}", alpha=f"{losses['alpha']:.3g}")
+        last = done == cfg.steps
+        if normalizer and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
+            ev = evaluate(cfg, actor, normalizer, env)
+            append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, "eval": ev})
+            bar.write(f"step {done}: success {ev['success_rate']:.2f} {ev['success_ci95']}")
+        if normalizer and (done % cfg.checkpoint_every == 0 or last):
+            elapsed = time.perf_counter() - t0
+            save_run(cfg, nets, opts, online, normalizer, done, elapsed, counters, gen, rng, env)
+    bar.close()
+    env.close()
+    png = plot_curves(out)
+    return {
+        "out": str(out),
+        "steps": cfg.steps,
+        "updates": counters["updates"],
+        "episodes": counters["episodes"],
+        "demos": demo_info,
+        "wall_s": time.perf_counter() - t0,
+        "curve": str(png) if png else None,
+    }

@@ -1,0 +1,315 @@
+"""Helpers of ``armgym train sac`` (kept out of the loop in :mod:`armgym.train.sac`).
+
+Env and demo setup, observation preprocessing, the RLPD batch mix, evaluation with Wilson
+intervals through :mod:`armgym.eval`, all-or-nothing saves and ``--resume``, the curve PNG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from armgym.contracts.policy import FeatureSpec
+from armgym.errors import CheckpointError, ConfigError, TrainingError
+from armgym.policies.checkpoint import CONFIG_FILE
+from armgym.policies.learned import LearnedPolicy, save_checkpoint
+from armgym.policies.normalize import Normalizer, compute_stats
+from armgym.policies.sac import random_shift
+from armgym.rl import ReplayBuffer, fill_from_dataset, fill_from_scripted, run_state
+
+if TYPE_CHECKING:
+    from armgym.train.sac import SACTrainConfig
+
+LOG = "log.jsonl"
+#: settings that may differ between a run and its --resume
+RESUMABLE = {
+    "steps",
+    "resume",
+    "overwrite",
+    "progress",
+    "eval_every",
+    "eval_episodes",
+    "eval_num_envs",
+    "checkpoint_every",
+    "log_every",
+}
+#: first seed of scripted demo episodes (training episodes and evaluation use others)
+DEMO_SEED = 2_000_000
+
+
+def train_seed(cfg: SACTrainConfig, episode: int) -> int:
+    """Reset seed of training episode ``episode``: ``(seed + 1) · 10⁷ + episode``, apart
+    from the demo seeds (``DEMO_SEED`` …) and the default evaluation seeds (10⁶ …)."""
+    return (cfg.seed + 1) * 10_000_000 + episode
+
+
+def env_kwargs(cfg: SACTrainConfig) -> dict[str, Any]:
+    """``{"task", **gymnasium.make kwargs}`` of the training env (stored in the checkpoint)."""
+    from armgym.tasks import TASKS
+
+    kw: dict[str, Any] = {
+        "task": TASKS.get(cfg.task).name,  # UnknownNameError names the closest task
+        "robot": cfg.robot,
+        "control": cfg.control,
+        "obs": cfg.obs,
+        "randomization": cfg.randomization,
+        "reward": cfg.reward,
+    }
+    if cfg.obs != "state":
+        kw |= {"cameras": tuple(cfg.cameras), "image_size": (cfg.image_size, cfg.image_size)}
+    return kw
+
+
+def make_env(cfg: SACTrainConfig) -> Any:
+    import armgym  # noqa: F401  (registers the envs)
+
+    kw = env_kwargs(cfg)
+    env = gym.make(f"armgym/{kw.pop('task')}-v0", **kw)
+    env.action_space.seed(cfg.seed)
+    return env
+
+
+def fill_demos(cfg: SACTrainConfig, env: Any, offline: ReplayBuffer) -> dict[str, Any]:
+    """Fill the demo buffer from ``--demos`` (N scripted episodes or a dataset folder)."""
+    demos = str(cfg.demos).strip()
+    if demos in ("", "0"):
+        return {"source": None, "episodes": 0, "transitions": 0}
+    if demos.isdigit():
+        info = fill_from_scripted(offline, env, int(demos), seed=DEMO_SEED + 1000 * cfg.seed)
+        return {"source": f"scripted:{demos}", **info}
+    path = Path(demos)
+    if not path.exists():
+        raise ConfigError(
+            f"--demos {demos!r}: no such dataset folder; pass a LeRobot dataset path, "
+            "a number of scripted demos (e.g. 20) or 0"
+        )
+    base = env.unwrapped
+    info = fill_from_dataset(offline, path, reward=cfg.reward, task=base.task, n_arm=base.n_arm)
+    return {"source": str(path), **info}
+
+
+def make_normalizer(buffer: ReplayBuffer, action_dim: int) -> Normalizer:
+    """Mean/std of every vector observation key over the buffer; actions pass through."""
+    n = buffer.filled
+    stats: dict[str, dict[str, Any]] = {
+        k: {"mode": "mean_std", **compute_stats(v[:n], "mean_std")}
+        for k, v in buffer.obs.items()
+        if v.dtype != np.uint8
+    }
+    stats["action"] = {"mode": "min_max", "min": [-1.0] * action_dim, "max": [1.0] * action_dim}
+    return Normalizer(stats)
+
+
+class Prep:
+    """numpy obs batch ``{key: [B, ...]}`` -> model input ``{key: [B, 1, ...]}``.
+
+    Vectors are normalised; images uint8 [B, H, W, 3] become float [B, 1, 3, H, W] in
+    [0, 1], randomly shifted (DrQ) when a generator is given (training).
+    """
+
+    def __init__(self, normalizer: Normalizer, shift_pad: int):
+        self.normalizer, self.pad = normalizer, shift_pad
+
+    def __call__(
+        self, obs: Mapping[str, np.ndarray], gen: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
+        out = {}
+        for k, v in obs.items():
+            x = torch.as_tensor(np.ascontiguousarray(v))
+            if x.dtype == torch.uint8:
+                img = x.permute(0, 3, 1, 2).float() / 255.0
+                if gen is not None and self.pad > 0:
+                    img = random_shift(img, self.pad, gen)
+                out[k] = img[:, None]
+            else:
+                out[k] = self.normalizer.normalize(k, x.float())[:, None]
+        return out
+
+
+def mixed_batch(
+    online: ReplayBuffer, offline: ReplayBuffer, batch_size: int, ratio: float
+) -> dict[str, Any]:
+    """RLPD: ``round(ratio · B)`` transitions from ``offline``, the rest from ``online``."""
+    n_off = round(ratio * batch_size) if len(offline) else 0
+    if n_off == 0 or len(online) == 0:
+        return (offline if len(online) == 0 else online).sample(batch_size)
+    a, b = online.sample(batch_size - n_off), offline.sample(n_off)
+
+    def cat(x: Any, y: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: cat(x[k], y[k]) for k in x}
+        return np.concatenate([x, y])
+
+    return {k: cat(a[k], b[k]) for k in ("obs", "next_obs", "action", "reward", "terminated")}
+
+
+@torch.no_grad()
+def polyak(target: torch.nn.Module, source: torch.nn.Module, tau: float) -> None:
+    for pt, ps in zip(target.parameters(), source.parameters(), strict=True):
+        pt.lerp_(ps, tau)
+
+
+def as_policy(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any) -> LearnedPolicy:
+    """The actor behind the Policy protocol, as the checkpoint stores it."""
+    schema = {
+        k: FeatureSpec(np.dtype(sp.dtype).name, tuple(sp.shape))
+        for k, sp in env.observation_space.spaces.items()
+    }
+    fps = float(env.unwrapped.metadata.get("render_fps", 10))
+    a_dim = int(env.action_space.shape[0])
+    return LearnedPolicy("sac", cfg.net, actor, normalizer, schema, a_dim, fps, env_kwargs(cfg))
+
+
+def evaluate(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any) -> dict[str, Any]:
+    """Deterministic policy on seeds ``eval_seed + i``: success rate with Wilson 95 % CI."""
+    import time
+
+    from armgym.eval.report import summarize
+    from armgym.eval.rollout import RolloutConfig, rollout
+
+    policy = as_policy(cfg, actor, normalizer, env)
+    seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
+    t0 = time.perf_counter()
+    results, _ = rollout(policy, policy.env, seeds, RolloutConfig(num_envs=cfg.eval_num_envs))
+    actor.train()
+    s = summarize(results)
+    keys = ("success_rate", "success_ci95", "mean_return", "mean_length", "episodes")
+    return {**{k: s[k] for k in keys}, "wall_s": time.perf_counter() - t0}
+
+
+def append_log(out: Path, row: Mapping[str, Any]) -> None:
+    with open(Path(out) / LOG, "a") as fh:
+        fh.write(json.dumps(row, default=float) + "\n")
+
+
+def config_json(cfg: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+# ---------------------------------------------------------------------------- run state
+def _modules(nets: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: nets[k] for k in ("actor", "critic", "critic_t", "enc_t", "log_alpha")}
+
+
+def save_run(
+    cfg: SACTrainConfig,
+    nets: Mapping[str, Any],
+    opts: Mapping[str, torch.optim.Optimizer],
+    online: ReplayBuffer,
+    normalizer: Normalizer,
+    step: int,
+    elapsed: float,
+    counters: Mapping[str, int],
+    gen: torch.Generator,
+    rng: np.random.Generator,
+    env: Any,
+) -> None:
+    """Checkpoint + train state + online buffer, all or nothing (see ``run_state.commit``)."""
+    out = Path(cfg.out)
+    try:
+        st = run_state.stage(out)
+        policy = as_policy(cfg, nets["actor"], normalizer, env)
+        save_checkpoint(st, policy, {"algorithm": "sac", "step": step})
+        tensors = run_state.state_tensors(_modules(nets), opts)
+        tensors["gen_state"] = gen.get_state()
+        meta = {
+            "step": step,
+            "elapsed_s": elapsed,
+            "counters": dict(counters),
+            "rng": rng.bit_generator.state,
+            "config": config_json(cfg),
+        }
+        run_state.write_state(st, tensors, meta)
+        online.save(st / run_state.BUFFER)
+    except OSError as exc:
+        shutil.rmtree(out / run_state.STAGING, ignore_errors=True)
+        raise TrainingError(
+            f"saving the step-{step} checkpoint in {out} failed ({exc}); the previous "
+            "checkpoint there is intact. Free disk space and --resume"
+        ) from exc
+    run_state.commit(out)
+
+
+def prepare_out(
+    cfg: SACTrainConfig,
+    nets: Mapping[str, Any],
+    opts: Mapping[str, torch.optim.Optimizer],
+    online: ReplayBuffer,
+    gen: torch.Generator,
+    rng: np.random.Generator,
+) -> tuple[int, float, dict[str, int], Normalizer | None, ReplayBuffer]:
+    """A fresh run folder, or with --resume the restored state:
+    ``(step, elapsed_s, counters, normalizer or None, online buffer)``."""
+    out = Path(cfg.out)
+    has_run = (out / f"{run_state.STATE}.json").exists()
+    if not cfg.resume:
+        if has_run and not cfg.overwrite:
+            raise ConfigError(
+                f"{out} already holds a training run; pass --resume to continue it, "
+                "--overwrite to start afresh, or another --out"
+            )
+        if cfg.overwrite:
+            shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / LOG).write_text("")
+        return 0, 0.0, {"episodes": 0, "updates": 0}, None, online
+    tensors, meta = run_state.read_state(out)
+    now = {k: v for k, v in config_json(cfg).items() if k not in RESUMABLE}
+    old = {k: v for k, v in meta["config"].items() if k not in RESUMABLE}
+    if now != old:
+        diff = sorted(k for k in now.keys() | old.keys() if now.get(k) != old.get(k))
+        raise ConfigError(f"--resume with different settings {diff} than the run in {out}")
+    run_state.load_state_tensors(tensors, _modules(nets), opts)
+    gen.set_state(tensors["gen_state"])
+    rng.bit_generator.state = meta["rng"]
+    step = int(meta["step"])
+    normalizer = Normalizer(json.loads((out / CONFIG_FILE).read_text())["normalization"])
+    online = ReplayBuffer.load(out / run_state.BUFFER)
+    lines = (out / LOG).read_text().splitlines() if (out / LOG).exists() else []
+    kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= step]
+    (out / LOG).write_text("".join(ln + "\n" for ln in kept))
+    if step >= cfg.steps:
+        raise CheckpointError(f"{out} is already at step {step}; raise --steps to train more")
+    return step, float(meta["elapsed_s"]), dict(meta["counters"]), normalizer, online
+
+
+def plot_curves(out: Path) -> Path | None:
+    """``curve.png``: eval success (95 % CI) vs env steps and vs wall time."""
+    rows = [json.loads(ln) for ln in (Path(out) / LOG).read_text().splitlines() if ln.strip()]
+    evals = [r for r in rows if "eval" in r]
+    if not evals:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sr = np.array([r["eval"]["success_rate"] for r in evals])
+    lo = np.array([r["eval"]["success_ci95"][0] for r in evals])
+    hi = np.array([r["eval"]["success_ci95"][1] for r in evals])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
+    for ax, x, label in zip(
+        axes,
+        (np.array([r["step"] for r in evals]), np.array([r["wall_s"] for r in evals]) / 60),
+        ("env steps", "wall clock [min]"),
+        strict=True,
+    ):
+        ax.plot(x, sr, "o-", color="tab:green")
+        ax.fill_between(x, lo, hi, color="tab:green", alpha=0.15)
+        ax.set(xlabel=label, ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("eval success (95 % Wilson CI)")
+    fig.suptitle(f"SAC/RLPD: {Path(out).name}")
+    fig.tight_layout()
+    png = Path(out) / "curve.png"
+    fig.savefig(png)
+    plt.close(fig)
+    return png

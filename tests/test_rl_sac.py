@@ -1,0 +1,167 @@
+"""``armgym train sac`` with tiny budgets: the loop, checkpoints, resume, and bad input."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from armgym.errors import ConfigError, DatasetError, TrainingError, UnknownNameError
+from armgym.policies import load_checkpoint
+from armgym.policies.sac import CriticEnsemble, SACActor, SACConfig, random_shift
+from armgym.rl import ReplayBuffer
+from armgym.train.sac import SACTrainConfig, train
+
+TINY = dict(
+    task="Reach",
+    demos="1",
+    learning_starts=40,
+    batch_size=16,
+    eval_episodes=2,
+    eval_num_envs=2,
+    eval_every=0,
+    checkpoint_every=50,
+    log_every=10,
+    progress=False,
+    net=SACConfig(hidden_dims=(32, 32)),
+)
+
+
+def _cfg(out: Path, **kw) -> SACTrainConfig:
+    return SACTrainConfig(out=out, **{**TINY, "steps": 100, **kw})  # type: ignore[arg-type]
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines() if ln]
+
+
+def test_tanh_gaussian_log_prob_matches_torch_distributions() -> None:
+    actor = SACActor(SACConfig(hidden_dims=(16,)), {"observation.state": (5,)}, 3)
+    feat = torch.randn(64, 5)
+    a, logp = actor.sample(feat, torch.Generator().manual_seed(0))
+    mean, log_std = actor(feat)
+    base = torch.distributions.Normal(mean, log_std.exp())
+    dist = torch.distributions.TransformedDistribution(
+        base, [torch.distributions.TanhTransform(cache_size=1)]
+    )
+    a_safe = a.clamp(-1 + 1e-6, 1 - 1e-6)
+    np.testing.assert_allclose(logp.detach(), dist.log_prob(a_safe).sum(-1).detach(), atol=2e-2)
+    assert a.abs().max() <= 1.0
+
+
+def test_redq_subset_and_random_shift() -> None:
+    cfg = SACConfig(hidden_dims=(8,), n_critics=5, critic_subset=2)
+    critic = CriticEnsemble(cfg, 4, 2)
+    q = critic(torch.randn(7, 4), torch.randn(7, 2))
+    assert q.shape == (5, 7)
+    low = critic.target_min(torch.randn(7, 4), torch.randn(7, 2), torch.Generator())
+    assert low.shape == (7,)
+    with pytest.raises(ConfigError):
+        SACConfig(n_critics=2, critic_subset=3)
+    img = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    shifted = random_shift(img, 2, torch.Generator().manual_seed(1))
+    assert shifted.shape == img.shape and not torch.equal(shifted, img)
+
+
+def test_loop_runs_and_checkpoint_is_a_policy_eval_accepts(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    s = train(_cfg(out))
+    assert s["steps"] == 100 and s["updates"] == 61 and s["demos"]["episodes"] == 1
+    rows = _log(out)
+    assert any("critic_loss" in r for r in rows) and any("episode" in r for r in rows)
+    ev = [r for r in rows if "eval" in r][-1]["eval"]
+    assert ev["episodes"] == 2 and 0.0 <= ev["success_ci95"][0] <= ev["success_ci95"][1] <= 1
+    assert (out / "curve.png").stat().st_size > 0
+    policy = load_checkpoint(out)
+    assert policy.kind == "sac" and policy.env["control"] == "ee_pos"
+    obs = {
+        "observation.state": np.zeros(22, np.float32),
+        "observation.environment_state": np.zeros(3, np.float32),
+    }
+    act = policy.infer(obs)["actions"]
+    assert act.shape == (1, 4) and np.all(np.abs(act) <= 1)
+    from armgym.eval.cli import EvalConfig, evaluate
+
+    rep = evaluate(EvalConfig(checkpoint=out, episodes=2, num_envs=1, videos=0, progress=False))
+    assert rep["episodes"] == 2
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_cfg(out, steps=50))
+    state = json.loads((out / "train_state.json").read_text())
+    assert state["step"] == 50
+    buf = ReplayBuffer.load(out / "buffer")
+    assert len(buf) == 50
+    with pytest.raises(ConfigError, match="--resume"):
+        train(_cfg(out, steps=100))
+    with pytest.raises(ConfigError, match="gamma"):
+        train(_cfg(out, steps=100, resume=True, gamma=0.9))
+    s = train(_cfg(out, steps=100, resume=True))
+    assert json.loads((out / "train_state.json").read_text())["step"] == 100
+    assert s["updates"] == 61  # 11 before the interruption + 50 after: none lost or repeated
+    steps = [r["step"] for r in _log(out) if "critic_loss" in r]
+    assert steps == sorted(steps) and steps[-1] == 100
+    assert len(ReplayBuffer.load(out / "buffer")) == 100
+
+
+def test_unknown_task_and_mismatched_dataset_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="PickCube"):
+        train(_cfg(tmp_path / "a", task="PickCub"))
+    with pytest.raises(ConfigError, match="no such dataset"):
+        train(_cfg(tmp_path / "b", demos=str(tmp_path / "missing")))
+    from armgym.apps.collect import CollectConfig, collect
+
+    data = tmp_path / "demos"  # recorded in ee_delta (7-dim actions): does not fit ee_pos
+    collect(CollectConfig(out=data, task="Reach", episodes=1, obs="state", progress=False))
+    with pytest.raises(DatasetError, match=r"action: dataset \(7,\), env \(4,\)"):
+        train(_cfg(tmp_path / "c", demos=str(data)))
+
+
+def test_nan_loss_and_full_disk_keep_the_last_good_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    train(_cfg(out, steps=50))
+    sha = json.loads((out / "config.json").read_text())["weights_sha256"]
+
+    def full_disk(self, directory):  # the buffer is the largest file of a save
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ReplayBuffer, "save", full_disk)
+    with pytest.raises(TrainingError, match="intact"):
+        train(_cfg(out, steps=100, resume=True))
+    monkeypatch.undo()
+    assert json.loads((out / "train_state.json").read_text())["step"] == 50
+    assert json.loads((out / "config.json").read_text())["weights_sha256"] == sha
+    assert not (out / ".staging").exists()
+    load_checkpoint(out)  # still loads (sha256 verified)
+
+    real = CriticEnsemble.forward
+    monkeypatch.setattr(CriticEnsemble, "forward", lambda self, f, a: real(self, f, a) * np.nan)
+    with pytest.raises(TrainingError, match="non-finite loss"):
+        train(_cfg(out, steps=100, resume=True))
+    assert json.loads((out / "train_state.json").read_text())["step"] == 50
+
+
+def test_pixels_with_a_shared_encoder(tmp_path: Path) -> None:
+    out = tmp_path / "px"
+    cfg = _cfg(
+        out,
+        obs="pixels",
+        cameras=("front",),
+        image_size=32,
+        steps=45,
+        batch_size=4,
+        eval_episodes=1,
+        eval_num_envs=1,
+    )
+    train(cfg)
+    policy = load_checkpoint(out)
+    assert "observation.images.front" in policy.schema
+    weights = [k for k in json.loads((out / "config.json").read_text())["schema"]["observation"]]
+    assert "observation.images.front" in weights
