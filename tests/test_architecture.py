@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
         "contracts",
         "atomic",
         "progress",
+        "tasks",
         "envs",
         "data",
         "policies",

@@ -12,7 +12,7 @@ import torch
 from armgym.contracts.policy import FeatureSpec
 from armgym.envs import EnvConfig, build_env
 from armgym.eval.cli import EvalConfig, evaluate
-from armgym.eval.rollout import rollout
+from armgym.eval.rollout import RolloutConfig, rollout
 from armgym.policies.learned import build_policy, save_checkpoint
 from armgym.policies.mlp import MLPConfig
 from armgym.policies.normalize import Normalizer
@@ -24,8 +24,8 @@ REACH = {"task": "Reach", "obs": "state", "randomization": "low"}
 def test_scripted_rollout_on_warp_matches_cpu_outcomes() -> None:
     expert = ScriptedPolicy.for_env(build_env(EnvConfig(**REACH)))
     seeds = [0, 1, 2]
-    warp, videos = rollout(expert, REACH, seeds, num_envs=2, vector="warp")
-    cpu, _ = rollout(expert, REACH, seeds, num_envs=2, vector="batched")
+    warp, videos = rollout(expert, REACH, seeds, RolloutConfig(num_envs=2, vector="warp"))
+    cpu, _ = rollout(expert, REACH, seeds, RolloutConfig(num_envs=2, vector="batched"))
     assert [r.seed for r in warp] == seeds and not videos
     assert all(r.success for r in warp) and all(r.success for r in cpu)
     assert all(abs(w.length - c.length) <= 1 for w, c in zip(warp, cpu, strict=True))

@@ -29,10 +29,10 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from armgym.errors import ConfigError, TrainingError
 from armgym.policies.sac import CriticEnsemble, SACActor, SACConfig
+from armgym.progress import progress
 from armgym.rl import ReplayBuffer
 from armgym.train.sac_utils import (
     Prep,
@@ -220,7 +220,13 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
     obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
     ep_ret, ep_len = 0.0, 0
     t0 = time.perf_counter() - elapsed
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not cfg.progress)
+    bar = progress(
+        range(start, cfg.steps),
+        initial=start,
+        total=cfg.steps,
+        desc="sac",
+        disable=not cfg.progress,
+    )
     losses: dict[str, float] = {}
     prep: Prep | None = Prep(normalizer, cfg.shift_pad) if normalizer else None
     for step in bar:
