@@ -101,3 +101,28 @@ def test_run_records_mapped_episodes_with_the_prompt_as_task(tmp_path: Path, cap
     assert reader.features["observation.images.front"]["shape"][:2] == [224, 224]
     assert np.allclose(ep0["action"][:, 0], 0.2 * 0.05 / 0.02)  # LIBERO dx scaled to ee_delta
     assert np.allclose(ep0["action"][:, 6], 1.0)  # LIBERO -1 = open -> armgym +1
+
+
+def test_eval_a_served_policy_with_a_mapping(tmp_path: Path) -> None:
+    """``armgym eval --policy ws://...``: seeds, Wilson interval and a video, one connection
+    (one copy of the mapped policy) per parallel env."""
+    from armgym.eval.cli import EvalConfig, evaluate
+
+    with standin_server("cogact", np.array([0.0, 0, 0.01, 0, 0, 0, 1.0])) as (standin, port):
+        report = evaluate(EvalConfig(policy=f"ws://127.0.0.1:{port}", mapping="cogact",
+                                     task="Reach", episodes=3, num_envs=2, seed=7, videos=1,
+                                     video_size=(64, 64), out=tmp_path, progress=False))  # fmt: skip
+    assert report["episodes"] == 3 and report["policy"] == "served:cogact"
+    assert [e["seed"] for e in report["per_episode"]] == [7, 8, 9]
+    lo, hi = report["success_ci95"]
+    assert -1e-9 <= lo <= report["success_rate"] + 1e-9 and report["success_rate"] <= hi <= 1.0
+    assert standin.requests == sum(e["length"] for e in report["per_episode"])
+    assert len(report["videos"]) == 1 and Path(report["videos"][0]).stat().st_size > 0
+    assert json.loads((tmp_path / "report.json").read_text())["env"]["obs"] == "pixels"
+
+
+def test_eval_needs_exactly_one_policy_source(tmp_path: Path) -> None:
+    from armgym.eval.cli import EvalConfig, evaluate
+
+    with pytest.raises(ConfigError, match="either --checkpoint"):
+        evaluate(EvalConfig(out=tmp_path))

@@ -33,7 +33,8 @@ import tyro
 from armgym.contracts.policy import Policy
 from armgym.envs.config import EnvConfig
 from armgym.errors import ConfigError
-from armgym.mappings import EnvFacts, MappedPolicy, Mapping, check_mapping, load_mapping
+from armgym.mappings import EnvFacts, Mapping, load_mapping
+from armgym.mappings.remote import connect_mapped, mapped_env_config
 from armgym.serve.chunking import (
     ActionChunkBroker,
     ObservationHistory,
@@ -93,15 +94,9 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def env_config(cfg: RunConfig, mapping: Mapping | None = None) -> EnvConfig:
-    """The env ``cfg`` names; a mapping's cameras switch ``state`` obs to ``pixels`` and set
-    the control mode and the image size (that of the mapping's first image)."""
-    kw: dict[str, Any] = {"task": cfg.task, "robot": cfg.robot, "obs": cfg.obs}
-    kw["control"] = cfg.control or (mapping.control if mapping else "") or "ee_delta"
-    if mapping is not None and mapping.images:
-        kw["obs"] = "pixels" if cfg.obs == "state" else cfg.obs
-        kw["cameras"] = tuple(dict.fromkeys(i.camera for i in mapping.images))
-        kw["image_size"] = mapping.images[0].size
-    return EnvConfig(**kw)
+    """The env ``cfg`` names, as ``mapping`` needs it (see ``mapped_env_config``)."""
+    return mapped_env_config(mapping, control=cfg.control, obs=cfg.obs, task=cfg.task,
+                             robot=cfg.robot)  # fmt: skip
 
 
 def make_env(cfg: RunConfig, mapping: Mapping | None = None) -> Any:
@@ -173,40 +168,23 @@ def wrap_chunks(client: WebsocketPolicyClient, cfg: RunConfig) -> Policy:
     return policy
 
 
-def connect(cfg: RunConfig, mapping: Mapping | None) -> WebsocketPolicyClient:
-    """A client of ``cfg.policy`` (openpi servers get the mapped keys unfiltered)."""
-    return WebsocketPolicyClient(
-        cfg.policy,
-        api_key=cfg.api_key,
-        request_timeout=cfg.request_timeout,
-        filter_keys=mapping is None or mapping.passthrough,
-    )
-
-
 def build_policy(cfg: RunConfig, env: Any, mapping: Mapping | None) -> tuple[Policy, Any]:
     """(the policy the loop calls, the client to close); checks the fit before any step."""
-    client = connect(cfg, mapping)
-    try:
-        meta = client.metadata
-        if mapping is None:
-            act_dim = env.action_space.shape[0]
-            if meta.action_dim and meta.action_dim != act_dim:
-                raise ConfigError(
-                    f"policy {meta.name!r} outputs {meta.action_dim}-d actions, "
-                    f"env armgym/{cfg.task}-v0 takes {act_dim}-d"
-                )
-            return wrap_chunks(client, cfg), client
-        facts = EnvFacts.of(env)
-        server_keys = () if mapping.passthrough else tuple(meta.observation)
-        check_mapping(mapping, facts, server_keys)
-        mapped = MappedPolicy(mapping, facts, client, prompt=cfg.prompt)
-        policy: Policy = mapped
-        if mapped.metadata.action_horizon > 1:
-            policy = ActionChunkBroker(mapped)
-        return policy, client
-    except BaseException:
+    if mapping is not None:
+        mapped = connect_mapped(cfg.policy, mapping, EnvFacts.of(env), api_key=cfg.api_key,
+                                request_timeout=cfg.request_timeout, prompt=cfg.prompt)  # fmt: skip
+        horizon = mapped.metadata.action_horizon
+        return (ActionChunkBroker(mapped) if horizon > 1 else mapped), mapped.inner
+    client = WebsocketPolicyClient(cfg.policy, api_key=cfg.api_key,
+                                   request_timeout=cfg.request_timeout)  # fmt: skip
+    meta, act_dim = client.metadata, env.action_space.shape[0]
+    if meta.action_dim and meta.action_dim != act_dim:
         client.close()
-        raise
+        raise ConfigError(
+            f"policy {meta.name!r} outputs {meta.action_dim}-d actions, "
+            f"env armgym/{cfg.task}-v0 takes {act_dim}-d"
+        )
+    return wrap_chunks(client, cfg), client
 
 
 def record_episodes(env: Any, policy: Policy, cfg: RunConfig, env_cfg: EnvConfig) -> dict[str, Any]:
