@@ -12,7 +12,14 @@ import pytest
 import armgym  # noqa: F401  (registers the envs)
 from armgym.contracts.observation import STATE_KEY, split_state
 from armgym.errors import ConfigError, ProtocolError, UnknownNameError
-from armgym.mappings import PRESETS, EnvFacts, MappedPolicy, check_mapping, load_mapping
+from armgym.mappings import (
+    PRESETS,
+    ActionConverter,
+    EnvFacts,
+    MappedPolicy,
+    check_mapping,
+    load_mapping,
+)
 from armgym.mappings.spec import ImageSpec, Mapping
 from armgym.mappings.transforms import (
     euler_xyz_to_mat,
@@ -191,3 +198,18 @@ def test_aloha_absolute_joints_reach_target_and_state_layout() -> None:
         assert not sent["state"][7:].any()
         assert sent["images"]["cam_high"].shape == (3, 224, 224)
         assert sent["prompt"] == env.unwrapped.task.instruction
+
+
+@pytest.mark.parametrize(("name", "robot", "control"), [("libero", "panda", "ee_delta"),
+    ("cogact", "panda", "ee_delta"), ("droid", "panda", "joint_delta"), ("aloha", "vx300", "joint_pos")])  # fmt: skip
+def test_inverse_is_the_policy_convention(name: str, robot: str, control: str) -> None:
+    """env action -> policy row -> env action is the identity (exports for fine-tuning)."""
+    with make(robot=robot, control=control, obs="state") as env:
+        conv = ActionConverter(load_mapping(name), EnvFacts.of(env))
+        rng = np.random.default_rng(1)
+        acts = rng.uniform(-0.9, 0.9, (20, env.action_space.shape[0])).astype(np.float32)
+        if name == "droid":  # its gripper is binarised on the way in
+            acts[:, -1] = np.sign(acts[:, -1])
+        rows = conv.inverse(acts)
+        assert rows.shape == (20, conv.dim)
+        assert np.allclose(conv(rows), acts, atol=1e-5)

@@ -21,9 +21,11 @@ from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.errors import ConfigError, ProtocolError
 from armgym.mappings.spec import STATE_FIELDS, ActionPart, Mapping
 from armgym.mappings.transforms import (
+    mat_to_rotation,
     mat_to_rotvec,
     prepare_image,
     rotation_to_mat,
+    rotvec_to_mat,
     state_field,
 )
 from armgym.robots.controllers import ControllerConfig
@@ -170,6 +172,44 @@ class ActionConverter:
         if part.kind == "ignore":
             return np.zeros(0)
         return v  # native
+
+    def inverse(self, env_actions: np.ndarray) -> np.ndarray:
+        """Env actions float32[T, action_dim] -> rows in the policy's convention [T, dim]
+        (exports for fine-tuning; ``ignore`` parts are zeros, ``binarize`` is not undone)."""
+        rows = np.atleast_2d(np.asarray(env_actions, np.float64))
+        return np.stack([self._inverse_row(a) for a in rows]).astype(np.float32)
+
+    def _inverse_row(self, a: np.ndarray) -> np.ndarray:
+        cfg, f = self.facts.controller, self.facts
+        out, i = [], 0
+        for part in self.mapping.action.parts:
+            if part.kind in ("position_delta", "rotation_delta"):
+                v, i = a[i : i + 3], i + 3
+                if part.kind == "position_delta":
+                    vals = v * cfg.pos_step
+                else:
+                    vals = mat_to_rotation(rotvec_to_mat(v * cfg.rot_step), part.rotation)
+            elif part.kind == "gripper":
+                frac, i = (a[i : i + 1] + 1.0) / 2.0, i + 1
+                vals = part.closed + frac * (part.open - part.closed)
+            elif part.kind == "ignore":
+                vals = np.zeros(part.size)
+            else:
+                size = part.size or len(a) - i
+                v, i = a[i : i + size], i + size
+                if part.kind == "joint_position":
+                    vals = (
+                        f.joint_low[:size] + (v + 1.0) / 2.0 * (f.joint_high - f.joint_low)[:size]
+                    )
+                elif part.kind == "joint_velocity":
+                    vals = v * cfg.joint_step * f.control_hz
+                elif part.kind == "joint_delta":
+                    vals = v * cfg.joint_step
+                else:
+                    vals = v
+            scale = np.asarray(part.scale)
+            out.append(vals / np.where(scale == 0, 1.0, scale) if part.kind != "ignore" else vals)
+        return np.concatenate(out)
 
 
 class MappedPolicy:

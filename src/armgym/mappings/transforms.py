@@ -98,6 +98,16 @@ def rotation_to_mat(values: np.ndarray, rotation: str) -> np.ndarray:
     return quat_wxyz_to_mat(values)
 
 
+def mat_to_rotation(r: np.ndarray, rotation: str) -> np.ndarray:
+    """Inverse of :func:`rotation_to_mat`."""
+    if rotation == "euler_xyz":
+        return mat_to_euler_xyz(r)
+    if rotation == "axis_angle":
+        return mat_to_rotvec(r)
+    q = mat_to_quat_wxyz(r)
+    return np.roll(q, -1) if rotation == "quat_xyzw" else q
+
+
 # ----------------------------------------------------------------------------- images
 def prepare_image(image: np.ndarray, spec: ImageSpec) -> np.ndarray:
     """uint8[H, W, 3] camera image -> what the policy takes: ``spec.size``, layout, turns.
