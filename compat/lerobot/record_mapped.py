@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from _openpi_standins import standin_server  # noqa: E402
+from _openpi_standins import standin_server
 
-from armgym.apps import run  # noqa: E402
+from armgym.apps import run
 
 if __name__ == "__main__":
     with standin_server("libero", np.array([0.2, 0, 0, 0, 0, 0, -1.0])) as (_, port):
