@@ -22,7 +22,7 @@ def load(path: str) -> tuple[list[list[dict]], tfds.core.DatasetBuilder]:
     builder = tfds.builder_from_directory(path)
     episodes = []
     for ep in tfds.as_numpy(builder.as_dataset(split="train")):
-        episodes.append(list(tfds.as_numpy(ep["steps"])))
+        episodes.append(list(ep["steps"]))  # nested steps come as numpy already
     return episodes, builder
 
 

@@ -12,7 +12,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 CACHE="${ARMGYM_CACHE:-$HOME/.cache/armgym}"
 VENV="$CACHE/tfds-venv"
-ARMGYM="${ARMGYM_BIN:-$REPO/.venv/bin/armgym}"
+PY_ARMGYM="${ARMGYM_PYTHON:-$REPO/.venv/bin/python}"
 BASE_PY="${TFDS_BASE_PYTHON:-python3}"
 t0=$(date +%s)
 
@@ -28,9 +28,9 @@ echo "[compat-tfds] venv ready in $(( $(date +%s) - t0 )) s"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-"$ARMGYM" collect --out "$WORK/ds" --episodes 2 --obs both --image-size 64 --no-progress
-"$ARMGYM" export "$WORK/ds" --format rlds --out "$WORK/rlds" --name armgym_native
-"$ARMGYM" export "$WORK/ds" --format rlds-openvla --out "$WORK/rlds" --name armgym_openvla
+"$PY_ARMGYM" -m armgym.cli collect --out "$WORK/ds" --episodes 2 --obs both --image-size 64 --no-progress
+"$PY_ARMGYM" -m armgym.cli export "$WORK/ds" --format rlds --out "$WORK/rlds" --name armgym_native
+"$PY_ARMGYM" -m armgym.cli export "$WORK/ds" --format rlds-openvla --out "$WORK/rlds" --name armgym_openvla
 TF_CPP_MIN_LOG_LEVEL=2 "$VENV/bin/python" "$HERE/check_tfds.py" "$WORK/ds" \
   "$WORK/rlds/armgym_native/1.0.0" "$WORK/rlds/armgym_openvla/1.0.0"
 echo "[compat-tfds] total $(( $(date +%s) - t0 )) s"
