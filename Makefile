@@ -47,9 +47,11 @@ pytest: $(BIN)/.dev-installed
 
 test: lint typecheck pytest
 
-# lerobot 0.4.4 opens armgym's datasets: a separate, cached venv (~/.cache/armgym/lerobot-venv)
+# lerobot 0.4.4 opens armgym's datasets, TensorFlow Datasets loads its RLDS exports: separate,
+# cached venvs (~/.cache/armgym/lerobot-venv, ~/.cache/armgym/tfds-venv)
 compat: $(BIN)/.dev-installed
 	bash compat/lerobot/run.sh
+	bash compat/tfds/run.sh
 
 bench: $(BIN)/.dev-installed
 	$(BIN)/python benchmarks/env_throughput.py

@@ -31,7 +31,17 @@ ALLOWED: dict[str, set[str]] = {
     "data": {"errors", "contracts", "atomic", "progress"},
     "policies": {"errors", "registry", "contracts", "atomic", "robots", "tasks"},
     "rl": {"errors", "contracts", "atomic", "progress", "envs", "data", "policies"},
-    "eval": {"errors", "contracts", "atomic", "progress", "envs", "data", "policies"},
+    "eval": {
+        "errors",
+        "contracts",
+        "atomic",
+        "progress",
+        "envs",
+        "data",
+        "policies",
+        "serve",
+        "mappings",
+    },
     "train": {
         "errors",
         "registry",
@@ -46,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
         "eval",
     },
     "serve": {"errors", "contracts", "transport", "robots", "policies"},
+    "mappings": {"errors", "registry", "contracts", "robots", "envs", "serve"},
     "apps": {
         "errors",
         "registry",
@@ -63,6 +74,7 @@ ALLOWED: dict[str, set[str]] = {
         "eval",
         "train",
         "serve",
+        "mappings",
     },
 }
 TOP = {"__init__", "cli", "_cli_errors"}  # the package root and the dispatcher may import anything

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from armgym.data.export_cli import ExportConfig, export, main
+from armgym.apps.export import ExportConfig, export, main
 from armgym.data.testing import synthetic_episode, synthetic_features
 from armgym.data.writer import LeRobotWriter
 from armgym.errors import DatasetError

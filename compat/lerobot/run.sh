@@ -63,4 +63,9 @@ V21="$WORK/v21"
 "$REPO/.venv/bin/armgym" consolidate "$V21" --out "$WORK/converted" --no-progress
 "$PY_ARMGYM" "$HERE/write_sample.py" --existing "$WORK/converted"
 "$VENV/bin/python" "$HERE/check_lerobot.py" "$WORK/converted"
+# a mapped run of a served generalist policy (LIBERO schema), recorded with --record
+MAPPED="$WORK/mapped"
+"$PY_ARMGYM" "$HERE/record_mapped.py" "$MAPPED"
+"$PY_ARMGYM" "$HERE/write_sample.py" --existing "$MAPPED"
+"$VENV/bin/python" "$HERE/check_lerobot.py" "$MAPPED"
 echo "[compat] total $(( $(date +%s) - t0 )) s"

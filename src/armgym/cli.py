@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "envs": ("armgym.envs.cli", "list registered environments, robots and tasks"),
     "show": ("armgym.apps.viewer", "watch an env in the MuJoCo viewer (needs a display)"),
     "collect": ("armgym.apps.collect", "record demonstrations into a LeRobot dataset"),
-    "export": ("armgym.data.export_cli", "export a dataset to RLDS (TFRecord)"),
+    "export": ("armgym.apps.export", "export a dataset to RLDS (TFRecord)"),
     "consolidate": (
         "armgym.data.consolidate",
         "pack episodes into a few large files (v2.1 -> v3.0 too)",

@@ -6,6 +6,16 @@
 Each control step = one ``infer`` round trip (or one row of a chunk, see ``--chunking``)
 + one ``env.step``. At the end it prints the success rate and the per-step latency of
 the control loop (p50 / p99 [ms]), split into policy time and env time.
+
+A generalist policy with its own schema (an openpi π0 server, a CogACT server) is driven
+through a mapping (``armgym.mappings``)::
+
+    armgym run --policy ws://gpu-box:8000 --mapping libero --task PickCube --record out/
+
+The mapping picks the control mode, cameras and image size of the env, is checked against
+the env before the first step, and turns each answer into env actions. Every episode gets
+an instruction (a paraphrase picked by its seed, or ``--prompt``) sent as the prompt;
+``--record DIR`` writes the rollouts as a LeRobot dataset with it as the episode's task.
 """
 
 from __future__ import annotations
@@ -14,13 +24,17 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import tyro
 
 from armgym.contracts.policy import Policy
+from armgym.envs.config import EnvConfig
 from armgym.errors import ConfigError
+from armgym.mappings import EnvFacts, Mapping, load_mapping
+from armgym.mappings.remote import connect_mapped, mapped_env_config
 from armgym.serve.chunking import (
     ActionChunkBroker,
     ObservationHistory,
@@ -60,6 +74,15 @@ class RunConfig:
     """Deadline of one inference round trip [s]."""
     json_out: bool = False
     """Print the summary as JSON."""
+    mapping: str | None = None
+    """Observation/action mapping of a generalist policy: libero | droid | aloha | cogact |
+    armgym | path of a .toml/.json mapping (default: armgym's own keys, unmapped)."""
+    prompt: str | None = None
+    """Fixed text prompt (default: the task's instruction, a paraphrase picked per episode)."""
+    control: str | None = None
+    """Control mode (default: the mapping's, else ee_delta)."""
+    record: Path | None = None
+    """Write the rollouts to this folder as a LeRobot dataset (task = the prompt)."""
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -70,12 +93,20 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": float(p50), "p99_ms": float(p99), "mean_ms": float(arr.mean())}
 
 
-def make_env(cfg: RunConfig) -> Any:
-    """The env ``cfg`` names (``armgym/<task>-v0``)."""
-    from armgym.envs import EnvConfig, make_env
+def env_config(cfg: RunConfig, mapping: Mapping | None = None) -> EnvConfig:
+    """The env ``cfg`` names, as ``mapping`` needs it (see ``mapped_env_config``)."""
+    return mapped_env_config(mapping, control=cfg.control, obs=cfg.obs, task=cfg.task,
+                             robot=cfg.robot)  # fmt: skip
 
-    env_cfg = EnvConfig(task=cfg.task, robot=cfg.robot, obs=cfg.obs)
-    return make_env(env_cfg, max_episode_steps=cfg.max_steps)
+
+def make_env(cfg: RunConfig, mapping: Mapping | None = None) -> Any:
+    """The env ``cfg`` names (``armgym/<task>-v0``), reporting a per-episode instruction
+    (``InstructionWrapper``; carried in the observation as ``task`` when mapped)."""
+    from armgym.envs import make_env
+    from armgym.envs.language import InstructionWrapper
+
+    env = make_env(env_config(cfg, mapping), max_episode_steps=cfg.max_steps)
+    return InstructionWrapper(env, prompt=cfg.prompt, in_obs=mapping is not None)
 
 
 def run_episodes(env: Any, policy: Policy, episodes: int, seed: int = 0) -> dict[str, Any]:
@@ -137,28 +168,80 @@ def wrap_chunks(client: WebsocketPolicyClient, cfg: RunConfig) -> Policy:
     return policy
 
 
+def build_policy(cfg: RunConfig, env: Any, mapping: Mapping | None) -> tuple[Policy, Any]:
+    """(the policy the loop calls, the client to close); checks the fit before any step."""
+    if mapping is not None:
+        mapped = connect_mapped(cfg.policy, mapping, EnvFacts.of(env), api_key=cfg.api_key,
+                                request_timeout=cfg.request_timeout, prompt=cfg.prompt)  # fmt: skip
+        horizon = mapped.metadata.action_horizon
+        return (ActionChunkBroker(mapped) if horizon > 1 else mapped), mapped.inner
+    client = WebsocketPolicyClient(cfg.policy, api_key=cfg.api_key,
+                                   request_timeout=cfg.request_timeout)  # fmt: skip
+    meta, act_dim = client.metadata, env.action_space.shape[0]
+    if meta.action_dim and meta.action_dim != act_dim:
+        client.close()
+        raise ConfigError(
+            f"policy {meta.name!r} outputs {meta.action_dim}-d actions, "
+            f"env armgym/{cfg.task}-v0 takes {act_dim}-d"
+        )
+    return wrap_chunks(client, cfg), client
+
+
+def record_episodes(env: Any, policy: Policy, cfg: RunConfig, env_cfg: EnvConfig) -> dict[str, Any]:
+    """Roll out like :func:`run_episodes`, writing every episode to ``cfg.record``."""
+    from armgym.data.recorder import EpisodeRecorder, env_features
+    from armgym.data.writer import LeRobotWriter
+
+    assert cfg.record is not None
+    fps = float(env.unwrapped.metadata.get("render_fps", 10))
+    writer = LeRobotWriter(cfg.record, env_features(env), fps, robot_type=cfg.robot,
+                           env_config=env_cfg.to_dict())  # fmt: skip
+    recorder = EpisodeRecorder(env, writer)
+    limit = cfg.max_steps or int(getattr(env.spec, "max_episode_steps", None) or 200)
+    results = []
+    try:
+        for ep in range(cfg.episodes):
+            policy.reset()
+            res = recorder.record(lambda o: step_action(policy.infer(dict(o))), seed=cfg.seed + ep,
+                                  max_steps=limit)  # fmt: skip
+            results.append(res)
+            log.info("episode %d: success=%s return=%.2f steps=%d", ep, res.success, res.ret,
+                     res.length)  # fmt: skip
+    finally:
+        writer.close()
+    return {
+        "episodes": cfg.episodes,
+        "success_rate": float(np.mean([r.success for r in results])),
+        "successes": [r.success for r in results],
+        "mean_return": float(np.mean([r.ret for r in results])),
+        "mean_length": float(np.mean([r.length for r in results])),
+        "steps": sum(r.length for r in results),
+        "loop": _percentiles(recorder.step_seconds),
+        "policy": _percentiles([]),
+        "env": _percentiles(recorder.step_seconds),
+        "dataset": str(cfg.record),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = tyro.cli(RunConfig, args=argv, prog="armgym run")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if cfg.episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {cfg.episodes}")
-    client = WebsocketPolicyClient(
-        cfg.policy, api_key=cfg.api_key, request_timeout=cfg.request_timeout
-    )
-    env = make_env(cfg)
+    mapping = load_mapping(cfg.mapping) if cfg.mapping else None
+    env = make_env(cfg, mapping)
+    client = None
     try:
-        meta = client.metadata
-        act_dim = env.action_space.shape[0]
-        if meta.action_dim and meta.action_dim != act_dim:
-            raise ConfigError(
-                f"policy {meta.name!r} outputs {meta.action_dim}-d actions, "
-                f"env armgym/{cfg.task}-v0 takes {act_dim}-d"
-            )
-        summary = run_episodes(env, wrap_chunks(client, cfg), cfg.episodes, cfg.seed)
+        policy, client = build_policy(cfg, env, mapping)
+        if cfg.record is not None:
+            summary = record_episodes(env, policy, cfg, env_config(cfg, mapping))
+        else:
+            summary = run_episodes(env, policy, cfg.episodes, cfg.seed)
     finally:
         env.close()
-        client.close()
-    summary["config"] = asdict(cfg)
+        if client is not None:
+            client.close()
+    summary["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
     summary["policy_name"] = client.metadata.name
     if cfg.json_out:
         print(json.dumps(summary, indent=2))

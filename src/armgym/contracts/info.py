@@ -13,6 +13,8 @@ all see the same transition:
 ``teleop_events``      frozenset[str]   one-shot device events (``episode_success``,
                                         ``episode_failure``, ``rerecord``, ``stop``)
 ``video_path``         str              the episode's mp4, on the step that ends it
+``instruction``        str              the episode's language instruction (reset and step;
+                                        the recorder stores it as the episode's task)
 =====================  ===============  =====================================================
 """
 
@@ -23,6 +25,7 @@ POLICY_ACTION = "policy_action"
 EXECUTED_ACTION = "executed_action"
 TELEOP_EVENTS = "teleop_events"
 VIDEO_PATH = "video_path"
+INSTRUCTION = "instruction"
 
 #: Events that end the episode being recorded.
 ENDING_EVENTS = frozenset({"episode_success", "episode_failure", "rerecord", "stop"})

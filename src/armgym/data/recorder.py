@@ -21,11 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from armgym.contracts.info import (
     ENDING_EVENTS,
     EXECUTED_ACTION,
+    INSTRUCTION,
     INTERVENTION,
     POLICY_ACTION,
     TELEOP_EVENTS,
@@ -63,6 +65,8 @@ def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
     feats: dict[str, dict[str, Any]] = {}
     for key, space in env.observation_space.spaces.items():
+        if not isinstance(space, gym.spaces.Box):  # e.g. the instruction's Text space
+            continue
         if space.dtype == np.uint8 and len(space.shape) == 3:
             feats[key] = fmt.video_feature(space.shape[0], space.shape[1], fps)
         else:
@@ -187,6 +191,7 @@ class EpisodeRecorder:
         """Record one episode of at most ``max_steps`` frames; save it unless filtered."""
         env, writer = self.env, self.writer
         obs, info = env.reset(seed=seed)
+        task = str(info.get(INSTRUCTION) or self.task)
         ret, success, events, interventions = 0.0, bool(info.get("is_success", False)), set(), 0
         self.timer.start()
         for _ in range(max_steps):
@@ -210,7 +215,7 @@ class EpisodeRecorder:
                     "next.success": np.bool_(success),
                 }
             )
-            writer.add_frame(frame, task=self.task)
+            writer.add_frame(frame, task=task)
             self.step_seconds.append(time.perf_counter() - t0)
             self.timer.tick()
             if done:

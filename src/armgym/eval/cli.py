@@ -2,6 +2,11 @@
 
     armgym eval --checkpoint CK --task PickCube --episodes 100 --num-envs 8 --seed 0
 
+A served policy (``armgym serve``, an openpi or CogACT server) is evaluated the same way
+through a mapping (``armgym.mappings``); each parallel env gets its own connection::
+
+    armgym eval --policy ws://gpu:8000 --mapping libero --task PickCube --episodes 50
+
 Episode ``i`` uses seed ``seed + i`` whatever ``--num-envs`` (or Ray split) is, so reports
 are comparable run to run. Writes ``<out>/report.json`` (success rate with Wilson 95%
 interval, mean return, episode lengths, per-episode seed/outcome) and
@@ -29,10 +34,22 @@ from armgym.progress import progress
 class EvalConfig:
     """Evaluate a trained policy over seeded parallel episodes."""
 
-    checkpoint: Path
+    checkpoint: Path | None = None
     """Checkpoint folder written by `armgym train` (model.safetensors + config.json)."""
+    policy: str | None = None
+    """Instead of --checkpoint: URL of a served policy (ws://host:port), mapped by --mapping."""
+    mapping: str = "armgym"
+    """Served policy's mapping: armgym | libero | droid | aloha | cogact | a .toml/.json file."""
+    prompt: str | None = None
+    """Served policy's prompt (default: the task's instruction)."""
+    robot: str = "panda"
+    """Served policy: robot of the env."""
+    control: str | None = None
+    """Served policy: control mode (default: the mapping's)."""
+    api_key: str | None = None
+    """Served policy: API key of the server."""
     task: str | None = None
-    """Task (default: the one the policy was trained on)."""
+    """Task (default: the one the policy was trained on; PickCube for a served policy)."""
     randomization: str | None = None
     """Override the initial-state randomisation: low | med | high."""
     episodes: int = 100
@@ -42,7 +59,7 @@ class EvalConfig:
     seed: int = 0
     """Seed of episode 0; episode i uses seed + i."""
     out: Path | None = None
-    """Report folder (default: <checkpoint>/eval)."""
+    """Report folder (default: <checkpoint>/eval, or eval-<mapping> for a served policy)."""
     videos: int = 2
     """Record MP4s of the first this many episodes (front camera)."""
     video_size: tuple[int, int] = (240, 320)
@@ -75,15 +92,16 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     if cfg.backend not in ("cpu", "warp"):
         raise ConfigError(f"--backend must be cpu or warp, got {cfg.backend!r}")
     vector = "warp" if cfg.backend == "warp" else cfg.vector
+    if (cfg.checkpoint is None) == (cfg.policy is None):
+        raise ConfigError("give either --checkpoint (a trained policy) or --policy ws://host:port")
+    if cfg.policy is not None and cfg.ray_address:
+        raise ConfigError("--ray-address evaluates checkpoints only; drop it for --policy")
     torch.set_num_threads(cfg.num_threads)
-    policy = load_checkpoint(cfg.checkpoint)
-    env = dict(policy.env)
-    if cfg.task is not None:
-        env["task"] = cfg.task
-    if cfg.randomization is not None:
-        env["randomization"] = cfg.randomization
+    policy, env, kind = load_policy(cfg)
     seeds = [cfg.seed + i for i in range(cfg.episodes)]
-    out = cfg.out or Path(cfg.checkpoint) / "eval"
+    out = cfg.out or (
+        Path(cfg.checkpoint) / "eval" if cfg.checkpoint else Path(f"eval-{cfg.mapping}")
+    )
     bar = progress(total=cfg.episodes, desc="eval", unit="ep", disable=not cfg.progress)
     tally = [0, 0]  # successes, episodes
 
@@ -104,6 +122,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         if cfg.ray_address:
             from armgym.eval.ray_backend import rollout_ray
 
+            assert cfg.checkpoint is not None
             results, videos = rollout_ray(
                 cfg.checkpoint,
                 env,
@@ -118,16 +137,20 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
             results, videos = rollout(policy, env, seeds, opts, on_episode=on_episode)
     finally:
         bar.close()
+        close = getattr(policy, "close", None)
+        if callable(close):
+            close()
     wall = time.perf_counter() - t0
     video_files = [
         str(write_video(out / "videos" / f"episode_{i:03d}.mp4", frames, policy.metadata.fps))
         for i, frames in sorted(videos.items())
     ]
-    train_seeds = set(policy_train_seeds(cfg.checkpoint))
+    train_seeds = set(policy_train_seeds(cfg.checkpoint)) if cfg.checkpoint else set()
     overlap = sorted(train_seeds & set(seeds))
     meta = {
-        "checkpoint": str(cfg.checkpoint),
-        "policy": policy.kind,
+        "checkpoint": str(cfg.checkpoint) if cfg.checkpoint else None,
+        "served_policy": cfg.policy,
+        "policy": kind,
         "env": env,
         "seed": cfg.seed,
         "num_envs": cfg.num_envs,
@@ -142,6 +165,35 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     write_json(out / "report.json", report)
     report["report_path"] = str(out / "report.json")
     return report
+
+
+def load_policy(cfg: EvalConfig) -> tuple[Any, dict[str, Any], str]:
+    """(policy, env as ``{"task": ..., **make kwargs}``, policy kind) of ``cfg``: a checkpoint,
+    or a served policy mapped and checked against the env before any episode runs."""
+    if cfg.checkpoint is not None:
+        policy = load_checkpoint(cfg.checkpoint)
+        env = dict(policy.env)
+        if cfg.task is not None:
+            env["task"] = cfg.task
+        if cfg.randomization is not None:
+            env["randomization"] = cfg.randomization
+        return policy, env, policy.kind
+    from armgym.envs import make_env
+    from armgym.mappings import EnvFacts, load_mapping
+    from armgym.mappings.remote import connect_mapped, mapped_env_config
+
+    assert cfg.policy is not None
+    mapping = load_mapping(cfg.mapping)
+    extra = {"randomization": cfg.randomization} if cfg.randomization else {}
+    env_cfg = mapped_env_config(mapping, control=cfg.control, task=cfg.task or "PickCube",
+                                robot=cfg.robot, **extra)  # fmt: skip
+    probe = make_env(env_cfg)
+    try:
+        facts = EnvFacts.of(probe)
+    finally:
+        probe.close()
+    served = connect_mapped(cfg.policy, mapping, facts, api_key=cfg.api_key, prompt=cfg.prompt)
+    return served, env_cfg.to_dict(), f"served:{mapping.name}"
 
 
 def policy_train_seeds(checkpoint: Path) -> list[int]:
