@@ -185,3 +185,54 @@ def test_front_camera_shows_the_cube(name: str) -> None:
     table = model.geom("table").id
     assert (seg[..., 0] == table).mean() > 0.3
     env.close()
+
+
+def _robots_in_fresh_process(env: dict[str, str], code: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    full = {**os.environ, "ARMGYM_MODEL_PATHS": "", "MUJOCO_MENAGERIE_PATH": "", **env}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=full
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_mesh_variant_absent_says_what_to_install() -> None:
+    from armgym.robots.mesh_models import find_package_file
+
+    if find_package_file("gym-hil", "gym_hil/assets/panda.xml") is not None:
+        pytest.skip("gym-hil is installed in this environment")
+    code = """
+import armgym
+from armgym.errors import ConfigError
+assert "panda-menagerie" not in armgym.ROBOTS.names()
+try:
+    armgym.ROBOTS.get("panda-menagerie")
+except ConfigError as exc:
+    print(exc)
+"""
+    out = _robots_in_fresh_process({}, code)
+    assert "not installed" in out and "pip install --no-deps gym-hil" in out
+
+
+def test_mesh_variant_found_by_package_metadata(tmp_path: Path) -> None:
+    """A gym-hil installed in another environment is found through $ARMGYM_MODEL_PATHS
+    from its dist-info alone (the package is never imported)."""
+    site = tmp_path / "site-packages"
+    (site / "gym_hil-0.1.14.dist-info").mkdir(parents=True)
+    (site / "gym_hil-0.1.14.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: gym-hil\nVersion: 0.1.14\n"
+    )
+    (site / "gym_hil" / "assets").mkdir(parents=True)
+    (site / "gym_hil" / "assets" / "panda.xml").write_text("<mujoco/>")
+    (site / "gym_hil" / "__init__.py").write_text("raise SystemExit('imported')\n")
+    code = """
+import armgym
+spec = armgym.ROBOTS.get("panda-menagerie")
+print(spec.mjcf)
+"""
+    out = _robots_in_fresh_process({"ARMGYM_MODEL_PATHS": str(site)}, code)
+    assert out.strip() == str(site / "gym_hil" / "assets" / "panda.xml")

@@ -23,7 +23,8 @@ class RobotSpec:
         arm_actuators: names of position actuators driving ``arm_joints`` (same order).
         gripper_actuator: name of the actuator that opens/closes the gripper.
         gripper_joints: finger joints (to read the opening); first one is used.
-        gripper_range: (closed, open) actuator control values.
+        gripper_range: (closed, open) actuator control values; closed > open for a
+            gripper whose finger joints grow as it closes (Robotiq 2F-85 drivers).
         ee_site: site at the tool centre point (between the fingertips).
         home_qpos: arm joint positions of the home pose [rad].
         base_pos: where the robot base is mounted in the scene [m].

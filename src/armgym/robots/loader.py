@@ -31,6 +31,11 @@ import tomllib
 from armgym.errors import ConfigError
 from armgym.robots.base import RobotSpec
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 _TUPLE_FIELDS = {
     f.name for f in dataclasses.fields(RobotSpec) if str(f.type).startswith(("tuple", "float |"))
 }

@@ -103,7 +103,24 @@ def load_arm(robot: RobotSpec) -> mujoco.MjSpec:
         body.add_site(name=robot.ee_site, pos=list(robot.tcp_offset), size=[0.008] * 3, group=4)
     if robot.actuation == "armgym":
         _armgym_actuation(spec, robot)
+    _add_wrist_camera(spec, robot)
     return spec
+
+
+def _add_wrist_camera(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+    """Add a ``wrist`` camera to the TCP site's body when the model has none: 6 cm beside
+    and 7 cm behind the TCP, looking along the tool axis (+z of the site's body)."""
+    if spec.camera("wrist") is not None:
+        return
+    site = spec.site(robot.ee_site)
+    if site is None:
+        return
+    pos = [float(v) for v in site.pos]
+    cam = site.parent.add_camera(name="wrist", fovy=75.0)
+    cam.pos = [pos[0] + 0.06, pos[1], pos[2] - 0.07]
+    quat = np.empty(4)  # camera x = -y, y = -x, looking along +z of the body
+    mujoco.mju_mat2Quat(quat, np.array([[0, -1, 0], [-1, 0, 0], [0, 0, -1]], float).ravel())
+    cam.quat = quat.tolist()
 
 
 def framing_points(robot: RobotSpec, home_tcp: np.ndarray | None = None) -> np.ndarray:

@@ -86,3 +86,12 @@ def mjcf_path(spec: RobotSpec) -> Path:
 
 for _name in BUILTIN:
     register(ASSETS / f"{_name}.toml", check=False)  # checked by tests/test_robots_models.py
+
+
+def _register_mesh_variants() -> None:
+    from armgym.robots.mesh_models import register_installed
+
+    register_installed()
+
+
+_register_mesh_variants()
