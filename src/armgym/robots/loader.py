@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 from pathlib import Path
 from typing import Any
 
 import mujoco
-import tomllib
 
 from armgym.errors import ConfigError
 from armgym.robots.base import RobotSpec
