@@ -188,20 +188,24 @@ def _add_arena(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     fill.type, fill.diffuse = mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, [0.25, 0.25, 0.25]
 
 
-def _home_tcp(spec: mujoco.MjSpec, robot: RobotSpec) -> np.ndarray | None:
-    """World position of the TCP at the home pose (a compile of the bare arm), or None."""
-    try:
-        model = spec.copy().compile() if hasattr(spec, "copy") else None
-    except ValueError:
-        return None
-    if model is None or mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, robot.ee_site) < 0:
-        return None
+def _home_tcp(model: mujoco.MjModel, robot: RobotSpec) -> np.ndarray:
+    """World position [m] of the TCP site with the arm at its home pose."""
     data = mujoco.MjData(model)
     for joint, q in zip(robot.arm_joints, robot.home_qpos, strict=True):
-        if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint) >= 0:
-            data.qpos[model.joint(joint).qposadr[0]] = q
+        data.qpos[model.joint(joint).qposadr[0]] = q
     mujoco.mj_kinematics(model, data)
     return data.site(robot.ee_site).xpos.copy()
+
+
+def _place_front_camera(model: mujoco.MjModel, robot: RobotSpec) -> None:
+    """Fit the compiled model's ``front`` camera to the object area and the tool at home."""
+    eye, target = fit_front_camera(framing_points(robot, _home_tcp(model, robot)))
+    x, y = np.array(_look_at_xyaxes(eye, target)).reshape(2, 3)
+    quat = np.empty(4)
+    mujoco.mju_mat2Quat(quat, np.column_stack([x, y, np.cross(x, y)]).ravel())
+    cam = model.camera("front").id
+    model.cam_pos[cam], model.cam_quat[cam] = eye, quat
+    model.cam_poscom0[cam], model.cam_pos0[cam] = eye, eye
 
 
 def build_scene(
@@ -218,7 +222,6 @@ def build_scene(
     base = spec.worldbody.first_body()
     if base is not None:
         base.pos = list(robot.base_pos)
-    home_tcp = _home_tcp(spec, robot)
     spec.visual.quality.shadowsize = 0
     spec.visual.quality.offsamples = 0
     spec.visual.global_.offheight = max(int(image_size[0]), 64)
@@ -226,11 +229,9 @@ def build_scene(
     spec.visual.headlight.ambient = [0.35, 0.35, 0.35]
     spec.visual.headlight.diffuse = [0.3, 0.3, 0.3]
     _add_arena(spec, robot)
-    # Front camera: fitted per robot to the object area and the tool at home.
-    eye, target = fit_front_camera(framing_points(robot, home_tcp))
-    spec.worldbody.add_camera(
-        name="front", pos=eye.tolist(), xyaxes=_look_at_xyaxes(eye, target), fovy=FRONT_FOVY
-    )
+    spec.worldbody.add_camera(name="front", fovy=FRONT_FOVY)  # placed after compiling
     if task is not None:
         task.build(spec)
-    return spec.compile()
+    model = spec.compile()
+    _place_front_camera(model, robot)
+    return model
