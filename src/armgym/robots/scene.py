@@ -156,7 +156,11 @@ def fit_front_camera(points: np.ndarray, fovy: float = FRONT_FOVY) -> tuple[np.n
 
 
 def _add_arena(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
-    """Table (top at z = 0), floor below, a backdrop behind the arm, a sky gradient, lights."""
+    """Table (top at z = 0), ground below, a backdrop behind the arm, a sky gradient, lights.
+
+    The table-top geom is named ``floor``: it is the surface tasks place objects on (the
+    name tasks and tests use); ``ground`` is the plane 0.75 m below it.
+    """
     r, base = robot.max_reach, np.asarray(robot.base_pos)
     spec.add_texture(
         name="sky",
@@ -175,9 +179,9 @@ def _add_arena(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     cx = base[0] + 0.9 * r - 0.15 - 0.25 * r
     wb = spec.worldbody
     contact = {"contype": 1, "conaffinity": 3, "condim": 3, "friction": [1.0, 0.005, 0.0001]}
-    wb.add_geom(name="table", type=mujoco.mjtGeom.mjGEOM_BOX, material="table_top",
+    wb.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_BOX, material="table_top",
                 size=[half_x, half_y, thick], pos=[cx, base[1], -thick], **contact)  # fmt: skip
-    wb.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, material="floor_matte",
+    wb.add_geom(name="ground", type=mujoco.mjtGeom.mjGEOM_PLANE, material="floor_matte",
                 size=[4.0, 4.0, 0.05], pos=[0, 0, -height], **contact)  # fmt: skip
     wb.add_geom(name="backdrop", type=mujoco.mjtGeom.mjGEOM_BOX, material="backdrop",
                 size=[0.01, 3.0, 1.5], pos=[cx - half_x - 0.3 * r, base[1], 0.5],
