@@ -1,4 +1,4 @@
-"""Every registered robot model: asset layout, stable home pose, ee_delta tracking, gripper,
+"""Every registered robot model (built-in, and mesh variants whose packages are installed): asset layout, stable home pose, ee_delta tracking, gripper,
 wrist camera, and the PickCube scripted expert (a few seeds; the lead runs the full sweeps)."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from armgym.errors import ConfigError
 from armgym.policies.scripted import ScriptedPolicy
 from armgym.robots.base import RobotSpec
 from armgym.robots.controllers import ControllerConfig
-from armgym.robots.scene import build_scene
+from armgym.robots.scene import build_scene, load_arm
 from armgym.robots.sim import SimRobot
-from armgym.robots.specs import ASSETS, mjcf_path
+from armgym.robots.specs import ASSETS, BUILTIN, mjcf_path
 from armgym.tasks.pick_cube import PickCube
 
 ROBOT_NAMES = armgym.ROBOTS.names()
@@ -43,8 +43,9 @@ def test_asset_layout_and_names(name: str) -> None:
     spec = _spec(name)
     path = mjcf_path(spec)
     assert path.is_file(), f"{name}: {path} missing"
-    assert path.resolve().parent == ASSETS.resolve(), f"{name}: MJCF must live in assets/"
-    model = mujoco.MjModel.from_xml_path(str(path))
+    if name in BUILTIN:
+        assert path.resolve().parent == ASSETS.resolve(), f"{name}: MJCF must live in assets/"
+    model = load_arm(spec).compile()  # as the scene prepares it (armgym actuation, TCP site)
     for joint in (*spec.arm_joints, *spec.gripper_joints):
         assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint) >= 0, joint
     for act in (*spec.arm_actuators, spec.gripper_actuator):
@@ -68,7 +69,7 @@ def test_asset_layout_and_names(name: str) -> None:
 @pytest.mark.parametrize("name", ROBOT_NAMES)
 def test_holds_home_without_warnings(name: str) -> None:
     spec = _spec(name)
-    mujoco.MjModel.from_xml_path(str(mjcf_path(spec)))  # compiles alone
+    load_arm(spec).compile()  # compiles alone
     task = PickCube(spec, "low")
     model = build_scene(spec, task)
     robot = SimRobot(spec, task, model=model)

@@ -17,12 +17,14 @@ class RobotSpec:
 
     Attributes:
         name: registry name (``panda``, ``widowx250``, ...).
-        mjcf: path of the MJCF file, relative to ``armgym/robots/assets`` or absolute.
+        mjcf: path of the MJCF file, relative to ``armgym/robots/assets`` or absolute
+            (a spec file's relative path is resolved against the spec file's folder).
         arm_joints: names of the arm's hinge joints, base to tip.
         arm_actuators: names of position actuators driving ``arm_joints`` (same order).
         gripper_actuator: name of the actuator that opens/closes the gripper.
         gripper_joints: finger joints (to read the opening); first one is used.
-        gripper_range: (closed, open) actuator control values.
+        gripper_range: (closed, open) actuator control values; closed > open for a
+            gripper whose finger joints grow as it closes (Robotiq 2F-85 drivers).
         ee_site: site at the tool centre point (between the fingertips).
         home_qpos: arm joint positions of the home pose [rad].
         base_pos: where the robot base is mounted in the scene [m].
@@ -36,6 +38,19 @@ class RobotSpec:
         object_scale: size factor of task objects for this arm (> 0; 1 = Panda-sized).
         finger_gap: widest opening between the fingertips [m] (> 0); tasks size grasped
             objects to fit.
+        tcp_body: when set, the scene adds the site ``ee_site`` to this body at
+            ``tcp_offset`` (for an MJCF without a TCP site); empty = ``ee_site`` exists.
+        tcp_offset: (x, y, z) of the added TCP site in ``tcp_body``'s frame [m].
+        actuation: ``"model"`` keeps the MJCF's actuators (they must be position
+            actuators named in ``arm_actuators`` / ``gripper_actuator``); ``"armgym"``
+            removes them and adds armgym's position actuators (gains below) plus gravity
+            compensation on every arm body, so a model from elsewhere is driven like the
+            built-in arms.
+        arm_kp / arm_force: position gain [N·m/rad] and torque limit [N·m] of the added arm
+            actuators (``actuation="armgym"``), one value or one per joint; critically damped.
+        gripper_kp / gripper_force: gain [N/m or N·m/rad] and force limit of the added
+            gripper actuator; it drives ``gripper_tendon`` if set, else ``gripper_joints[0]``.
+        gripper_tendon: tendon coupling the fingers, driven by the added gripper actuator.
     """
 
     name: str
@@ -57,11 +72,37 @@ class RobotSpec:
     object_halfspan: float = 0.15
     object_scale: float = 1.0
     finger_gap: float = 0.08
+    tcp_body: str = ""
+    tcp_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    actuation: str = "model"
+    arm_kp: float | tuple[float, ...] = 400.0
+    arm_force: float | tuple[float, ...] = 40.0
+    gripper_kp: float = 400.0
+    gripper_force: float = 20.0
+    gripper_tendon: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.arm_joints)
         if n == 0:
             raise ConfigError(f"RobotSpec {self.name!r}: arm_joints is empty")
+        if self.actuation not in ("model", "armgym"):
+            raise ConfigError(
+                f"RobotSpec {self.name!r}: actuation must be 'model' or 'armgym', "
+                f"got {self.actuation!r}"
+            )
+        if self.actuation == "armgym" and not self.arm_actuators:
+            object.__setattr__(self, "arm_actuators", tuple(self.arm_joints))
+        for key in ("arm_kp", "arm_force"):
+            value = getattr(self, key)
+            if isinstance(value, tuple) and len(value) != n:
+                raise ConfigError(
+                    f"RobotSpec {self.name!r}: {key} needs one value or {n} (one per arm "
+                    f"joint), got {len(value)}"
+                )
+        if len(self.tcp_offset) != 3:
+            raise ConfigError(
+                f"RobotSpec {self.name!r}: tcp_offset must be (x, y, z) [m], got {self.tcp_offset!r}"
+            )
         if len(self.arm_actuators) != n or len(self.home_qpos) != n:
             raise ConfigError(
                 f"RobotSpec {self.name!r}: arm_joints ({n}), arm_actuators "

@@ -76,6 +76,9 @@ class SimRobot:
         #: qpos address of the first finger joint and its open limit [m or rad]
         self.finger_adr = int(self.model.joint(spec.gripper_joints[0]).qposadr[0])
         self.finger_max = float(self.model.joint(spec.gripper_joints[0]).range[1]) or 1.0
+        # gripper_range = (closed, open); closed > open: the finger joints grow as it closes
+        self._grip_inverted = spec.gripper_range[0] > spec.gripper_range[1]
+        self._finger_open = 0.0 if self._grip_inverted else self.finger_max
         self._renderer: mujoco.Renderer | None = None
         self.np_random = np.random.default_rng()
         n, k = spec.n_arm, (task.object_state_size if task else 0)
@@ -103,9 +106,9 @@ class SimRobot:
         mujoco.mj_resetData(m, d)
         noise = self.task.joint_noise(self.np_random, c.n) if self.task else 0.0
         d.qpos[c.qadr] = np.clip(c.home + noise, c.q_low, c.q_high)
-        d.qpos[self.finger_adr] = self.finger_max
+        d.qpos[self.finger_adr] = self._finger_open
         for j in self.spec.gripper_joints[1:]:
-            d.qpos[m.joint(j).qposadr[0]] = self.finger_max
+            d.qpos[m.joint(j).qposadr[0]] = self._finger_open
         if self.task is not None:
             self.task.initialize(d, self.np_random)
         mujoco.mj_forward(m, d)
@@ -157,7 +160,7 @@ class SimRobot:
             "joint_vel": d.qvel[c.dofadr].astype(np.float32),
             "ee_pos": d.site_xpos[c.site_id].astype(np.float32),
             "ee_quat": self._ee_quat.astype(np.float32),
-            "gripper": np.array([d.qpos[self.finger_adr] / self.finger_max], dtype=np.float32),
+            "gripper": np.array([self._opening(d.qpos[self.finger_adr])], dtype=np.float32),
             "object_state": (
                 self.task.object_state(d) if self.task else np.zeros(0, dtype=np.float32)
             ),
@@ -165,6 +168,11 @@ class SimRobot:
         if images:
             obs.update(self.images())
         return obs
+
+    def _opening(self, q: float) -> float:
+        """Gripper opening in [0, 1] (0 = closed) from the first finger joint's position."""
+        g = q / self.finger_max
+        return 1.0 - g if self._grip_inverted else g
 
     def images(self) -> Obs:
         """``images.<camera>`` for every camera of this robot.

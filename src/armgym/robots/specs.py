@@ -1,22 +1,81 @@
-"""The robot registry: one ``RobotSpec`` record per embedded arm.
+"""The robot registry: one ``RobotSpec`` record per arm, built-in or brought by the user.
 
-Add an arm by writing its MJCF (or pointing at one on disk, e.g. a MuJoCo Menagerie
-checkout) and registering one :class:`~armgym.robots.base.RobotSpec`::
+Every arm comes in the same way, from one spec (see :mod:`armgym.robots.loader`):
 
-    from armgym.robots import ROBOTS, RobotSpec
-    ROBOTS.register("my_arm", RobotSpec(name="my_arm", mjcf="/path/to/arm.xml", ...))
+- the four built-in primitive arms are spec files in ``assets/`` (``panda.toml`` ...);
+- mesh variants (``panda-menagerie`` ...) are registered when their package is installed
+  (:mod:`armgym.robots.mesh_models`); when it is not, asking for one says what to install;
+- a user's arm: ``register(RobotSpec(...))``, ``register("path/to/spec.toml")``, or
+  ``gym.make(..., robot="path/to/spec.toml")`` (loaded and checked on first use).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from armgym.errors import ConfigError
 from armgym.registry import Registry
 from armgym.robots.base import RobotSpec
+from armgym.robots.loader import load_and_check, load_spec_file
 
 ASSETS = Path(__file__).parent / "assets"
+BUILTIN = ("panda", "widowx250", "so101", "vx300")
 
-ROBOTS: Registry[RobotSpec] = Registry("robot")
+
+def _is_spec_path(name: str) -> bool:
+    return name.lower().endswith(".toml")
+
+
+class RobotRegistry(Registry[RobotSpec]):
+    """Robot records by name; ``get`` also accepts a spec file path, and knows what is missing.
+
+    ``missing`` maps a known-but-not-installed model name to the message saying what to
+    install; ``get`` raises it as a :class:`ConfigError`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("robot")
+        self.missing: dict[str, str] = {}
+        self._paths: dict[str, str] = {}
+
+    def get(self, name: str) -> RobotSpec:
+        if name.lower() in self.missing:
+            raise ConfigError(self.missing[name.lower()])
+        if _is_spec_path(name) and name.lower() not in self:
+            key = str(Path(name).resolve())
+            if key not in self._paths:
+                spec = load_and_check(load_spec_file(name))
+                if spec.name in self and super().get(spec.name) != spec:
+                    raise ConfigError(
+                        f"robot {spec.name!r} from {name} clashes with a registered robot of "
+                        "that name; give the spec another name"
+                    )
+                if spec.name not in self:
+                    self.register(spec.name, spec)
+                self._paths[key] = spec.name
+            return super().get(self._paths[key])
+        return super().get(name)
+
+
+ROBOTS = RobotRegistry()
+
+
+def register(spec: RobotSpec | str | Path, *, check: bool = True) -> RobotSpec:
+    """Register a robot from a ``RobotSpec`` or a TOML spec file; returns the spec.
+
+    ``check`` builds the arm and validates every name the spec gives (see
+    :func:`armgym.robots.loader.validate_spec`).
+
+    Raises:
+        ConfigError: bad spec file, a named element missing from the MJCF.
+        ArmgymError: the name is already registered.
+    """
+    if not isinstance(spec, RobotSpec):
+        spec = load_spec_file(spec)
+    if check:
+        load_and_check(spec)
+    ROBOTS.register(spec.name, spec)
+    return spec
 
 
 def mjcf_path(spec: RobotSpec) -> Path:
@@ -25,101 +84,14 @@ def mjcf_path(spec: RobotSpec) -> Path:
     return path if path.is_absolute() else ASSETS / path
 
 
-ROBOTS.register(
-    "panda",
-    RobotSpec(
-        name="panda",
-        mjcf="panda.xml",
-        arm_joints=tuple(f"joint{i}" for i in range(1, 8)),
-        arm_actuators=tuple(f"act{i}" for i in range(1, 8)),
-        gripper_actuator="gripper",
-        gripper_joints=("finger_joint1", "finger_joint2"),
-        gripper_range=(0.0, 0.04),
-        ee_site="tcp",
-        home_qpos=(0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785),
-        workspace_low=(0.2, -0.35, 0.005),
-        workspace_high=(0.75, 0.35, 0.55),
-        max_reach=0.855,
-        object_center=(0.5, 0.0),
-        object_halfspan=0.15,
-        finger_gap=0.08,
-        description="Franka Emika Panda, 7-DoF + parallel gripper (default)",
-        source="Franka FCI kinematics and limits; primitive geometry; Apache-2.0",
-    ),
-)
+for _name in BUILTIN:
+    register(ASSETS / f"{_name}.toml", check=False)  # checked by tests/test_robots_models.py
 
 
-ROBOTS.register(
-    "widowx250",
-    RobotSpec(
-        name="widowx250",
-        mjcf="widowx250.xml",
-        arm_joints=("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate"),
-        arm_actuators=("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate"),
-        gripper_actuator="gripper",
-        gripper_joints=("left_finger", "right_finger"),
-        gripper_range=(0.0, 0.037),
-        ee_site="tcp",
-        # tool straight down, tcp at (0.30, 0, 0.20)
-        home_qpos=(0.0, 0.001, -0.0026, 0.0, 1.5724, 0.0),
-        workspace_low=(0.15, -0.25, 0.005),
-        workspace_high=(0.45, 0.25, 0.35),
-        max_reach=0.65,
-        object_center=(0.30, 0.0),
-        object_halfspan=0.10,
-        object_scale=1.0,
-        finger_gap=0.074,
-        description="Trossen/Interbotix WidowX 250 6-DoF (wx250s) + parallel gripper (BridgeData)",
-        source="Interbotix wx250s URDF kinematics and limits, Trossen datasheet; primitive geometry; Apache-2.0",
-    ),
-)
+def _register_mesh_variants() -> None:
+    from armgym.robots.mesh_models import register_installed
 
-ROBOTS.register(
-    "so101",
-    RobotSpec(
-        name="so101",
-        mjcf="so101.xml",
-        arm_joints=("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll"),
-        arm_actuators=("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll"),
-        gripper_actuator="gripper",
-        gripper_joints=("left_jaw", "right_jaw"),
-        gripper_range=(0.0, 0.025),
-        ee_site="tcp",
-        # tool straight down, tcp at (0.17, 0, 0.09)
-        home_qpos=(0.0, -0.2032, 0.2136, 1.5604, 0.0),
-        workspace_low=(0.08, -0.2, 0.005),
-        workspace_high=(0.30, 0.2, 0.16),
-        max_reach=0.39,
-        object_center=(0.16, 0.0),
-        object_halfspan=0.06,
-        object_scale=0.75,
-        finger_gap=0.05,
-        description="LeRobot / TheRobotStudio SO-101 5-DoF + jaw gripper (modelled parallel)",
-        source="SO-101 URDF (so101_new_calib) kinematics and limits; primitive geometry; Apache-2.0",
-    ),
-)
+    register_installed()
 
-ROBOTS.register(
-    "vx300",
-    RobotSpec(
-        name="vx300",
-        mjcf="vx300.xml",
-        arm_joints=("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate"),
-        arm_actuators=("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate"),
-        gripper_actuator="gripper",
-        gripper_joints=("left_finger", "right_finger"),
-        gripper_range=(0.0, 0.045),
-        ee_site="tcp",
-        # tool straight down, tcp at (0.40, 0, 0.25)
-        home_qpos=(0.0, 0.1372, -0.1494, 0.0, 1.583, 0.0),
-        workspace_low=(0.2, -0.35, 0.005),
-        workspace_high=(0.6, 0.35, 0.45),
-        max_reach=0.75,
-        object_center=(0.40, 0.0),
-        object_halfspan=0.12,
-        object_scale=1.0,
-        finger_gap=0.09,
-        description="Trossen/Interbotix ViperX 300 6-DoF (vx300s) + parallel gripper (ALOHA)",
-        source="Interbotix vx300s URDF kinematics and limits, Trossen datasheet; primitive geometry; Apache-2.0",
-    ),
-)
+
+_register_mesh_variants()

@@ -1,0 +1,154 @@
+"""Mesh arms from installed packages: found without importing them, registered as variants.
+
+Model files are never copied into armgym; they are loaded from where pip (or a git
+checkout) put them:
+
+- ``panda-menagerie``: MuJoCo Menagerie's Franka Panda with its meshes, from a Menagerie
+  checkout (``$MUJOCO_MENAGERIE_PATH/franka_emika_panda/panda.xml``: Franka hand) or the
+  ``gym-hil`` package (``gym_hil/assets/panda.xml``: the Menagerie arm with a Robotiq
+  2F-85 gripper). gym-hil pins ``mujoco<3.9``, so install it without its dependencies
+  (``pip install --no-deps gym-hil``) or into another environment and name that
+  environment's site-packages in ``$ARMGYM_MODEL_PATHS``.
+
+Packages are located with ``importlib.metadata`` (no import: their own dependencies need
+not be installed), in this environment and in every folder of ``$ARMGYM_MODEL_PATHS``
+(``os.pathsep``-separated site-packages folders).
+
+armgym's actuation replaces the source model's (``RobotSpec.actuation = "armgym"``):
+position actuators with gravity compensation, so ``ee_delta`` IK, the scripted experts and
+the datasets work the same as with the primitive arms. Collision geometry, inertias and
+meshes are the source model's; armgym adds the scene, the front camera and a wrist camera.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+from pathlib import Path
+
+from armgym.robots.base import RobotSpec
+
+ENV_PATHS = "ARMGYM_MODEL_PATHS"
+ENV_MENAGERIE = "MUJOCO_MENAGERIE_PATH"
+
+
+def find_package_file(dist_name: str, relpath: str) -> Path | None:
+    """Path of ``relpath`` inside the installed distribution ``dist_name``, or None.
+
+    Looks in this environment and in the folders of ``$ARMGYM_MODEL_PATHS``; never
+    imports the package.
+    """
+    extra = [p for p in os.environ.get(ENV_PATHS, "").split(os.pathsep) if p]
+    dists = [_dist(dist_name)]
+    for folder in extra:
+        dists += list(md.distributions(name=dist_name, path=[folder]))
+    for dist in dists:
+        if dist is not None:
+            path = Path(str(dist.locate_file(relpath)))
+            if path.is_file():
+                return path
+    return None
+
+
+def _dist(name: str) -> md.Distribution | None:
+    try:
+        return md.distribution(name)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _panda_base() -> dict[str, object]:
+    from armgym.robots.specs import ROBOTS
+
+    panda = ROBOTS.get("panda")
+    keep = [
+        "home_qpos",
+        "workspace_low",
+        "workspace_high",
+        "max_reach",
+        "object_center",
+        "object_halfspan",
+        "object_scale",
+        "arm_joints",
+    ]
+    return {k: getattr(panda, k) for k in keep}
+
+
+def panda_menagerie() -> RobotSpec | None:
+    """The Menagerie Panda spec, from a Menagerie checkout or gym-hil; None if neither."""
+    common = dict(
+        name="panda-menagerie",
+        actuation="armgym",
+        arm_actuators=(),
+        arm_kp=(1500.0,) * 4 + (600.0,) * 3,
+        arm_force=(87.0,) * 4 + (12.0,) * 3,
+        description="Franka Emika Panda, MuJoCo Menagerie meshes (armgym actuation)",
+        **_panda_base(),
+    )
+    checkout = os.environ.get(ENV_MENAGERIE)
+    if checkout and (Path(checkout) / "franka_emika_panda" / "panda.xml").is_file():
+        return RobotSpec(
+            mjcf=str(Path(checkout) / "franka_emika_panda" / "panda.xml"),
+            gripper_actuator="armgym_gripper",
+            gripper_joints=("finger_joint1", "finger_joint2"),
+            gripper_range=(0.0, 0.04),
+            gripper_tendon="split",
+            gripper_kp=800.0,
+            gripper_force=70.0,
+            ee_site="armgym_tcp",
+            tcp_body="hand",
+            tcp_offset=(0.0, 0.0, 0.1034),
+            finger_gap=0.08,
+            source=f"MuJoCo Menagerie franka_emika_panda ({checkout}); Apache-2.0",
+            **common,  # type: ignore[arg-type]
+        )
+    path = find_package_file("gym-hil", "gym_hil/assets/panda.xml")
+    if path is None:
+        return None
+    return RobotSpec(
+        mjcf=str(path),
+        gripper_actuator="armgym_gripper",
+        gripper_joints=("right_driver_joint", "left_driver_joint"),
+        gripper_range=(0.8, 0.0),  # the 2F-85's drivers: 0 = open, 0.8 = closed
+        gripper_tendon="split",
+        gripper_kp=5.0,
+        gripper_force=5.0,
+        ee_site="pinch",
+        finger_gap=0.085,
+        source=f"MuJoCo Menagerie Panda + Robotiq 2F-85 as shipped by gym-hil ({path}); Apache-2.0",
+        **common,  # type: ignore[arg-type]
+    )
+
+
+#: variant name -> (finder, what to install when it finds nothing)
+VARIANTS = {
+    "panda-menagerie": (
+        panda_menagerie,
+        "pip install --no-deps gym-hil (or set $MUJOCO_MENAGERIE_PATH to a MuJoCo Menagerie "
+        "checkout, or name another environment's site-packages in $ARMGYM_MODEL_PATHS)",
+    ),
+}
+
+
+def register_installed() -> list[str]:
+    """Register every variant whose files are installed; the others become ``missing``
+    entries whose lookup says what to install. Returns the registered names."""
+    from armgym.robots.specs import ROBOTS
+
+    found = []
+    for name, (finder, install) in VARIANTS.items():
+        if name in ROBOTS:
+            continue
+        spec = finder()
+        if spec is None:
+            ROBOTS.missing[name] = (
+                f"robot {name!r} needs model files that are not installed: {install}"
+            )
+            continue
+        ROBOTS.missing.pop(name, None)
+        ROBOTS.register(name, spec)
+        found.append(name)
+    return found
+
+
+__all__ = ["VARIANTS", "find_package_file", "panda_menagerie", "register_installed"]
