@@ -13,6 +13,7 @@ from armgym.cli import main as armgym
 from armgym.data.reader import LeRobotReader
 from armgym.data.recorder import EpisodeRecorder, RateTimer, env_features
 from armgym.data.writer import LeRobotWriter
+from armgym.tasks.language import instruction_for, instructions
 from armgym.teleop import ScriptedEvents, TeleopWrapper
 from armgym.teleop.keyboard import KeyboardTeleop
 
@@ -50,7 +51,10 @@ def collected(tmp_path_factory) -> Path:
 
 def test_collect(collected: Path, capsys) -> None:
     r = LeRobotReader(collected)
-    assert r.num_episodes == 3 and r.tasks == ["pick up the cube"]
+    # each episode's task is the paraphrase its seed picks (seeds 0, 1, then 5 + 2 appended)
+    assert r.num_episodes == 3
+    assert set(r.tasks) == {instruction_for("PickCube", seed) for seed in (0, 1, 7)}
+    assert set(r.tasks) <= set(instructions("PickCube"))
     assert {"observation.images.front", "observation.images.wrist"} <= set(r.video_keys)
     ep = r.episode(0)
     assert ep["observation.images.front"].shape[1:] == (64, 64, 3)

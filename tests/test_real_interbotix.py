@@ -21,7 +21,10 @@ SPEC = ROBOTS.get("widowx250")
 @pytest.fixture
 def widowx():
     bridge = FakeRosbridge("wx250s", np.zeros(6), speed=3.0)
-    driver = InterbotixArm(InterbotixConfig(port=bridge.port, moving_time_s=0.1), SPEC)
+    # a stale-state limit a loaded test machine cannot trip by accident (xs_sdk publishes at
+    # 100 Hz; the driver's default limit is 0.5 s)
+    cfg = InterbotixConfig(port=bridge.port, moving_time_s=0.1, max_state_age_s=2.0)
+    driver = InterbotixArm(cfg, SPEC)
     robot = RealRobot(
         SPEC, driver, control="ee_delta", control_hz=20.0,
         safety=SafetyConfig(max_joint_vel=2.0), device_range=driver.device_range(),
@@ -62,7 +65,7 @@ def test_a_silent_driver_node_holds_and_reports(widowx):
     robot.reset()
     bridge.silent = True
     with pytest.raises(HardwareError, match=r"joint_states is .* old"):
-        wait_for(lambda: robot.observe() is None, timeout_s=5.0)
+        wait_for(lambda: robot.observe() is None, timeout_s=20.0)
     bridge.silent = False
     wait_for(lambda: _observes(robot), what="joint states to resume")
 

@@ -27,6 +27,7 @@ from armgym.data.recorder import (
 )
 from armgym.data.writer import LeRobotWriter
 from armgym.envs import EnvConfig, make_env
+from armgym.envs.language import InstructionWrapper
 from armgym.errors import ConfigError, UnknownNameError
 from armgym.policies.runner import ChunkRunner
 from armgym.policies.scripted import expert_action
@@ -235,7 +236,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
             keys = ViewerKeys() if "keyboard" in (cfg.source, cfg.intervene) else None
             viewer = open_viewer(base, key_callback=keys.key_callback if keys else None)
         act = make_actions(cfg.source, base)
-        env = wrap_env(base, cfg.source, cfg.intervene, keys)
+        # the episode's instruction: a paraphrase picked by the episode's seed (info["instruction"])
+        env: Any = InstructionWrapper(wrap_env(base, cfg.source, cfg.intervene, keys))
         if viewer is not None:
             from armgym.apps.viewer import ViewerWrapper
 
