@@ -248,7 +248,11 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     """Record episodes of ``act`` in ``env`` into ``cfg.out``; return the summary."""
     features = env_features(env, sim_state=cfg.sim_state)
     if cfg.intervene:
-        features.update(intervention_features(int(np.prod(env.action_space.shape))))
+        features.update(
+            intervention_features(
+                int(np.prod(env.action_space.shape)), features["action"].get("names")
+            )
+        )
     human = cfg.source in TELEOP_SOURCES or bool(cfg.intervene)
     realtime = cfg.realtime if cfg.realtime is not None else human or cfg.viewer
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
