@@ -32,10 +32,10 @@ _PREFIX_MEANING: dict[str, tuple[str, str]] = {
     "joint_pos": ("joint positions", "rad"),
     "joint_vel": ("joint velocities", "rad/s"),
     "ee_pos": ("end-effector position", "m"),
-    "ee_quat": ("end-effector orientation (quaternion w-x-y-z)", "unitless"),
+    "ee_quat": ("end-effector quaternion", "w-x-y-z"),
     "gripper": ("gripper opening", "0 = closed, 1 = open"),
     "pos": ("position", "m"),
-    "quat": ("orientation (quaternion w-x-y-z)", "unitless"),
+    "quat": ("quaternion", "w-x-y-z"),
     "yaw": ("yaw", "rad"),
 }
 
