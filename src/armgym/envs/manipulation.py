@@ -204,12 +204,11 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             joints = tuple(f"joint{i + 1}" for i in range(self.n_arm))
         out = {STATE_KEY: state_names(joints)}
         actions = action_names(self.robot.control, joints)
-        if actions is not None and len(actions) == self.action_space.shape[0]:
+        if actions is not None and len(actions) == int(np.prod(self.action_space.shape)):
             out["action"] = actions
         objects = list(self.task.object_state_names)
-        if ENV_STATE_KEY in self.observation_space.spaces and len(objects) == int(
-            self.observation_space[ENV_STATE_KEY].shape[0]
-        ):
+        env_space = self.observation_space.spaces.get(ENV_STATE_KEY)
+        if env_space is not None and len(objects) == int(np.prod(env_space.shape or (0,))):
             out[ENV_STATE_KEY] = objects
         return out
 

@@ -63,9 +63,10 @@ class Raw(str):
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    """A table; no header row when ``headers`` is empty."""
+    head = "<tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr>" if headers else ""
     body = "".join("<tr>" + "".join(cell(v) for v in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def vector_text(v: Any) -> str:
