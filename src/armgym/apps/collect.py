@@ -241,7 +241,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         if viewer is not None:
             from armgym.apps.viewer import ViewerWrapper
 
-            env = ViewerWrapper(env, viewer)
+            human = "keyboard" in (cfg.source, cfg.intervene)
+            env = ViewerWrapper(env, viewer, human=human, takeover=bool(cfg.intervene))
         return _record(cfg, env, act)
     finally:
         if viewer is not None:
