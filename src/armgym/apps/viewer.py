@@ -204,17 +204,20 @@ def show(cfg: ShowConfig) -> int:
     if cfg.policy not in ("expert", "random"):
         raise ArmgymError(f"--policy must be 'expert' or 'random', got {cfg.policy!r}")
     obs, _ = env.reset(seed=cfg.seed)
-    seed, steps = cfg.seed, 0
+    seed, steps, ep_steps = cfg.seed, 0, 0
     period = 1.0 / env.robot.control_hz
     with open_viewer(env) as viewer:
         start = time.monotonic()  # once the window is up
         while viewer.is_running() and (cfg.seconds <= 0 or time.monotonic() - start < cfg.seconds):
             tick = time.monotonic()
             action = expert(obs) if expert else env.action_space.sample()
-            obs, _, terminated, truncated, _ = env.step(action)
-            steps += 1
-            if terminated or truncated or steps % 200 == 0:
-                seed += 1
+            obs, _, terminated, truncated, info = env.step(action)
+            steps, ep_steps = steps + 1, ep_steps + 1
+            viewer.set_texts(overlay_texts(episode=seed - cfg.seed + 1, step=ep_steps,
+                                           success=bool(info.get("is_success")),
+                                           intervention=None, keys=False))  # fmt: skip
+            if terminated or truncated or ep_steps >= 200:
+                seed, ep_steps = seed + 1, 0
                 obs, _ = env.reset(seed=seed)
                 if expert:
                     expert.reset()
