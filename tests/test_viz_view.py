@@ -2,41 +2,98 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import functools
 import http.server
+import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from websockets.sync import client as websocket_client
 
 from armgym.cli import main as armgym
 from armgym.data.testing import write_synthetic
 from armgym.data.view import ViewConfig, write_report
 
-PROBE = """<!doctype html><meta charset='utf-8'><title>probe</title>
-<iframe id='r' src='report/index.html' width='1400' height='1600'></iframe>
-<pre id='out'>pending</pre><script>
-const deadline = Date.now() + 20000;
-function check() {
-  const doc = document.getElementById('r').contentDocument;
-  const vids = doc ? Array.from(doc.querySelectorAll('video')) : [];
-  const ok = vids.filter(v => v.readyState >= 2 && v.videoWidth > 0).length;
-  const bad = vids.filter(v => v.error).length;
-  const text = doc && doc.body ? doc.body.innerText : '';
-  if ((vids.length && ok + bad === vids.length) || Date.now() > deadline) {
-    document.getElementById('out').textContent = 'videos=' + vids.length + ' loaded=' + ok +
-      ' failed=' + bad + ' nan=' + /\\bnan\\b/i.test(text) + ' svgs=' +
-      doc.querySelectorAll('svg').length + ' external=' +
-      doc.querySelectorAll('script[src],link[href]').length;
-  } else { setTimeout(check, 100); }
-}
-window.onload = check;
-</script>"""
+#: evaluated in the report page: videos present / playable / failed, "nan" in the text, ...
+STATUS_JS = """JSON.stringify((() => {
+  const vids = Array.from(document.querySelectorAll('video'));
+  return {videos: vids.length,
+          loaded: vids.filter(v => v.readyState >= 2 && v.videoWidth > 0).length,
+          failed: vids.filter(v => v.error).length,
+          nan: /\\bnan\\b/i.test(document.body.innerText),
+          svgs: document.querySelectorAll('svg').length,
+          external: document.querySelectorAll('script[src],link[href],img[src^=http]').length};
+})())"""
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol (websocket on 127.0.0.1)."""
+
+    def __init__(self, url: str, profile: Path, size: tuple[int, int] = (1400, 1800)):
+        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        assert exe, "chromium missing: `make test` installs Debian's chromium"
+        self.proc = subprocess.Popen(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--mute-audio", "--remote-debugging-port=0", f"--user-data-dir={profile}",
+             f"--window-size={size[0]},{size[1]}", url],
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        self._id, self._stack = 0, contextlib.ExitStack()
+        try:
+            self.ws = self._stack.enter_context(
+                websocket_client.connect(self._page_ws(), max_size=None)
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    def _page_ws(self, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:  # "DevTools listening on ws://127.0.0.1:PORT/..."
+            if "DevTools listening on" in line:
+                port = line.split("127.0.0.1:")[1].split("/")[0]
+                break
+            assert time.monotonic() < deadline, "chromium did not start"
+        else:
+            raise AssertionError("chromium exited before listening")
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as r:
+                pages = [t for t in json.load(r) if t["type"] == "page"]
+            if pages:
+                return pages[0]["webSocketDebuggerUrl"]
+            time.sleep(0.1)
+        raise AssertionError("no page target")
+
+    def call(self, method: str, **params: object) -> dict:
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv(timeout=60))
+            if msg.get("id") == self._id:
+                assert "error" not in msg, msg
+                return msg["result"]
+
+    def status(self) -> dict:
+        res = self.call("Runtime.evaluate", expression=STATUS_JS, returnByValue=True)
+        return json.loads(res["result"]["value"]) if "value" in res["result"] else {}
+
+    def close(self) -> None:
+        self._stack.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -94,18 +151,23 @@ def test_report_names_units_and_summaries(dataset: Path) -> None:
 
 
 def test_report_renders_in_headless_chromium(dataset: Path, served: str, tmp_path: Path) -> None:
-    (dataset / "probe.html").write_text(PROBE)
-    dom = headless("--virtual-time-budget=20000", "--dump-dom", f"{served}/probe.html")
-    m = re.search(
-        r"videos=(\d+) loaded=(\d+) failed=(\d+) nan=(\w+) svgs=(\d+) external=(\d+)", dom
-    )
-    assert m, dom[-1500:]
-    videos, loaded, failed, nan, svgs, external = m.groups()
-    assert (videos, loaded, failed) == ("4", "4", "0")
-    assert nan == "false" and int(svgs) >= 10 and external == "0"
-    shot = tmp_path / "view.png"
-    headless("--window-size=1400,1800", f"--screenshot={shot}", f"{served}/report/index.html")
-    assert shot.stat().st_size > 50_000
+    browser = Chromium(f"{served}/report/index.html", tmp_path / "profile")
+    try:
+        deadline, st = time.monotonic() + 60, {}
+        while time.monotonic() < deadline:  # poll until every video can play
+            st = browser.status()
+            if st and st["videos"] and st["loaded"] + st["failed"] == st["videos"]:
+                break
+            time.sleep(0.2)
+        assert st == {"videos": 4, "loaded": 4, "failed": 0, "nan": False,
+                      "svgs": st.get("svgs"), "external": 0}, st  # fmt: skip
+        assert st["svgs"] >= 10
+        shot = browser.call("Page.captureScreenshot", format="png")["data"]
+        png = base64.b64decode(shot)
+        assert png[:4] == b"\x89PNG" and len(png) > 50_000
+        (tmp_path / "view.png").write_bytes(png)
+    finally:
+        browser.close()
 
 
 def test_hundred_episodes_in_seconds(tmp_path: Path) -> None:
@@ -115,4 +177,4 @@ def test_hundred_episodes_in_seconds(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - t0
     html = index.read_text()
     assert html.count("<h3 id='ep") == 100 and "success 100/100" in html
-    assert elapsed < 10, f"{elapsed:.1f} s for 100 episodes"
+    assert elapsed < 15, f"{elapsed:.1f} s for 100 episodes"  # ~2 s on a quiet 2-core VM
