@@ -26,10 +26,12 @@ $(BIN)/.dev-installed: $(BIN)/.core-installed
 	$(BIN)/python -m pip install -q -e ".[train,dev,ray,real]"
 	$(BIN)/python -m pip install -q --no-deps $(OPENPI)
 	@# the viewer tests (`armgym show`, keyboard teleop in the viewer window) run under a
-	@# virtual X server and type with xdotool: Debian's xvfb and xdotool
-	{ command -v xvfb-run && command -v xdotool; } >/dev/null || [ "$$(id -u)" != 0 ] \
-		|| apt-get install -y -q xvfb xdotool >/dev/null \
-		|| (apt-get update -q >/dev/null && apt-get install -y -q xvfb xdotool >/dev/null)
+	@# virtual X server and type with xdotool; `armgym view` pages are screenshot-tested in
+	@# headless Chromium: Debian's xvfb, xdotool and chromium
+	{ command -v xvfb-run && command -v xdotool && command -v chromium; } >/dev/null \
+		|| [ "$$(id -u)" != 0 ] \
+		|| apt-get install -y -q xvfb xdotool chromium >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q xvfb xdotool chromium >/dev/null)
 	touch $@
 
 demo: $(BIN)/.core-installed

@@ -78,8 +78,7 @@ def test_replay(collected: Path, capsys, tmp_path: Path) -> None:
 def test_view(collected: Path) -> None:
     assert armgym(["view", str(collected), "--max-episodes", "1"]) == 0
     html = (collected / "report/index.html").read_text()
-    assert html.count("<video") == 2 and "episode_000000.png" in html
-    assert (collected / "report/episode_000000.png").stat().st_size > 1000
+    assert html.count("<video") == 2 and "joint positions" in html and "nan" not in html
 
 
 def test_export(collected: Path, tmp_path: Path) -> None:

@@ -27,7 +27,10 @@ def test_demo_quick(tmp_path: Path) -> None:
         assert Path(report["files"][key]).exists(), key
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "rollout.mp4").stat().st_size > 0
-    assert "rollout.mp4" in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert "rollout.mp4" in page and "class='clip" in page and "· seed " in page
+    assert "Per seed" in page and "training loss" in page and "nan" not in page
+    assert (out / "eval" / "index.html").is_file()
     assert "success rate" in (out / "README.md").read_text()
     weights = out / "checkpoint" / "model.safetensors"
     mtime = weights.stat().st_mtime_ns

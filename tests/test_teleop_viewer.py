@@ -114,3 +114,69 @@ def test_viewer_without_display_says_what_to_do(tmp_path: Path, monkeypatch) -> 
     with pytest.raises(ArmgymError, match="xvfb-run"):
         collect(cfg)
     assert not (tmp_path / "ds").exists()  # nothing half-written
+
+
+SHOT_DRIVER = textwrap.dedent(
+    """
+    import json, subprocess, sys, time
+    import numpy as np
+    from PIL import ImageGrab
+    collect_args, shot = json.loads(sys.argv[1])
+
+    def drawn(img):  # the scene (red cube) and the overlay (its dark boxes) are on screen
+        a = np.asarray(img.convert("RGB"), np.int32)
+        red = (a[..., 0] > 120) & (a[..., 1] < 70) & (a[..., 2] < 70)
+        box = (np.abs(a - (81, 75, 70)) < 12).all(axis=-1)
+        return red.sum() > 150 and box.sum() > 5000
+
+    collect = subprocess.Popen([sys.executable, "-m", "armgym.cli", "collect", *collect_args])
+    win = subprocess.run(["xdotool", "search", "--sync", "--name", "MuJoCo"],
+                         capture_output=True, text=True, timeout=60).stdout.split()[0]
+    geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", win],
+                              capture_output=True, text=True, check=True).stdout
+    deadline = time.monotonic() + 60  # poll until drawn (a loaded machine is slow)
+    while True:
+        img = ImageGrab.grab()
+        if drawn(img) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    img.save(shot)
+    print("GEOMETRY", json.dumps(dict(l.split("=") for l in geometry.split())))
+    subprocess.run(["xdotool", "key", "--window", win, "Return"], check=True)
+    sys.exit(collect.wait(timeout=60))
+    """
+)
+
+
+def test_viewer_window_is_framed_on_the_task_with_an_overlay(tmp_path: Path) -> None:
+    """Under Xvfb: the cube is in view, MuJoCo's panels are hidden, the overlay is drawn."""
+    from PIL import Image
+
+    xvfb = shutil.which("xvfb-run")
+    assert xvfb and shutil.which("xdotool"), "`make test` installs Debian's xvfb and xdotool"
+    shot = tmp_path / "viewer.png"
+    args = ["--out", str(tmp_path / "ds"), "--viewer", "--episodes", "1", "--obs", "state",
+            "--no-progress", "--source", "keyboard", "--max-steps", "1000"]  # fmt: skip
+    proc = subprocess.run(
+        [xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-c", SHOT_DRIVER,
+         json.dumps([args, str(shot)])],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "MUJOCO_GL": "glfw"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    geo = json.loads(proc.stdout.split("GEOMETRY", 1)[1].splitlines()[0])
+    x, y, w, h = (int(geo[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+    img = np.asarray(Image.open(shot).convert("RGB"), np.int32)[y : y + h, x : x + w]
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    cube = (r > 120) & (g < 70) & (b < 70)  # PickCube's red cube
+    assert cube.sum() > 150, f"cube not in view ({cube.sum()} red pixels)"
+    cy, cx = np.argwhere(cube).mean(axis=0)
+    assert 0.15 * w < cx < 0.85 * w and 0.15 * h < cy < 0.85 * h, (cx, cy)  # framed, not at an edge
+    # the overlay: light text on MuJoCo's dark overlay boxes, top left (status) and bottom
+    # left (key map); MuJoCo's settings panel would cover the left third instead
+    text = (r > 200) & (g > 200) & (b > 200)
+    dark_box = (abs(r - 81) < 12) & (abs(g - 75) < 12) & (abs(b - 70) < 12)
+    top, bottom = slice(0, h // 6), slice(h // 2, h)
+    assert text[top, : w // 6].sum() > 40 and dark_box[top, : w // 6].sum() > 500
+    assert text[bottom, : w // 3].sum() > 300 and dark_box[bottom, : w // 3].sum() > 5000
+    floor = (abs(r - 155) < 25) & (abs(g - 140) < 25) & (abs(b - 125) < 25)
+    assert floor[:, w // 3 : 2 * w // 3].mean() > 0.3  # the scene, not a panel

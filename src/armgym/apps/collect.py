@@ -84,6 +84,9 @@ class CollectConfig:
     intervention toggle lets a person take over from a scripted or policy --source and
     hand back. Frames then record complementary_info.is_intervention and
     complementary_info.policy_action."""
+    rerun: bool = False
+    """Also write the episodes of this run to OUT/rerun/episodes_<first>-<last>.rrd (cameras,
+    joints, EE trajectory, actions; open with `rerun FILE`; needs `pip install armgym[viz]`)."""
     viewer: bool = False
     """Show the scene in the MuJoCo viewer while recording (needs a display). With
     --source keyboard the keys are read from the viewer window (arrows, PageUp/PageDown,
@@ -224,6 +227,10 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     if cfg.episodes < 1:
         raise ConfigError("--episodes must be >= 1.")
     check_source(cfg.source, cfg.intervene)
+    if cfg.rerun:
+        from armgym.viz.rerun_log import require_rerun
+
+        require_rerun()  # fail before recording, not after
     # --max-steps replaces the task's time limit (a longer one too: a person may need it)
     base = make_env(env_config(cfg), max_episode_steps=cfg.max_steps or None)
     viewer = None
@@ -241,7 +248,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         if viewer is not None:
             from armgym.apps.viewer import ViewerWrapper
 
-            env = ViewerWrapper(env, viewer)
+            human = "keyboard" in (cfg.source, cfg.intervene)
+            env = ViewerWrapper(env, viewer, human=human, takeover=bool(cfg.intervene))
         return _record(cfg, env, act)
     finally:
         if viewer is not None:
@@ -255,7 +263,11 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     """Record episodes of ``act`` in ``env`` into ``cfg.out``; return the summary."""
     features = env_features(env, sim_state=cfg.sim_state)
     if cfg.intervene:
-        features.update(intervention_features(int(np.prod(env.action_space.shape))))
+        features.update(
+            intervention_features(
+                int(np.prod(env.action_space.shape)), features["action"].get("names")
+            )
+        )
     human = cfg.source in TELEOP_SOURCES or bool(cfg.intervene)
     realtime = cfg.realtime if cfg.realtime is not None else human or cfg.viewer
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
@@ -280,7 +292,7 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     attempts = cfg.max_attempts or (3 * cfg.episodes if cfg.only_success else cfg.episodes)
     recorder = EpisodeRecorder(env, writer, realtime=realtime, sim_state=cfg.sim_state)
     results: list[EpisodeResult] = []
-    interventions = 0
+    interventions, first = 0, writer.total_episodes
     t0 = time.perf_counter()
     bar = progress(total=cfg.episodes, desc="collect", unit="ep", disable=not cfg.progress)
     try:
@@ -302,7 +314,19 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     summary = summarize(results, time.perf_counter() - t0, cfg.out)
     if cfg.intervene:
         summary["intervention_frames"] = interventions
+    if cfg.rerun and summary["episodes_saved"]:
+        summary["rerun"] = str(write_rerun(cfg.out, first))
     return summary
+
+
+def write_rerun(out: Path, first: int) -> Path:
+    """The rerun recording of episodes ``first …`` of the dataset at ``out``."""
+    from armgym.data.reader import LeRobotReader
+    from armgym.viz.rerun_log import log_dataset
+
+    reader = LeRobotReader(out)
+    last = reader.num_episodes - 1
+    return log_dataset(reader, out / "rerun" / f"episodes_{first}-{last}.rrd", first_episode=first)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             if "intervention_frames" in s
             else ""
         )
+        + (f"; rerun recording {s['rerun']}" if "rerun" in s else "")
     )
     return 0 if s["episodes_saved"] else 1
 

@@ -8,11 +8,12 @@ Everything lands under ``--out`` (default ``./armgym-demo/``)::
     dataset/                    LeRobot v3.0 dataset of the scripted demos (armgym collect)
     checkpoint/                 model.safetensors + config.json, log.jsonl, train_state.*
     eval/report.json            full evaluation report (per-episode seeds and outcomes)
-    eval/videos/episode_000.mp4
+    eval/videos/episode_00*.mp4  the first 6 evaluation rollouts (eval/index.html shows them)
     report.json                 success rate + CI, timings of every stage, file paths
     learning_curve.png          training loss and periodic eval success vs step
     rollout.mp4                 one evaluation episode (front camera)
-    index.html, README.md       the report, linking all of the above
+    index.html, README.md       the report: success with CI, a grid of rollout clips
+                                (seed, success/failure), per-seed table, learning curve
 
 Re-running reuses the dataset and the checkpoint when they were made with the same
 settings (``--fresh`` redoes everything) and overwrites the evaluation and report files.
@@ -22,7 +23,6 @@ demonstrated.
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import sys
@@ -154,7 +154,7 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
             seed=cfg.seed,
             num_envs=cfg.num_envs,
             out=out / "eval",
-            videos=1,
+            videos=6,
             progress=cfg.progress,
         )
     )
@@ -281,19 +281,13 @@ def write_pages(out: Path, r: dict[str, Any]) -> None:
     md += ["", "## Files", ""] + [f"- {k}: [{p}]({p})" for k, p in files.items()]
     md += ["", "![learning curve](learning_curve.png)", ""]
     (out / "README.md").write_text("\n".join(md) + "\n")
-    e = html.escape
-    page = [
-        "<!doctype html><meta charset='utf-8'><title>armgym demo</title>",
-        "<body style='font-family:sans-serif;max-width:900px;margin:auto'>",
-        "<h1>armgym demo report</h1><table>",
-    ]
-    page += [f"<tr><th align=left>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]
-    page += ["</table><h2>Files</h2><ul>"]
-    page += [f"<li>{e(k)}: <a href='{e(str(p))}'>{e(str(p))}</a></li>" for k, p in files.items()]
-    page += ["</ul><h2>Learning curve</h2><img src='learning_curve.png' width=700>"]
-    if "rollout_video" in files:
-        page += ["<h2>Rollout</h2><video src='rollout.mp4' controls loop autoplay muted></video>"]
-    (out / "index.html").write_text("\n".join(page) + "\n</body>\n")
+    from armgym.viz.run_report import eval_page, write_run_page
+
+    report = json.loads(Path(r["files"]["eval_report"]).read_text())
+    title = f"armgym demo: {r['policy']} BC on {r['task']}"
+    links = [(k, Path(v)) for k, v in r["files"].items() if v and k not in ("index",)]
+    log = Path(r["files"]["checkpoint"]) / "log.jsonl"
+    write_run_page(out, eval_page(report, title, facts=rows[1:], log=log, files=links))
 
 
 def _relative(path: Path, root: Path) -> Path:

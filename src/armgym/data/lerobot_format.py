@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from armgym.contracts.names import generic_names as generic_names
 from armgym.errors import DatasetError
 
 CODEBASE_VERSION = "v3.0"
@@ -90,8 +91,14 @@ _ARROW_DTYPES: dict[str, pa.DataType] = {
 
 
 def vector_feature(dim: int, names: list[str] | None = None, dtype: str = "float32") -> dict:
-    """A float vector feature of shape ``[dim]`` (names default to ``s0, s1, ...``)."""
-    return {"dtype": dtype, "shape": [dim], "names": names or [f"s{i}" for i in range(dim)]}
+    """A float vector feature of shape ``[dim]``, one name per dimension (LeRobot's
+    ``names``; see :mod:`armgym.contracts.names`; default ``s0, s1, ...``)."""
+    if names is not None and len(names) != dim:
+        raise DatasetError(
+            f"vector feature of size {dim} got {len(names)} names {list(names)[:8]}…; "
+            "give one name per dimension (or none)."
+        )
+    return {"dtype": dtype, "shape": [dim], "names": list(names or generic_names(dim))}
 
 
 def video_feature(height: int, width: int, fps: float, codec: str = "av1") -> dict:
@@ -111,6 +118,20 @@ def video_feature(height: int, width: int, fps: float, codec: str = "av1") -> di
             "has_audio": False,
         },
     }
+
+
+def feature_names(feature: Mapping[str, Any]) -> list[str] | None:
+    """Per-dimension names of a 1-D feature, or None when unnamed / not one name per entry.
+
+    Accepts LeRobot's forms: a list, or a dict with one list (``{"motors": [...]}``).
+    """
+    names = feature.get("names")
+    if isinstance(names, Mapping) and len(names) == 1:
+        names = next(iter(names.values()))
+    shape = feature.get("shape") or []
+    if not isinstance(names, list) or len(shape) != 1 or len(names) != int(shape[0]):
+        return None
+    return [str(n) for n in names]
 
 
 def is_video(feature: Mapping[str, Any]) -> bool:

@@ -111,6 +111,18 @@ class LeRobotReader:
     def num_frames(self) -> int:
         return sum(e.length for e in self.episodes)
 
+    def names(self, key: str) -> list[str] | None:
+        """Per-dimension names of vector feature ``key`` from info.json (LeRobot's ``names``),
+        or None when the dataset did not name it (or names ``s0 …`` placeholders)."""
+        if key not in self.features:
+            raise DatasetError(
+                f"{self.root}: no feature {key!r}; features are {sorted(self.features)}"
+            )
+        names = fmt.feature_names(self.features[key])
+        if names is None or names == fmt.generic_names(len(names)):
+            return None
+        return names
+
     @property
     def stats(self) -> dict[str, dict[str, np.ndarray]]:
         """meta/stats.json as numpy arrays ({} when absent)."""

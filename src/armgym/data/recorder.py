@@ -6,7 +6,8 @@ what followed: ``next.reward`` (float32), ``next.done`` (bool), ``next.success``
 the env exposes ``get_sim_state``; not an ``observation.*`` so LeRobot does not take it as a
 policy input) so that ``armgym replay`` can re-run the episode.
 
-``RateTimer`` measures the real control period. With ``realtime=True`` (teleoperation) it
+``RateTimer`` measures the real control period (``armgym/target_fps`` is the control rate
+the frames stand for, ``armgym/measured_fps`` the rate the loop achieved). With ``realtime=True`` (teleoperation) it
 paces the loop at the env's control rate and counts a frame *late* when its period exceeds
 1.5 target periods and a *dropped* frame for every control slot that passed without a
 frame (the schedule then realigns instead of bursting to catch up); these land in the
@@ -32,6 +33,7 @@ from armgym.contracts.info import (
     POLICY_ACTION,
     TELEOP_EVENTS,
 )
+from armgym.contracts.names import NamedFeatures
 from armgym.contracts.robot import SimStateful
 from armgym.data import lerobot_format as fmt
 
@@ -47,22 +49,34 @@ IS_INTERVENTION = "complementary_info.is_intervention"
 POLICY_ACTION_COLUMN = "complementary_info.policy_action"
 
 
-def intervention_features(action_dim: int) -> dict[str, dict[str, Any]]:
+def intervention_features(
+    action_dim: int, action_names: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """LeRobot feature specs of the two per-frame intervention columns: ``is_intervention``
     float32[1] (1.0 while a person acts) and ``policy_action`` float32[A] (what the policy
-    proposed, also when overridden)."""
+    proposed, also when overridden; named like ``action``)."""
+    names = action_names if action_names and len(action_names) == action_dim else None
     return {
         IS_INTERVENTION: {"dtype": "float32", "shape": [1], "names": ["is_intervention"]},
-        POLICY_ACTION_COLUMN: {"dtype": "float32", "shape": [action_dim], "names": None},
+        POLICY_ACTION_COLUMN: fmt.vector_feature(action_dim, names),
     }
 
 
+def env_feature_names(env: Any) -> dict[str, list[str]]:
+    """Per-dimension names of an env's vector features (``observation.state``, ``action``,
+    ``observation.environment_state``), or ``{}`` for an env that is not armgym's."""
+    base = env.unwrapped
+    return base.feature_names() if isinstance(base, NamedFeatures) else {}
+
+
 def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any]]:
-    """LeRobot features for an armgym env: its observation keys 1:1, action, outcomes.
+    """LeRobot features for an armgym env: its observation keys 1:1, action, outcomes; every
+    vector named per dimension (:func:`env_feature_names`), the way LeRobot records ``names``.
 
     ``sim_state`` adds ``complementary_info.sim_state`` (float64[S]) when the env supports it.
     """
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
+    names = env_feature_names(env)
     feats: dict[str, dict[str, Any]] = {}
     for key, space in env.observation_space.spaces.items():
         if not isinstance(space, gym.spaces.Box):  # e.g. the instruction's Text space
@@ -70,13 +84,15 @@ def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any
         if space.dtype == np.uint8 and len(space.shape) == 3:
             feats[key] = fmt.video_feature(space.shape[0], space.shape[1], fps)
         else:
-            feats[key] = fmt.vector_feature(int(np.prod(space.shape)))
+            feats[key] = fmt.vector_feature(int(np.prod(space.shape)), names.get(key))
     if sim_state and isinstance(env.unwrapped, SimStateful):
         env.reset(seed=0)
         n = int(np.asarray(env.unwrapped.get_sim_state()).size)
         feats[SIM_STATE_KEY] = fmt.vector_feature(n, dtype="float64")
     dim = int(np.prod(env.action_space.shape))
-    feats["action"] = fmt.vector_feature(dim, fmt.ACTION_NAMES if dim == 7 else None)
+    feats["action"] = fmt.vector_feature(
+        dim, names.get("action", fmt.ACTION_NAMES if dim == 7 else None)
+    )
     feats.update(OUTCOME_FEATURES)
     return feats
 
@@ -124,8 +140,8 @@ class RateTimer:
         """The ``armgym/*`` timing columns for this episode."""
         p = np.asarray(self.periods) if self.periods else np.array([np.nan])
         return {
-            "armgym/target_fps": self.fps if self.realtime else float("nan"),
-            "armgym/measured_fps": float(1.0 / p.mean()) if p.mean() > 0 else float("nan"),
+            "armgym/target_fps": float(self.fps),
+            "armgym/measured_fps": float(1.0 / p.mean()) if p.mean() > 0 else float(self.fps),
             "armgym/max_period_s": float(p.max()),
             "armgym/late_frames": int(self.late),
             "armgym/dropped_frames": int(self.dropped),

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from armgym.contracts.names import action_names, state_names
 from armgym.contracts.observation import (
     ENV_STATE_KEY,
     STATE_KEY,
@@ -38,6 +39,7 @@ from armgym.contracts.observation import (
 from armgym.contracts.robot import MujocoRobot, Robot, SimStateRobot
 from armgym.errors import ConfigError, InvalidActionError, PhysicsError
 from armgym.registry import check_choice
+from armgym.robots.specs import ROBOTS
 from armgym.tasks.base import Task
 
 OBS_MODES = ("state", "pixels", "both")
@@ -188,6 +190,29 @@ class ManipulationEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 f"expected finite values in [{space.low.min():g}, {space.high.max():g}]"
             )
         return np.clip(a, space.low, space.high)
+
+    def feature_names(self) -> dict[str, list[str]]:
+        """Names of each vector dimension: ``observation.state``, ``action`` (per control
+        mode), ``observation.environment_state`` (the task's ``object_state_names``); see
+        :mod:`armgym.contracts.names`. Joints are named from the robot registry when the
+        robot is registered, else ``joint1 …``."""
+        name = self.robot.robot_name
+        joints = (
+            ROBOTS.get(name).arm_joints
+            if name in ROBOTS
+            else tuple(f"joint{i + 1}" for i in range(self.n_arm))
+        )
+        if len(joints) != self.n_arm:
+            joints = tuple(f"joint{i + 1}" for i in range(self.n_arm))
+        out = {STATE_KEY: state_names(joints)}
+        actions = action_names(self.robot.control, joints)
+        if actions is not None and len(actions) == int(np.prod(self.action_space.shape)):
+            out["action"] = actions
+        objects = list(self.task.object_state_names)
+        env_space = self.observation_space.spaces.get(ENV_STATE_KEY)
+        if env_space is not None and len(objects) == int(np.prod(env_space.shape or (0,))):
+            out[ENV_STATE_KEY] = objects
+        return out
 
     def observation(self) -> dict[str, np.ndarray]:
         """The env observation (``observation_space`` keys) of the current robot observation."""

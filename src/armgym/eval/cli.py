@@ -10,7 +10,8 @@ through a mapping (``armgym.mappings``); each parallel env gets its own connecti
 Episode ``i`` uses seed ``seed + i`` whatever ``--num-envs`` (or Ray split) is, so reports
 are comparable run to run. Writes ``<out>/report.json`` (success rate with Wilson 95%
 interval, mean return, episode lengths, per-episode seed/outcome) and
-``<out>/videos/episode_<i>.mp4`` for the first ``--videos`` episodes.
+``<out>/videos/episode_<i>.mp4`` for the first ``--videos`` episodes, and ``<out>/index.html``
+(clip grid labelled with seed and outcome, per-seed table; :mod:`armgym.viz.run_report`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from armgym.eval.report import build_report, write_json, write_video
 from armgym.eval.rollout import VECTORS, EpisodeOutcome, RolloutConfig, rollout
 from armgym.policies.learned import load_checkpoint
 from armgym.progress import progress
+from armgym.viz.run_report import eval_page, write_run_page
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ class EvalConfig:
     """Seed of episode 0; episode i uses seed + i."""
     out: Path | None = None
     """Report folder (default: <checkpoint>/eval, or eval-<mapping> for a served policy)."""
-    videos: int = 2
-    """Record MP4s of the first this many episodes (front camera)."""
+    videos: int = 6
+    """Record MP4s of the first this many episodes (front camera), shown in index.html."""
     video_size: tuple[int, int] = (240, 320)
     """Video height and width [px] (even)."""
     vector: str = "batched"
@@ -164,6 +166,10 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     report = build_report(results, meta)
     write_json(out / "report.json", report)
     report["report_path"] = str(out / "report.json")
+    title = f"{policy.kind} on {env.get('task')}: {len(results)} seeded episodes"
+    report["index"] = str(
+        write_run_page(out, eval_page(report, title, files=[("report", out / "report.json")]))
+    )
     return report
 
 

@@ -1,11 +1,10 @@
 """Evaluation reports: success rate with a Wilson 95% interval, returns, lengths, per-episode
-outcomes (``report.json``), MP4 videos and the learning-curve plot.
+outcomes (``report.json``), MP4 videos and the learning-curve plot (PNG). The HTML page is
+:mod:`armgym.viz.run_report`'s, shared with ``armgym demo`` and training runs.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,19 +13,10 @@ import numpy as np
 
 from armgym.atomic import write_json_atomic
 from armgym.eval.rollout import EpisodeOutcome
+from armgym.viz.run_report import read_log
+from armgym.viz.stats import Z95, wilson_interval
 
-Z95 = 1.959963984540054  # two-sided 95% standard-normal quantile
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (k successes of n); (0, 1) if n = 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+__all__ = ["Z95", "read_log", "wilson_interval"]  # moved to armgym.viz, re-exported here
 
 
 def summarize(results: Sequence[EpisodeOutcome]) -> dict[str, Any]:
@@ -73,17 +63,6 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
     finally:
         enc.close()
     return path
-
-
-def read_log(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``log.jsonl`` of a training run -> (loss lines, eval lines)."""
-    losses: list[dict[str, Any]] = []
-    evals: list[dict[str, Any]] = []
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            (evals if "eval" in row else losses).append(row)
-    return losses, evals
 
 
 def plot_learning_curve(log_path: Path, png_path: Path, title: str = "") -> Path:

@@ -136,6 +136,8 @@ class Task(ABC):
         max_episode_steps: episode limit at the default 10 Hz control rate.
         object_state_size: length K of ``object_state`` (privileged object features).
         object_state_doc: what the K entries are, in order.
+        object_state_names: one name per entry (``cube.pos.x`` …, see
+            :mod:`armgym.contracts.names`); written into datasets and used by plots.
     """
 
     name: ClassVar[str]
@@ -143,6 +145,7 @@ class Task(ABC):
     max_episode_steps: ClassVar[int] = 100
     object_state_size: ClassVar[int]
     object_state_doc: ClassVar[str]
+    object_state_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, robot: RobotSpec, randomization: str = "low"):
         self.robot = robot

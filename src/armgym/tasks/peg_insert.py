@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from armgym.contracts.names import pose_names, position_names
 from armgym.contracts.observation import Obs
 from armgym.tasks.base import (
     Expert,
@@ -47,6 +48,7 @@ class PegInsert(Task):
         "peg centre position xyz [m] (3), peg quaternion wxyz (4), "
         "hole opening centre xyz [m] (3; z = fixture top), hole yaw [rad] (1)"
     )
+    object_state_names = (*pose_names("peg"), *position_names("hole"), "hole.yaw")
     clearance = 0.0025
     depth = 0.03
 

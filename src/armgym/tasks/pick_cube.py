@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from armgym.contracts.names import pose_names
 from armgym.contracts.observation import Obs
 from armgym.tasks.base import (
     Expert,
@@ -33,6 +34,7 @@ class PickCube(Task):
     max_episode_steps = 100
     object_state_size = 7
     object_state_doc = "cube position xyz [m] (3), cube orientation quaternion wxyz (4)"
+    object_state_names = tuple(pose_names("cube"))
     lift_height = 0.10
 
     def configure(self) -> None:

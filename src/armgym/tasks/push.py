@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from armgym.contracts.names import pose_names, position_names
 from armgym.contracts.observation import Obs
 from armgym.tasks.base import Expert, Task, TaskResult, add_box, add_target, closeness, shaped
 from armgym.tasks.experts import WaypointExpert
@@ -27,6 +28,7 @@ class Push(Task):
         "cube position xyz [m] (3), cube orientation quaternion wxyz (4), "
         "target position xyz [m] (3; z = floor)"
     )
+    object_state_names = tuple(pose_names("cube") + position_names("target"))
     tolerance = 0.03
 
     def configure(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from armgym.contracts.names import position_names
 from armgym.contracts.observation import Obs
 from armgym.tasks.base import POSITION_SCALE, Expert, Task, TaskResult, closeness, shaped
 from armgym.tasks.experts import WaypointExpert
@@ -26,6 +27,7 @@ class Reach(Task):
     max_episode_steps = 50
     object_state_size = 3
     object_state_doc = "target position xyz [m] (3)"
+    object_state_names = tuple(position_names("target"))
     tolerance = 0.02
     min_start_dist = 0.08
     tries = 20

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from armgym.contracts.names import pose_names
 from armgym.contracts.observation import Obs
 from armgym.tasks.base import (
     Expert,
@@ -37,6 +38,7 @@ class Stack(Task):
         "cube A position xyz [m] (3), cube A quaternion wxyz (4), "
         "cube B position xyz [m] (3), cube B quaternion wxyz (4)"
     )
+    object_state_names = tuple(pose_names("cube_a") + pose_names("cube_b"))
     xy_tolerance = 0.015
 
     def configure(self) -> None:

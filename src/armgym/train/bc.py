@@ -19,13 +19,14 @@ interruption ends with the same weights as an uninterrupted run (tested).
 Output folder ``--out``: ``model.safetensors`` + ``config.json`` (a checkpoint
 ``armgym eval`` / ``armgym serve`` load), ``train_state.safetensors`` + ``train_state.json``
 (raw weights, optimiser state, step: what ``--resume`` needs), ``log.jsonl`` (one line per
-step: loss, lr; plus eval lines).
+step: loss, lr, samples/s; plus eval lines) and the same scalars for TensorBoard in ``tb/``
+when tensorboard is installed (:mod:`armgym.train.logger`), and ``index.html`` (the run
+report with its learning curve, :mod:`armgym.viz.run_report`).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from armgym.policies.learned import (
 from armgym.policies.mlp import MLPConfig
 from armgym.policies.normalize import Normalizer, compute_stats
 from armgym.progress import progress
+from armgym.train.logger import ScalarLogger
 from armgym.train.state import (
     TRAIN_STATE,
     resume_train_state,
@@ -59,6 +61,7 @@ from armgym.train.state import (
     start_run,
     to_jsonable,
 )
+from armgym.viz.run_report import RunPage, write_run_page
 
 STATE_KEYS = {
     "state": ("observation.state", "observation.environment_state"),
@@ -153,7 +156,7 @@ def train(cfg: BCConfig) -> dict[str, Any]:
     extra = {"train": {**d.info, "policy_params": n_params, "config": to_jsonable(cfg)}}
 
     # ---- loop -------------------------------------------------------------------------
-    log = open(out / "log.jsonl", "a")  # noqa: SIM115 (kept open for the whole loop)
+    log = ScalarLogger(out)  # log.jsonl + TensorBoard scalars (when installed)
     bar = progress(total=cfg.steps, initial=start, desc=f"train {cfg.policy}", unit="step",
                    disable=not cfg.progress)  # fmt: skip
     t0, eval_s, loss_value = time.perf_counter() - elapsed, 0.0, float("nan")
@@ -174,9 +177,11 @@ def train(cfg: BCConfig) -> dict[str, Any]:
             opt.step()
             ema_update(ema, model, ema_decay(step, cfg.ema_power))
             loss_value, done = float(loss.detach()), step + 1
-            row = {"step": done, "loss": loss_value, "lr": step_lr,
-                   "time_s": round(time.perf_counter() - t0, 3)}  # fmt: skip
-            log.write(json.dumps(row) + "\n")
+            now = time.perf_counter() - t0
+            rate = cfg.batch_size * (done - start) / max(now - elapsed, 1e-9)
+            row = {"loss": loss_value, "lr": step_lr, "time_s": round(now, 3),
+                   "samples_per_s": round(rate, 1)}  # fmt: skip
+            log.log(done, row)
             bar.update(1)
             if done % 10 == 0 or done == cfg.steps:
                 bar.set_postfix(loss=f"{loss_value:.4f}")
@@ -186,7 +191,7 @@ def train(cfg: BCConfig) -> dict[str, Any]:
             if cfg.eval_every and done % cfg.eval_every == 0:
                 result = periodic_eval(policy, cfg)
                 eval_s += result["wall_s"]
-                log.write(json.dumps({"step": done, "eval": result}) + "\n")
+                log.log(done, {"eval": result})
                 log.flush()
                 bar.write(f"step {done}: success {result['success_rate']:.2f} "
                           f"({result['episodes']} episodes)")  # fmt: skip
@@ -195,6 +200,9 @@ def train(cfg: BCConfig) -> dict[str, Any]:
         log.close()
     wall = time.perf_counter() - t0
     train_s = max(wall - elapsed - eval_s, 1e-9)
+    write_run_page(out, RunPage(f"BC {cfg.policy} training · {cfg.dataset}", log=out / "log.jsonl",
+                                facts=[("steps", str(cfg.steps)), ("final loss", f"{loss_value:.4g}"),
+                                       ("parameters", f"{n_params:,}")]))  # fmt: skip
     return {"out": str(out), "steps": cfg.steps, "final_loss": loss_value, "wall_s": wall,
             "eval_s": eval_s, "policy": cfg.policy, "policy_params": n_params,
             "samples_per_s": (cfg.steps - start) * cfg.batch_size / train_s}  # fmt: skip

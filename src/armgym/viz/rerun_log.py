@@ -1,0 +1,127 @@
+"""rerun recordings (``.rrd``) of datasets: cameras, joint states, the end-effector
+trajectory, actions, rewards — what ``armgym view --rerun`` and ``armgym collect --rerun``
+write. Open one with ``rerun FILE.rrd`` (``pip install armgym[viz]``).
+
+Entities (every vector dimension named as in the dataset's ``info.json``):
+
+===================================  ==========================================
+``cameras/<camera>``                 image per frame (uint8 RGB)
+``state/<group>/<name>``             ``observation.state`` scalars (``state/joint_pos/joint1`` [rad] …)
+``object/<name>``                    ``observation.environment_state`` scalars
+``action/<name>``                    ``action`` scalars (``action/dx`` …)
+``reward``, ``success``, ``episode`` scalars
+``world/ee``                         end-effector position (Points3D) per frame [m, robot base frame]
+``world/ee_trajectory/episode_<i>``  the whole episode's EE path (LineStrips3D)
+===================================  ==========================================
+
+Timelines: ``index`` (the dataset's global frame index, episodes one after another),
+``frame_index`` (per episode) and ``time`` (``index / fps`` seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from armgym.errors import ConfigError
+
+SCALAR_ROOTS = {
+    "observation.state": "state",
+    "observation.environment_state": "object",
+    "action": "action",
+}
+
+
+def require_rerun() -> None:
+    """Raise :class:`ConfigError` (saying what to install) when rerun-sdk is missing."""
+    _rerun()
+
+
+def _rerun() -> Any:
+    try:
+        import rerun as rr
+    except ImportError as exc:
+        raise ConfigError(
+            "--rerun needs the rerun SDK: pip install 'armgym[viz]' (or rerun-sdk)"
+        ) from exc
+    return rr
+
+
+def _entity(root: str, name: str) -> str:
+    """``state`` + ``joint_pos.joint1`` -> ``state/joint_pos/joint1``."""
+    return f"{root}/{name.replace('.', '/')}"
+
+
+def log_episode(
+    rec: Any,
+    ep: Mapping[str, Any],
+    names: Mapping[str, list[str] | None],
+    *,
+    fps: float,
+    episode: int,
+    start_index: int,
+) -> None:
+    """Log one episode (``ep``: key -> [T, ...] arrays, as ``LeRobotReader.episode``)."""
+    rr = _rerun()
+    length = len(next(iter(v for v in ep.values() if hasattr(v, "__len__"))))
+    index = np.arange(start_index, start_index + length)
+    times = [
+        rr.TimeColumn("index", sequence=index),
+        rr.TimeColumn("frame_index", sequence=np.arange(length)),
+        rr.TimeColumn("time", duration=index / fps),
+    ]
+    scalars: dict[str, np.ndarray] = {"episode": np.full(length, float(episode))}
+    for key, root in SCALAR_ROOTS.items():
+        if key not in ep:
+            continue
+        values = np.asarray(ep[key], np.float64).reshape(length, -1)
+        labels = names.get(key) or [f"s{i}" for i in range(values.shape[1])]
+        scalars.update({_entity(root, n): values[:, i] for i, n in enumerate(labels)})
+    for key, path in (("next.reward", "reward"), ("next.success", "success")):
+        if key in ep:
+            scalars[path] = np.asarray(ep[key], np.float64).reshape(-1)
+    for path, column in scalars.items():
+        rec.send_columns(path, indexes=times, columns=rr.Scalars.columns(scalars=column))
+    ee = _ee_positions(ep, names.get("observation.state"))
+    if ee is not None:
+        rec.send_columns("world/ee", indexes=times, columns=rr.Points3D.columns(positions=ee))
+        rec.log(f"world/ee_trajectory/episode_{episode}", rr.LineStrips3D([ee]), static=True)
+    for key, frames in ep.items():
+        if key.startswith("observation.images."):
+            cam = key.removeprefix("observation.images.")
+            for i, frame in enumerate(frames):
+                rec.set_time("index", sequence=int(index[i]))
+                rec.set_time("frame_index", sequence=i)
+                rec.set_time("time", duration=float(index[i]) / fps)
+                rec.log(f"cameras/{cam}", rr.Image(np.asarray(frame)))
+
+
+def _ee_positions(ep: Mapping[str, Any], names: list[str] | None) -> np.ndarray | None:
+    if not names or "observation.state" not in ep or "ee_pos.x" not in names:
+        return None
+    i = names.index("ee_pos.x")
+    return np.asarray(ep["observation.state"], np.float64)[:, i : i + 3]
+
+
+def log_dataset(
+    reader: Any, path: Path, max_episodes: int | None = None, first_episode: int = 0
+) -> Path:
+    """Write episodes ``first_episode …`` (at most ``max_episodes``) of a ``LeRobotReader``
+    to the rerun recording ``path``; return ``path``."""
+    rr = _rerun()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec = rr.RecordingStream("armgym", recording_id=f"armgym:{reader.root.name}")
+    rec.save(str(path))
+    names = {k: reader.names(k) for k in SCALAR_ROOTS if k in reader.features}
+    episodes = reader.episodes[first_episode:]
+    for info in episodes[:max_episodes] if max_episodes is not None else episodes:
+        ep = reader.episode(info.index)
+        log_episode(rec, ep, names, fps=reader.fps, episode=info.index,
+                    start_index=info.from_index)  # fmt: skip
+    rec.flush()
+    rec.disconnect()
+    return path

@@ -1,0 +1,82 @@
+"""rerun recordings: `armgym collect --rerun` / `armgym view --rerun`, read back from the .rrd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from armgym.cli import main as armgym
+
+rr = pytest.importorskip("rerun", reason="pip install armgym[viz] for rerun recordings")
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch) -> None:
+    """rerun may write config/analytics under HOME / XDG dirs: keep them in tmp_path."""
+    home = tmp_path / "home"
+    for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local"),
+                     ("XDG_CACHE_HOME", ".cache")):  # fmt: skip
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("RERUN_ANALYTICS", "0")
+
+
+def read_rrd(path: Path) -> dict[str, list]:
+    """Entity path -> record batches of the recording in ``path``."""
+    from rerun.chunk import RrdReader
+
+    out: dict[str, list] = {}
+    for chunk in RrdReader(path).stream():
+        out.setdefault(chunk.entity_path, []).append(chunk.to_record_batch())
+    return out
+
+
+def column(batches: list, name: str) -> np.ndarray:
+    values = []
+    for rb in batches:
+        values += rb.column(name).to_pylist()
+    return np.asarray(values, dtype=object)
+
+
+def test_collect_and_view_write_readable_recordings(tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    args = ["collect", "--out", str(ds), "--episodes", "2", "--obs", "both", "--image-size", "32",
+            "--no-progress", "--max-steps", "12", "--rerun"]  # fmt: skip
+    assert armgym(args) == 0
+    rrd = ds / "rerun" / "episodes_0-1.rrd"
+    assert rrd.is_file()
+    ent = read_rrd(rrd)
+    assert {"/cameras/front", "/cameras/wrist", "/world/ee", "/action/dx", "/action/gripper",
+            "/state/joint_pos/joint1", "/state/gripper", "/object/cube/pos/x",
+            "/world/ee_trajectory/episode_1"} <= set(ent)  # fmt: skip
+    images = sum(rb.num_rows for rb in ent["/cameras/front"])
+    assert images == 24  # 2 episodes x 12 frames
+    index = column(ent["/action/dx"], "index").astype(int)
+    assert sorted(index.tolist()) == list(range(24))  # one global timeline
+
+    from armgym.data.reader import LeRobotReader
+
+    ep = LeRobotReader(ds).episode(1)
+    dx = np.array([v[0] for v in column(ent["/action/dx"], "Scalars:scalars")], np.float32)
+    np.testing.assert_allclose(np.sort(dx[index >= 12]), np.sort(ep["action"][:, 0]), atol=1e-6)
+    ee = column(ent["/world/ee_trajectory/episode_1"], "LineStrips3D:strips")[0][0]
+    np.testing.assert_allclose(
+        np.array(ee.tolist(), float), ep["observation.state"][:, -8:-5], atol=1e-6
+    )
+
+    # `armgym view --rerun` writes the whole dataset next to the page
+    assert armgym(["view", str(ds), "--rerun", "--max-episodes", "1"]) == 0
+    ent = read_rrd(ds / "report" / "dataset.rrd")
+    assert sum(rb.num_rows for rb in ent["/cameras/wrist"]) == 12
+
+
+def test_rerun_missing_is_a_clear_error(monkeypatch, tmp_path: Path, capsys) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rerun", None)  # as if not installed
+    args = ["collect", "--out", str(tmp_path / "x"), "--episodes", "1", "--rerun", "--no-progress"]
+    assert armgym(args) == 2
+    assert "pip install 'armgym[viz]'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # failed before recording
