@@ -126,7 +126,7 @@ SHOT_DRIVER = textwrap.dedent(
     def drawn(img):  # the scene (red cube) and the overlay (its dark boxes) are on screen
         a = np.asarray(img.convert("RGB"), np.int32)
         red = (a[..., 0] > 120) & (a[..., 1] < 70) & (a[..., 2] < 70)
-        box = (np.abs(a - (81, 75, 70)) < 12).all(axis=-1)
+        box = (a.max(axis=-1) < 115) & (a.min(axis=-1) > 45)  # the overlay's darkened boxes
         return red.sum() > 150 and box.sum() > 5000
 
     collect = subprocess.Popen([sys.executable, "-m", "armgym.cli", "collect", *collect_args])
@@ -174,9 +174,10 @@ def test_viewer_window_is_framed_on_the_task_with_an_overlay(tmp_path: Path) -> 
     # the overlay: light text on MuJoCo's dark overlay boxes, top left (status) and bottom
     # left (key map); MuJoCo's settings panel would cover the left third instead
     text = (r > 200) & (g > 200) & (b > 200)
-    dark_box = (abs(r - 81) < 12) & (abs(g - 75) < 12) & (abs(b - 70) < 12)
+    # MuJoCo's overlay boxes darken what is behind them (backdrop or table) to about half
+    dark_box = (img.max(axis=-1) < 115) & (img.min(axis=-1) > 45)
     top, bottom = slice(0, h // 6), slice(h // 2, h)
     assert text[top, : w // 6].sum() > 40 and dark_box[top, : w // 6].sum() > 500
     assert text[bottom, : w // 3].sum() > 300 and dark_box[bottom, : w // 3].sum() > 5000
-    floor = (abs(r - 155) < 25) & (abs(g - 140) < 25) & (abs(b - 125) < 25)
-    assert floor[:, w // 3 : 2 * w // 3].mean() > 0.3  # the scene, not a panel
+    table = (r > 140) & (r > g) & (g > b) & (r - b > 40)  # the warm table top
+    assert table[:, w // 3 : 2 * w // 3].mean() > 0.3  # the scene, not a panel

@@ -166,7 +166,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     report = build_report(results, meta)
     write_json(out / "report.json", report)
     report["report_path"] = str(out / "report.json")
-    title = f"{policy.kind} on {env.get('task')}: {len(results)} seeded episodes"
+    title = f"{kind} on {env.get('task')}: {len(results)} seeded episodes"
     report["index"] = str(
         write_run_page(out, eval_page(report, title, files=[("report", out / "report.json")]))
     )
