@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
@@ -69,10 +68,11 @@ def env_kwargs(cfg: SACTrainConfig) -> dict[str, Any]:
 
 
 def make_env(cfg: SACTrainConfig) -> Any:
-    import armgym  # noqa: F401  (registers the envs)
+    """The training env, built by the one env factory from :func:`env_kwargs`."""
+    from armgym.envs import EnvConfig
+    from armgym.envs import make_env as make_armgym_env
 
-    kw = env_kwargs(cfg)
-    env = gym.make(f"armgym/{kw.pop('task')}-v0", **kw)
+    env = make_armgym_env(EnvConfig.from_dict(env_kwargs(cfg)))
     env.action_space.seed(cfg.seed)
     return env
 

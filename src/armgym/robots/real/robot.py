@@ -106,7 +106,6 @@ class RealRobot:
         self.observation_space: gym.spaces.Dict = gym.spaces.Dict(spaces)
         self.action_space: gym.spaces.Box = self.kin.action_space
         self._fingers = [self.model.joint(j).qposadr[0] for j in spec.gripper_joints]
-        self._finger_max = float(self.model.joint(spec.gripper_joints[0]).range[1]) or 1.0
         self._prev: tuple[float, np.ndarray] | None = None
         self._deadline: float | None = None
         self._last_cmd: np.ndarray | None = None  # joint targets last sent [rad]
@@ -253,7 +252,7 @@ class RealRobot:
         """Write a measurement into the kinematic model (arm joints and fingers)."""
         d = self.data
         d.qpos[self.controller.qadr] = reading.q
-        d.qpos[self._fingers] = reading.gripper * self._finger_max
+        d.qpos[self._fingers] = reading.gripper * self.kin.finger_max
         mujoco.mj_kinematics(self.model, d)
         mujoco.mj_comPos(self.model, d)
 
