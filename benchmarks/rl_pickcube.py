@@ -37,11 +37,14 @@ def curve_of(run: Path) -> list[dict[str, Any]]:
     ]
 
 
-def run_rlpd(seed: int, steps: int, out: Path, demos: int, utd: int, robot: str) -> dict[str, Any]:
+def run_rlpd(
+    seed: int, steps: int, out: Path, demos: int, utd: int, robot: str, tag: str = "", **kw: Any
+) -> dict[str, Any]:
+    """One SAC/RLPD run; ``kw`` overrides further :class:`SACTrainConfig` fields."""
     from armgym.train.sac import SACTrainConfig, train
 
     cfg = SACTrainConfig(
-        out=out / f"rlpd_{robot}_s{seed}",
+        out=out / f"rlpd{tag}_{robot}_s{seed}",
         task="PickCube",
         robot=robot,
         obs="state",
@@ -52,6 +55,7 @@ def run_rlpd(seed: int, steps: int, out: Path, demos: int, utd: int, robot: str)
         reward="sparse",
         overwrite=True,
         progress=False,
+        **kw,
     )
     summary = train(cfg)
     curve = curve_of(cfg.out)
@@ -70,6 +74,11 @@ def main() -> None:
     p.add_argument("--demos", type=int, default=20)
     p.add_argument("--utd", type=int, default=1)
     p.add_argument("--robot", default="panda")
+    p.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC term (0: off)")
+    p.add_argument("--gamma", type=float, default=0.99)
+    p.add_argument("--obs-std-floor", type=float, default=0.05)
+    p.add_argument("--obs-clip", type=float, default=10.0)
+    p.add_argument("--tag", default="", help="suffix of the variant's result names")
     p.add_argument("--peer", choices=["none", "sb3"], default="none")
     p.add_argument("--out", type=Path, default=Path("runs/bench_rl_pickcube"))
     p.add_argument(
@@ -105,8 +114,14 @@ def main() -> None:
             )
             name = f"rl_pickcube_sb3_{a.robot}_s{seed}"
         else:
-            res = run_rlpd(seed, a.steps, a.out, a.demos, a.utd, a.robot)
-            name = f"rl_pickcube_rlpd_{a.robot}_s{seed}"
+            kw = {
+                "bc_weight": a.bc_weight,
+                "gamma": a.gamma,
+                "obs_std_floor": a.obs_std_floor,
+                "obs_clip": a.obs_clip,
+            }
+            res = run_rlpd(seed, a.steps, a.out, a.demos, a.utd, a.robot, a.tag, **kw)
+            name = f"rl_pickcube_rlpd{a.tag}_{a.robot}_s{seed}"
         res |= {"seed": seed, "wall_s": time.perf_counter() - t0, "machine": machine_info(PACKAGES)}
         write_json(f"{name}.json", res)
         print(name, [(c["env_steps"], c["success"]) for c in res["curve"]], flush=True)

@@ -165,3 +165,48 @@ def test_pixels_with_a_shared_encoder(tmp_path: Path) -> None:
     assert "observation.images.front" in policy.schema
     weights = [k for k in json.loads((out / "config.json").read_text())["schema"]["observation"]]
     assert "observation.images.front" in weights
+
+
+def test_normaliser_floor_and_clip_bound_features_the_demos_never_varied() -> None:
+    """A feature nearly constant in the demos (std 1e-3) must not map a small real change to
+    hundreds of stds: the SAC normaliser floors the std and clamps the result."""
+    from armgym.policies.normalize import Normalizer
+    from armgym.train.sac_utils import make_normalizer
+
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer({"observation.state": ((2,), "float32")}, action_dim=1, capacity=64)
+    for _ in range(50):
+        o = {"observation.state": np.array([rng.normal(0, 1), 1.0 + rng.normal(0, 2e-3)], "f4")}
+        buf.add(o, np.zeros(1, "f4"), 0.0, False, False, o)
+    raw = make_normalizer(buf, 1)
+    floored = make_normalizer(buf, 1, std_floor=0.05, clip=10.0)
+    moved = torch.tensor([[0.0, 1.3]])  # the "constant" feature moves by 0.3
+    assert raw.normalize("observation.state", moved)[0, 1] > 50
+    y = floored.normalize("observation.state", moved)
+    assert 5.0 < y[0, 1] <= 6.5 and abs(y[0, 0]) < 1
+    far = floored.normalize("observation.state", torch.tensor([[100.0, 5.0]]))
+    assert torch.allclose(far, torch.tensor([[10.0, 10.0]]))
+    # the clip travels with the checkpoint's JSON stats
+    again = Normalizer(floored.to_json())
+    assert torch.equal(again.normalize("observation.state", moved), y)
+
+
+def test_q_filtered_bc_only_pulls_where_the_demo_action_is_rated_higher() -> None:
+    from armgym.train.sac import q_filtered_bc
+
+    torch.manual_seed(0)
+    cfg = SACConfig(hidden_dims=(16,))
+    actor = SACActor(cfg, {"observation.state": (3,)}, 2)
+    critic = CriticEnsemble(cfg, actor.encoder.out_dim, 2)
+    feat = torch.randn(6, actor.encoder.out_dim)
+    action = torch.rand(6, 2) * 2 - 1
+    demo = np.array([False, False, False, True, True, True])
+    q_demo = critic(feat, action).mean(0).detach()
+    low = q_filtered_bc(actor, critic, feat, action, q_demo + 1.0, {"demo": demo})
+    high = q_filtered_bc(actor, critic, feat, action, q_demo - 1.0, {"demo": demo})
+    assert low.item() == 0.0  # the policy is rated higher everywhere: no pull
+    mean, _ = actor(feat[3:])
+    expected = (torch.tanh(mean) - action[3:]).pow(2).sum(-1).mean()
+    assert torch.allclose(high, expected)
+    high.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.net.parameters())

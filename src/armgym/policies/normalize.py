@@ -3,7 +3,8 @@
 Two modes, as in Diffusion Policy / LeRobot:
 
 * ``mean_std`` (observations): ``(x - mean) / std``; std below ``EPS_STD`` counts as 1 so a
-  constant feature passes through centred instead of blowing up.
+  constant feature passes through centred instead of blowing up. Optional ``"clip": c``
+  clamps the result to ``[-c, c]`` (RL: states the data never showed stay bounded).
 * ``min_max`` (actions): maps ``[min, max]`` to ``[-1, 1]``; a dimension with range below
   ``EPS_RANGE`` (e.g. an action component the expert never uses) maps to 0, and
   ``unnormalize`` returns its constant whatever the model predicts there (a diffusion
@@ -49,6 +50,7 @@ class Normalizer:
         self._offset: dict[str, torch.Tensor] = {}
         self._scale: dict[str, torch.Tensor] = {}
         self._out_scale: dict[str, torch.Tensor] = {}  # 0 on constant min_max dims
+        self._clip = {k: float(v["clip"]) for k, v in self.stats.items() if v.get("clip")}
         for key, s in self.stats.items():
             offset, scale, out_scale = _affine(key, s)
             self._offset[key] = torch.as_tensor(offset, dtype=torch.float32)
@@ -60,7 +62,9 @@ class Normalizer:
 
     def normalize(self, key: str, x: torch.Tensor) -> torch.Tensor:
         """``x`` float[..., D] -> normalised float[..., D]."""
-        return (x - self._offset[key]) / self._scale[key]
+        y = (x - self._offset[key]) / self._scale[key]
+        clip = self._clip.get(key)
+        return y if clip is None else y.clamp(-clip, clip)
 
     def unnormalize(self, key: str, y: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`normalize` (constant min_max dims give their constant)."""

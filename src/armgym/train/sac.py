@@ -94,8 +94,18 @@ class SACTrainConfig:
     """Initial entropy temperature alpha."""
     target_entropy: float | None = None
     """Target entropy (default −|A|/2)."""
+    bc_weight: float = 0.0
+    """Weight of a Q-filtered behaviour-cloning term on the demo rows of each batch (Nair et
+    al. 2018): ``‖tanh(mean(s)) − a_demo‖²`` where the critics rate the demo action above
+    the policy's; 0 turns it off (plain RLPD)."""
     learning_starts: int = 1000
     """Env steps before updates start (uniform random actions when there are no demos)."""
+    obs_std_floor: float = 0.05
+    """Lower bound of the stds that normalise vector observations (0: none). 20 demos
+    show some features nearly constant (a resting cube's orientation, std ~1e-3): without
+    a floor a small real change maps to hundreds of stds and the policy collapses."""
+    obs_clip: float = 10.0
+    """Clamp normalised vector observations to ±this (0: no clamp)."""
     buffer_capacity: int = 1_000_000
     """Online replay buffer slots."""
     shift_pad: int = 4
@@ -128,6 +138,26 @@ class SACTrainConfig:
             raise ConfigError(f"--offline-ratio must be in [0, 1), got {self.offline_ratio}")
 
 
+def q_filtered_bc(
+    actor: SACActor,
+    critic: CriticEnsemble,
+    feat: torch.Tensor,
+    action: torch.Tensor,
+    q_pi: torch.Tensor,
+    batch: dict[str, Any],
+) -> torch.Tensor:
+    """Mean over the demo rows of ``‖tanh(mean(s)) − a‖²`` kept where ``Q(s, a) > Q(s, π)``.
+
+    ``feat`` [B, F] (detached), ``action`` [B, A] the stored actions, ``q_pi`` [B] the
+    ensemble-mean value of the sampled policy action; ``batch["demo"]`` bool [B].
+    """
+    rows = torch.as_tensor(batch["demo"])
+    with torch.no_grad():
+        keep = (critic(feat[rows], action[rows]).mean(0) > q_pi[rows]).float()
+    mean, _ = actor(feat[rows])
+    return (keep * (torch.tanh(mean) - action[rows]).pow(2).sum(-1)).mean()
+
+
 def update(
     cfg: SACTrainConfig,
     nets: dict[str, Any],
@@ -156,7 +186,12 @@ def update(
 
     feat = feat.detach()
     a_pi, logp = actor.sample(feat, gen)
-    actor_loss = (alpha * logp - critic(feat, a_pi).mean(0)).mean()
+    q_pi = critic(feat, a_pi).mean(0)
+    actor_loss = (alpha * logp - q_pi).mean()
+    if cfg.bc_weight > 0 and "demo" in batch and batch["demo"].any():
+        actor_loss = actor_loss + cfg.bc_weight * q_filtered_bc(
+            actor, critic, feat, action, q_pi, batch
+        )
     opts["actor"].zero_grad(set_to_none=True)
     actor_loss.backward()
     opts["actor"].step()
@@ -213,7 +248,7 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
     }
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
     if normalizer is None and len(offline):
-        normalizer = make_normalizer(offline, action_dim)
+        normalizer = make_normalizer(offline, action_dim, cfg.obs_std_floor, cfg.obs_clip)
     ratio = cfg.offline_ratio if len(offline) else 0.0
 
     # -- the loop ------------------------------------------------------------------------
@@ -247,7 +282,9 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
             obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
             ep_ret, ep_len = 0.0, 0
         if prep is None and step + 1 >= min(cfg.learning_starts, cfg.steps):
-            normalizer = make_normalizer(offline if len(offline) else online, action_dim)
+            normalizer = make_normalizer(
+                offline if len(offline) else online, action_dim, cfg.obs_std_floor, cfg.obs_clip
+            )
             prep = Prep(normalizer, cfg.shift_pad)
         if prep is not None and step + 1 >= cfg.learning_starts:
             for _ in range(cfg.utd):

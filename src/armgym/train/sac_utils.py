@@ -96,14 +96,23 @@ def fill_demos(cfg: SACTrainConfig, env: Any, offline: ReplayBuffer) -> dict[str
     return {"source": str(path), **info}
 
 
-def make_normalizer(buffer: ReplayBuffer, action_dim: int) -> Normalizer:
-    """Mean/std of every vector observation key over the buffer; actions pass through."""
+def make_normalizer(
+    buffer: ReplayBuffer, action_dim: int, std_floor: float = 0.0, clip: float = 0.0
+) -> Normalizer:
+    """Mean/std of every vector observation key over the buffer; actions pass through.
+
+    Stds below ``std_floor`` are raised to it and normalised values are clamped to
+    ``±clip`` (0: off for either): a feature nearly constant in 20 demos (a cube's
+    orientation) would otherwise map a small real change to hundreds of stds.
+    """
     n = buffer.filled
-    stats: dict[str, dict[str, Any]] = {
-        k: {"mode": "mean_std", **compute_stats(v[:n], "mean_std")}
-        for k, v in buffer.obs.items()
-        if v.dtype != np.uint8
-    }
+    stats: dict[str, dict[str, Any]] = {}
+    for k, v in buffer.obs.items():
+        if v.dtype == np.uint8:
+            continue
+        s = compute_stats(v[:n], "mean_std")
+        s["std"] = [max(x, std_floor) for x in s["std"]]
+        stats[k] = {"mode": "mean_std", **s, **({"clip": clip} if clip > 0 else {})}
     stats["action"] = {"mode": "min_max", "min": [-1.0] * action_dim, "max": [1.0] * action_dim}
     return Normalizer(stats)
 
@@ -137,18 +146,25 @@ class Prep:
 def mixed_batch(
     online: ReplayBuffer, offline: ReplayBuffer, batch_size: int, ratio: float
 ) -> dict[str, Any]:
-    """RLPD: ``round(ratio · B)`` transitions from ``offline``, the rest from ``online``."""
+    """RLPD: ``round(ratio · B)`` transitions from ``offline``, the rest from ``online``.
+
+    ``batch["demo"]`` (bool [B]) marks the rows drawn from ``offline``.
+    """
     n_off = round(ratio * batch_size) if len(offline) else 0
     if n_off == 0 or len(online) == 0:
-        return (offline if len(online) == 0 else online).sample(batch_size)
+        only_demos = len(online) == 0
+        batch = (offline if only_demos else online).sample(batch_size)
+        return {**batch, "demo": np.full(batch_size, only_demos)}
     a, b = online.sample(batch_size - n_off), offline.sample(n_off)
+    demo = np.arange(batch_size) >= batch_size - n_off
 
     def cat(x: Any, y: Any) -> Any:
         if isinstance(x, dict):
             return {k: cat(x[k], y[k]) for k in x}
         return np.concatenate([x, y])
 
-    return {k: cat(a[k], b[k]) for k in ("obs", "next_obs", "action", "reward", "terminated")}
+    keys = ("obs", "next_obs", "action", "reward", "terminated")
+    return {**{k: cat(a[k], b[k]) for k in keys}, "demo": demo}
 
 
 @torch.no_grad()
