@@ -53,9 +53,8 @@ def run_rlpd(
         seed=seed,
         utd=utd,
         reward="sparse",
-        overwrite=True,
         progress=False,
-        **kw,
+        **{"overwrite": not kw.get("resume"), **kw},
     )
     summary = train(cfg)
     curve = curve_of(cfg.out)
@@ -79,6 +78,7 @@ def main() -> None:
     p.add_argument("--obs-std-floor", type=float, default=0.05)
     p.add_argument("--obs-clip", type=float, default=10.0)
     p.add_argument("--tag", default="", help="suffix of the variant's result names")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out to --steps")
     p.add_argument("--peer", choices=["none", "sb3"], default="none")
     p.add_argument("--out", type=Path, default=Path("runs/bench_rl_pickcube"))
     p.add_argument(
@@ -119,6 +119,7 @@ def main() -> None:
                 "gamma": a.gamma,
                 "obs_std_floor": a.obs_std_floor,
                 "obs_clip": a.obs_clip,
+                "resume": a.resume,
             }
             res = run_rlpd(seed, a.steps, a.out, a.demos, a.utd, a.robot, a.tag, **kw)
             name = f"rl_pickcube_rlpd{a.tag}_{a.robot}_s{seed}"
