@@ -17,8 +17,8 @@ from armgym.envs import EnvConfig, make_env
 from armgym.errors import CheckpointError, ConfigError, DatasetError, UnknownNameError
 from armgym.policies.reward_classifier import load_reward_classifier, save_reward_classifier
 from armgym.rl.reward_classifier import RewardClassifierWrapper, make_classified_env
-from armgym.train import cli
 from armgym.train import classifier_metrics as cm
+from armgym.train import cli
 
 SIZE = 32
 STEPS = 40
@@ -42,7 +42,9 @@ def train_args(out: Path, *datasets: Path, steps: int = STEPS) -> list[str]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("rewardclf")
     ok = record(root / "ok", "--no-terminate-on-success")
-    fail = record(root / "fail", "--no-terminate-on-success", "--action-noise", "1.0", "--seed", "100")
+    fail = record(
+        root / "fail", "--no-terminate-on-success", "--action-noise", "1.0", "--seed", "100"
+    )
     ck = root / "ck"
     assert cli.main(train_args(ck, ok, fail)) == 0
     return {"root": root, "ok": ok, "fail": fail, "ck": ck}
@@ -133,7 +135,7 @@ def test_training_errors(runs: dict[str, Path], tmp_path: Path) -> None:
         cli.main([*train_args(tmp_path / "b", runs["ok"]), "--cameras", "side"])
     with pytest.raises(DatasetError, match="no frame shows a success"):
         cli.main(train_args(tmp_path / "c", runs["fail"]))
-    with pytest.raises(DatasetError, match="only 0 episode.s. without a success frame"):
+    with pytest.raises(DatasetError, match=r"only 0 episode\(s\) without a success frame"):
         cli.main(train_args(tmp_path / "d", runs["ok"]))  # every episode succeeds
 
 
@@ -166,7 +168,7 @@ def test_wrapper_replaces_reward_success_and_termination(runs: dict[str, Path]) 
         _, info = env.reset(seed=3)
         assert info["is_success"] is False and TASK_SUCCESS in info
         for _ in range(5):
-            _, r, term, trunc, info = env.step(env.action_space.sample())
+            _, r, term, _, info = env.step(env.action_space.sample())
             assert r == 0.0 and not term
             assert info["is_success"] is False and info[TASK_SUCCESS] is False
             assert 0.0 <= info[REWARD_PROB] <= 1.0

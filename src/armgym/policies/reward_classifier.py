@@ -51,6 +51,8 @@ class RewardClassifierConfig:
 class RewardClassifierNet(nn.Module):
     """Images (+ state) of a batch of frames -> success logits float32[B] (module docstring).
 
+    Buffers ``state_mean`` / ``state_std`` float32[D]: normalisation of the raw state.
+
     Args:
         cfg: network settings.
         image_shapes: ``{observation.images.<cam>: (H, W, 3)}``.
@@ -73,6 +75,8 @@ class RewardClassifierNet(nn.Module):
             nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden_dim, 1),
         )
+        self.state_mean: torch.Tensor
+        self.state_std: torch.Tensor
         self.register_buffer("state_mean", torch.zeros(state_dim))
         self.register_buffer("state_std", torch.ones(state_dim))
 

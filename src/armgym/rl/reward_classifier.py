@@ -44,7 +44,7 @@ def check_schema(space: gym.spaces.Dict, clf: RewardClassifier) -> None:
                 f"{env_cams or 'no cameras'}; use --obs pixels (or both) with --cameras "
                 f"{' '.join(clf.cameras)}"
             )
-        got = tuple(space.spaces[key].shape)
+        got = tuple(space.spaces[key].shape or ())
         if got != shape:
             raise ConfigError(
                 f"the reward classifier was trained on {shape[0]}x{shape[1]} images of "
@@ -53,10 +53,10 @@ def check_schema(space: gym.spaces.Dict, clf: RewardClassifier) -> None:
             )
     if clf.state_dim:
         got_state = space.spaces.get(STATE_KEY)
-        if got_state is None or tuple(got_state.shape) != (clf.state_dim,):
+        if got_state is None or tuple(got_state.shape or ()) != (clf.state_dim,):
             raise ConfigError(
                 f"the reward classifier reads {STATE_KEY} of length {clf.state_dim}; the env's "
-                f"is {None if got_state is None else tuple(got_state.shape)}: use the same robot"
+                f"is {None if got_state is None else got_state.shape}: use the same robot"
             )
 
 
@@ -100,14 +100,18 @@ class RewardClassifierWrapper(gym.Wrapper[Any, Any, Any, Any]):
 
 
 def make_classified_env(cfg: EnvConfig, classifier: RewardClassifier | str | Path,
-                        **make_kwargs: Any) -> RewardClassifierWrapper:  # fmt: skip
+                        **make_kwargs: Any) -> gym.Env[Any, Any]:  # fmt: skip
     """``make_env(cfg)`` without ending at the task's success, wrapped by the classifier.
 
     The classifier is loaded before the env is built (a bad checkpoint fails fast); a
     camera / image-size mismatch closes the env and raises ConfigError; ``make_kwargs``
     go to :func:`armgym.envs.make_env`.
     """
-    clf = classifier if isinstance(classifier, RewardClassifier) else load_reward_classifier(classifier)
+    clf = (
+        classifier
+        if isinstance(classifier, RewardClassifier)
+        else load_reward_classifier(classifier)
+    )
     env = make_env(dataclasses.replace(cfg, terminate_on_success=False), **make_kwargs)
     try:
         return RewardClassifierWrapper(env, clf)

@@ -54,9 +54,12 @@ def split_episodes(has_positive: np.ndarray, val_fraction: float, test_fraction:
             raise DatasetError(
                 f"only {len(ids)} episode(s) {what} a success frame; the split by episode "
                 "needs at least 3 (train, validation, test). Record more "
-                + ("successful episodes (`armgym collect --source scripted "
-                   "--no-terminate-on-success`)" if cls else
-                   "failed episodes (e.g. `armgym collect --action-noise 0.6`)")  # fmt: skip
+                + (
+                    "successful episodes (`armgym collect --source scripted "
+                    "--no-terminate-on-success`)"
+                    if cls
+                    else "failed episodes (e.g. `armgym collect --action-noise 0.6`)"
+                )
             )
         ids = np.random.default_rng([seed, int(cls)]).permutation(ids)
         n_test = max(1, round(test_fraction * len(ids)))

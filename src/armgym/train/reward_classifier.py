@@ -156,10 +156,13 @@ def load_frames(cfg: RewardClassifierTrainConfig) -> Frames:
     if not labels.any() or labels.all():
         raise DatasetError(
             f"{list(map(str, cfg.dataset))}: no frame shows "
-            + ("a success; record successful episodes with `armgym collect "
-               "--no-terminate-on-success` (an episode that ends at success has no "
-               "frame of the success state)" if not labels.any() else
-               "a failure; add failed episodes (e.g. `armgym collect --action-noise 0.6`)")  # fmt: skip
+            + (
+                "a success; record successful episodes with `armgym collect "
+                "--no-terminate-on-success` (an episode that ends at success has no "
+                "frame of the success state)"
+                if not labels.any()
+                else "a failure; add failed episodes (e.g. `armgym collect --action-noise 0.6`)"
+            )
         )
     lengths = [e["frames"] for e in episodes]
     return Frames(
