@@ -66,6 +66,31 @@ def score(ck: Path, datasets: list[Path]) -> dict[str, Any]:
             **cm.episode_agreement(p, y, e, clf.threshold)}  # fmt: skip
 
 
+def wrapper_cost(ck: Path, size: int, steps: int = 200) -> dict[str, float]:
+    """Milliseconds per env step of the bare pixel env and of the same env wrapped
+    (one torch thread, as the training loops use)."""
+    import torch
+
+    from armgym.envs import EnvConfig
+    from armgym.rl.reward_classifier import make_classified_env
+
+    torch.set_num_threads(1)
+    env = make_classified_env(
+        EnvConfig(task="PickCube", control="ee_pos", obs="pixels", image_size=(size, size)), ck
+    )
+    out = {}
+    for name, e in (("env_ms", env.unwrapped), ("wrapped_ms", env)):
+        e.reset(seed=0)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            _, _, term, trunc, _ = e.step(env.action_space.sample())
+            if term or trunc:
+                e.reset()
+        out[name] = round(1000 * (time.perf_counter() - t0) / steps, 2)
+    env.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--episodes", type=int, default=20, help="successful and failed each")
@@ -109,6 +134,7 @@ def main() -> None:
             "accuracy": held_out["accuracy"] >= 0.97,
             "precision": held_out["precision"] >= 0.99,
         },
+        "step_cost": wrapper_cost(work / "ck", size),
         "record_s": round(record_s, 1),
         "train_s": round(train_s, 1),
         "machine": machine_info(("armgym", "numpy", "mujoco", "torch", "gymnasium")),

@@ -187,6 +187,8 @@ def test_wrapper_checks_the_env(runs: dict[str, Path]) -> None:
     env.close()
     with pytest.raises(ConfigError, match=f"--image-size {SIZE}"):
         make_classified_env(EnvConfig(task="PickCube", obs="pixels", image_size=(48, 48)), clf)
+    with pytest.raises(ConfigError, match="trained on task 'PickCube'"):
+        make_classified_env(EnvConfig(task="Push", obs="pixels", image_size=(SIZE, SIZE)), clf)
     with pytest.raises(ConfigError, match="wrist"):
         make_classified_env(
             EnvConfig(task="PickCube", obs="pixels", image_size=(SIZE, SIZE), cameras=("front",)),

@@ -60,6 +60,22 @@ def check_schema(space: gym.spaces.Dict, clf: RewardClassifier) -> None:
             )
 
 
+def check_task(env: gym.Env[Any, Any], clf: RewardClassifier) -> None:
+    """ConfigError when ``clf`` was trained on another task or robot than ``env`` runs."""
+    base = env.unwrapped
+    here = {
+        "task": getattr(getattr(base, "task", None), "name", None),
+        "robot": getattr(getattr(base, "robot", None), "robot_name", None),
+    }
+    for key, value in here.items():
+        trained = clf.env.get(key)
+        if trained and value and str(trained).lower() != str(value).lower():
+            raise ConfigError(
+                f"the reward classifier was trained on {key} {trained!r}, the env runs "
+                f"{value!r}; train one on episodes of this {key}"
+            )
+
+
 class RewardClassifierWrapper(gym.Wrapper[Any, Any, Any, Any]):
     """Reward 1 and ``terminated`` when ``P(success | obs) >= threshold``, else reward 0.
 
@@ -78,6 +94,7 @@ class RewardClassifierWrapper(gym.Wrapper[Any, Any, Any, Any]):
                 "the env ends episodes at its own success, which the learner would see; "
                 "build it with terminate_on_success=False (make_classified_env does)"
             )
+        check_task(env, self.classifier)
         if not isinstance(env.observation_space, gym.spaces.Dict):
             raise ConfigError("RewardClassifierWrapper needs an env with a Dict observation space")
         check_schema(env.observation_space, self.classifier)
