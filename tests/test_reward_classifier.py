@@ -209,3 +209,29 @@ def test_sac_uses_the_classifier_for_training_only(runs: dict[str, Path], tmp_pa
         env.close()
     with pytest.raises(ConfigError, match="--image-size"):
         sac_env(SACTrainConfig(out=tmp_path / "s2", obs="pixels", reward_classifier=runs["ck"]))
+
+
+def test_sac_end_to_end_learns_from_the_classifier_and_evaluates_the_task(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A classifier that always fires (threshold 0): every training episode ends after one
+    step with reward 1 and is logged a success; evaluation still scores the task."""
+    from armgym.policies.sac import SACConfig
+    from armgym.train.sac import SACTrainConfig
+    from armgym.train.sac import train as train_sac
+
+    clf = load_reward_classifier(runs["ck"])
+    clf.threshold = 0.0
+    always = save_reward_classifier(tmp_path / "always", clf)
+    out = tmp_path / "sac"
+    cfg = SACTrainConfig(out=out, obs="pixels", image_size=SIZE, demos="0", steps=12,
+                         learning_starts=10, batch_size=4, eval_episodes=1, eval_num_envs=1,
+                         eval_every=0, checkpoint_every=12, log_every=6, progress=False,
+                         reward_classifier=always, net=SACConfig(hidden_dims=(16, 16)))  # fmt: skip
+    train_sac(cfg)
+    log = [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines() if ln]
+    episodes = [row["episode"] for row in log if "episode" in row]
+    assert len(episodes) == 12
+    assert all(e == {"return": 1.0, "length": 1, "success": True} for e in episodes)
+    (ev,) = [row["eval"] for row in log if "eval" in row]
+    assert ev["success_rate"] == 0.0 and ev["mean_length"] > 1  # the task's own check
