@@ -68,7 +68,7 @@ class RewardClassifierTrainConfig:
     """Cameras to classify (dataset keys observation.images.<cam>)."""
     use_state: bool = False
     """Also read observation.state (robot joints, tool pose, gripper)."""
-    steps: int = 1500
+    steps: int = 1000
     """Gradient steps."""
     batch_size: int = 64
     """Frames per step (half success frames, half not)."""
