@@ -67,6 +67,12 @@ class CollectConfig:
     """Initial-state randomisation: low | med | high."""
     max_steps: int = 0
     """Steps per episode at most; replaces the task's time limit (0: keep the task's)."""
+    terminate_on_success: bool = True
+    """End an episode at success. --no-terminate-on-success keeps recording to the time
+    limit (or --max-steps), so a reward classifier sees frames of the success state."""
+    action_noise: float = 0.0
+    """Std of Gaussian noise added to the source's actions (clipped to the action space);
+    a noisy expert records near-miss failures, e.g. 0.6 for PickCube."""
     seed: int = 0
     """Seed of the first episode; episode attempt i uses seed + i."""
     realtime: bool | None = None
@@ -163,6 +169,23 @@ def check_source(source: str, intervene: str = "") -> None:
         raise UnknownNameError("--intervene device", intervene, TELEOP_SOURCES)
 
 
+class NoisyActions:
+    """``act(obs) + N(0, std²)`` per dimension, clipped to the env's action space."""
+
+    def __init__(self, act: ActionSource, env: Any, std: float, seed: int):
+        self.act, self.std = act, std
+        self.low, self.high = env.action_space.low, env.action_space.high
+        self.rng = np.random.default_rng([seed, 7919])
+
+    def reset(self) -> None:
+        self.act.reset()
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        a = np.asarray(self.act(obs), np.float32)
+        noisy = a + self.rng.normal(0.0, self.std, a.shape)
+        return np.clip(noisy, self.low, self.high).astype(np.float32)
+
+
 def make_actions(source: str, env: Any) -> ActionSource:
     """The agent's ``act(obs) -> action`` named by ``--source`` (zeros for a teleop source)."""
     check_source(source)
@@ -201,6 +224,7 @@ def env_config(cfg: CollectConfig) -> EnvConfig:
         control=cfg.control,
         obs=cfg.obs,
         randomization=cfg.randomization,
+        terminate_on_success=cfg.terminate_on_success,
         **images,
     )
 
@@ -226,6 +250,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     """Run the collection described by ``cfg``; return the summary."""
     if cfg.episodes < 1:
         raise ConfigError("--episodes must be >= 1.")
+    if not cfg.action_noise >= 0.0:
+        raise ConfigError(f"--action-noise must be >= 0, got {cfg.action_noise}.")
     check_source(cfg.source, cfg.intervene)
     if cfg.rerun:
         from armgym.viz.rerun_log import require_rerun
@@ -243,6 +269,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
             keys = ViewerKeys() if "keyboard" in (cfg.source, cfg.intervene) else None
             viewer = open_viewer(base, key_callback=keys.key_callback if keys else None)
         act = make_actions(cfg.source, base)
+        if cfg.action_noise > 0:
+            act = NoisyActions(act, base, cfg.action_noise, cfg.seed)
         # the episode's instruction: a paraphrase picked by the episode's seed (info["instruction"])
         env: Any = InstructionWrapper(wrap_env(base, cfg.source, cfg.intervene, keys))
         if viewer is not None:

@@ -15,6 +15,10 @@ all see the same transition:
 ``video_path``         str              the episode's mp4, on the step that ends it
 ``instruction``        str              the episode's language instruction (reset and step;
                                         the recorder stores it as the episode's task)
+``task_success``       bool             the task's own success check, moved here by a reward
+                                        classifier (``is_success`` is then the classifier's
+                                        verdict); for logging and evaluation, not learning
+``reward_prob``        float            the reward classifier's P(success) of the new frame
 =====================  ===============  =====================================================
 """
 
@@ -26,6 +30,8 @@ EXECUTED_ACTION = "executed_action"
 TELEOP_EVENTS = "teleop_events"
 VIDEO_PATH = "video_path"
 INSTRUCTION = "instruction"
+TASK_SUCCESS = "task_success"
+REWARD_PROB = "reward_prob"
 
 #: Events that end the episode being recorded.
 ENDING_EVENTS = frozenset({"episode_success", "episode_failure", "rerecord", "stop"})

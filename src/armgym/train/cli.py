@@ -2,6 +2,7 @@
 
 armgym train bc --dataset DIR --policy diffusion|mlp --steps N --batch-size B --out CK
 armgym train sac --task PickCube --robot panda --obs state --demos 20 --steps 30000 --out DIR
+armgym train reward-classifier --dataset DIR [--dataset DIR2 ...] --out CK
 
 A new loop (``sac``, ``residual``) is one more entry in :data:`ALGORITHMS`: its frozen
 config dataclass (the sub-command's options) and the function that trains from it.
@@ -22,6 +23,11 @@ from armgym.errors import UnknownNameError
 ALGORITHMS: dict[str, tuple[str, str, str]] = {
     "bc": ("armgym.train.bc", "BCConfig", "train"),
     "sac": ("armgym.train.sac", "SACTrainConfig", "train"),
+    "reward-classifier": (
+        "armgym.train.reward_classifier",
+        "RewardClassifierTrainConfig",
+        "train",
+    ),
 }
 
 
@@ -40,7 +46,21 @@ def _sac_summary(s: dict[str, Any]) -> str:
     )
 
 
-SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {"bc": _bc_summary, "sac": _sac_summary}
+def _classifier_summary(s: dict[str, Any]) -> str:
+    t = s["test"]
+    return (
+        f"trained a reward classifier for {s['steps']} steps in {s['wall_s']:.0f} s; held-out "
+        f"test episodes ({t['episodes']}, {t['frames']} frames): accuracy {t['accuracy']:.3f}, "
+        f"precision {t['precision']:.3f}, recall {t['recall']:.3f} at threshold "
+        f"{s['threshold']:.3f}; checkpoint: {s['out']}; report: {s['out']}/report.json"
+    )
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "bc": _bc_summary,
+    "sac": _sac_summary,
+    "reward-classifier": _classifier_summary,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,6 +74,9 @@ class SACTrainConfig:
     """Camera height and width [px]."""
     demos: str = "20"
     """Demonstrations: N (scripted expert episodes), a LeRobot dataset folder, or 0 for none."""
+    reward_classifier: Path | None = None
+    """Checkpoint of `armgym train reward-classifier`: the training env's reward and episode
+    end come from it (the task's success is hidden from the learner; evaluation keeps it)."""
     steps: int = 30_000
     """Env steps to train for."""
     seed: int = 0

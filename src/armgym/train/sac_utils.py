@@ -72,7 +72,13 @@ def make_env(cfg: SACTrainConfig) -> Any:
     from armgym.envs import EnvConfig
     from armgym.envs import make_env as make_armgym_env
 
-    env = make_armgym_env(EnvConfig.from_dict(env_kwargs(cfg)))
+    env_cfg = EnvConfig.from_dict(env_kwargs(cfg))
+    if cfg.reward_classifier is not None:  # training env only; evaluation scores the task
+        from armgym.rl.reward_classifier import make_classified_env
+
+        env = make_classified_env(env_cfg, cfg.reward_classifier)
+    else:
+        env = make_armgym_env(env_cfg)
     env.action_space.seed(cfg.seed)
     return env
 
