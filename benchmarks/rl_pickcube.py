@@ -37,11 +37,22 @@ def curve_of(run: Path) -> list[dict[str, Any]]:
     ]
 
 
-def run_rlpd(seed: int, steps: int, out: Path, demos: int, utd: int, robot: str) -> dict[str, Any]:
+def run_rlpd(
+    seed: int,
+    steps: int,
+    out: Path,
+    demos: int,
+    utd: int,
+    robot: str,
+    tag: str = "rlpd",
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Train on PickCube (panda by default, state, sparse) into ``out/<tag>_<robot>_s<seed>``;
+    ``overrides`` are further ``SACTrainConfig`` fields (e.g. ``intervene="scripted"``)."""
     from armgym.train.sac import SACTrainConfig, train
 
     cfg = SACTrainConfig(
-        out=out / f"rlpd_{robot}_s{seed}",
+        out=out / f"{tag}_{robot}_s{seed}",
         task="PickCube",
         robot=robot,
         obs="state",
@@ -52,6 +63,7 @@ def run_rlpd(seed: int, steps: int, out: Path, demos: int, utd: int, robot: str)
         reward="sparse",
         overwrite=True,
         progress=False,
+        **overrides,
     )
     summary = train(cfg)
     curve = curve_of(cfg.out)

@@ -18,7 +18,12 @@ from armgym.rl import ReplayBuffer
 from armgym.teleop import InterventionWrapper, ScriptedEvents
 from armgym.teleop.keyboard import KeyboardTeleop
 from armgym.teleop.scripted_human import ScriptedHumanConfig, ScriptedInterventionWrapper
-from armgym.train.intervention import EpisodeInterventions, add_transition
+from armgym.train.intervention import (
+    EXTRAS,
+    EpisodeInterventions,
+    add_transition,
+    restore_interventions,
+)
 from armgym.train.sac import SACTrainConfig, train
 
 
@@ -120,10 +125,10 @@ def test_bad_human_config_is_a_clear_error() -> None:
 KEYS = [[], [], ["t"], ["w"], ["w"], ["space"], ["t"]]
 
 
-def test_keyboard_steps_land_in_both_buffers_with_the_executed_action() -> None:
+def test_keyboard_steps_land_in_both_buffers_with_the_executed_action(tmp_path: Path) -> None:
     """A real KeyboardTeleop fed a scripted key stream takes over an ee_pos env."""
     env = InterventionWrapper(_env(), KeyboardTeleop(ScriptedEvents(KEYS, []), hold_s=0.0))
-    online = ReplayBuffer.for_env(env, 100)
+    online = ReplayBuffer.for_env(env, 100, EXTRAS)
     offline = ReplayBuffer.for_env(env, 100, seed=1)
     policy_action = np.array([0.0, 0.0, -0.5, 1.0], np.float32)
     obs, _ = env.reset(seed=0)
@@ -144,6 +149,15 @@ def test_keyboard_steps_land_in_both_buffers_with_the_executed_action() -> None:
     np.testing.assert_array_equal(
         offline.obs["observation.state"][0], online.obs["observation.state"][2]
     )
+    # --resume: the saved online buffer gives the offline buffer the same transitions back
+    restored = ReplayBuffer.for_env(env, 100, seed=1)
+    assert restore_interventions(ReplayBuffer.load(online.save(tmp_path / "buf")), restored) == 4
+    n = offline.filled
+    assert len(restored) == 4 and restored.filled == n
+    np.testing.assert_array_equal(restored.valid[:n], offline.valid[:n])
+    np.testing.assert_array_equal(restored.action[:n], offline.action[:n])
+    for k, v in offline.obs.items():
+        np.testing.assert_array_equal(restored.obs[k][:n], v[:n])
 
 
 def test_a_device_that_does_not_fit_the_control_mode_is_refused() -> None:

@@ -9,6 +9,9 @@ Three small pieces the SAC loop calls (HIL-SERL, Luo et al. 2024):
   device's action while a person drives) in the online buffer, and a transition the
   person drove also in the offline (demo) buffer, which RLPD samples half of each batch
   from.
+* The online buffer flags each transition (extra ``is_intervention``, :data:`EXTRAS`) and
+  is saved with the run; :func:`restore_interventions` puts the flagged ones back into the
+  offline buffer on ``--resume`` (the offline buffer itself is rebuilt from the demos).
 * :class:`EpisodeInterventions` counts each episode's intervened steps and takeovers for
   ``log.jsonl``; :func:`plot_intervention_rate` draws them as the curve's third panel.
 """
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
 
 #: values of ``--intervene`` ("" = nobody takes over)
 INTERVENE = ("keyboard", "spacemouse", "gamepad", "scripted")
+#: the online buffer's extra field: whether a person drove the transition
+EXTRAS = {"is_intervention": ((), "bool")}
 
 
 def check_intervene(name: str) -> str:
@@ -73,11 +78,32 @@ def add_transition(
     intervened step goes to ``online`` and to ``offline``.
     """
     executed = np.asarray(info.get(EXECUTED_ACTION, action), np.float32)
-    online.add(obs, executed, reward, terminated, truncated, next_obs)
     human = bool(info.get(INTERVENTION, False))
+    online.add(obs, executed, reward, terminated, truncated, next_obs, is_intervention=human)
     if human:
         offline.add(obs, executed, reward, terminated, truncated, next_obs)
     return human
+
+
+def restore_interventions(online: ReplayBuffer, offline: ReplayBuffer) -> int:
+    """Add the transitions of ``online`` flagged ``is_intervention`` to ``offline``, oldest
+    first (after ``--resume``); return how many. A buffer without the flag adds none."""
+    flags = online.extras.get("is_intervention")
+    if flags is None:
+        return 0
+    n, cap = online.filled, online.capacity
+    order = np.arange(n) if n < cap else (np.arange(cap) + online.pos) % cap
+    added = 0
+    for i in order:
+        if not (online.valid[i] and flags[i]):
+            continue
+        j = (i + 1) % cap
+        obs = {k: v[i] for k, v in online.obs.items()}
+        nxt = {k: v[j] for k, v in online.obs.items()}
+        term = bool(online.terminated[i])
+        offline.add(obs, online.action[i], float(online.reward[i]), term, False, nxt)
+        added += 1
+    return added
 
 
 class EpisodeInterventions:

@@ -197,7 +197,7 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    online = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed)
+    online = ReplayBuffer.for_env(env, cfg.buffer_capacity, hil.EXTRAS, seed=cfg.seed)
     offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
     demo_info = fill_demos(cfg, env, offline)
     env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
@@ -221,6 +221,7 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
         "alpha": torch.optim.Adam([nets["log_alpha"]], lr=cfg.lr),
     }
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
+    hil.restore_interventions(online, offline)  # --resume: a person's steps back to offline
     if normalizer is None and len(offline):
         normalizer = make_normalizer(offline, action_dim)
 
