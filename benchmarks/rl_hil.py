@@ -17,6 +17,7 @@ of them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -73,6 +74,20 @@ def mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def human_config(pairs: list[str]) -> Any:
+    """``ScriptedHumanConfig`` with ``FIELD=VALUE`` overrides (numbers)."""
+    from armgym.teleop.scripted_human import ScriptedHumanConfig
+
+    fields = {f.name: f.type for f in dataclasses.fields(ScriptedHumanConfig)}
+    kw: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in fields:
+            raise SystemExit(f"--human {pair}: no field {key!r}; fields: {', '.join(fields)}")
+        kw[key] = float(value) if "." in value else int(value)
+    return ScriptedHumanConfig(**kw)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -80,6 +95,14 @@ def main() -> None:
     p.add_argument("--demos", type=int, default=20)
     p.add_argument("--utd", type=int, default=1)
     p.add_argument("--robot", default="panda", help="panda | so101 | widowx250 | ...")
+    p.add_argument(
+        "--human",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="ScriptedHumanConfig fields other than the defaults, e.g. min_hold=10",
+    )
+    p.add_argument("--tag", default="", help="suffix of the result name (a variant)")
     p.add_argument("--out", type=Path, default=Path("runs/bench_rl_hil"))
     p.add_argument(
         "--from-log",
@@ -88,6 +111,8 @@ def main() -> None:
         help="write the JSON of an existing (possibly unfinished) run folder",
     )
     a = p.parse_args()
+    human = human_config(a.human)
+    suffix = f"_{a.tag}" if a.tag else ""
     for seed in a.seeds:
         t0 = time.perf_counter()
         if a.from_log is not None:
@@ -99,16 +124,26 @@ def main() -> None:
             res["note"] = "read from the run's log.jsonl (the run may have been cut short)"
             run = a.from_log
         else:
+            tag = f"hil{suffix}"
             res = run_rlpd(
-                seed, a.steps, a.out, a.demos, a.utd, a.robot, tag="hil", intervene="scripted"
+                seed,
+                a.steps,
+                a.out,
+                a.demos,
+                a.utd,
+                a.robot,
+                tag,
+                intervene="scripted",
+                human=human,
             )
             res["learner"] = "armgym SAC/RLPD + scripted human"
-            run = a.out / f"hil_{a.robot}_s{seed}"
+            res["human"] = dataclasses.asdict(human)
+            run = a.out / f"{tag}_{a.robot}_s{seed}"
         res["interventions"] = interventions_of(run)
         res["result"] = summarize(res, a.robot, seed)
         res |= {"seed": seed, "wall_s": time.perf_counter() - t0, "machine": machine_info(PACKAGES)}
-        write_json(f"rl_hil_{a.robot}_s{seed}.json", res)
-        print(f"rl_hil_{a.robot}_s{seed}", json.dumps(res["result"]), flush=True)
+        write_json(f"rl_hil_{a.robot}_s{seed}{suffix}.json", res)
+        print(f"rl_hil_{a.robot}_s{seed}{suffix}", json.dumps(res["result"]), flush=True)
         if a.from_log is not None:
             break
     plot_all()
@@ -122,6 +157,7 @@ def plot_all() -> None:
     import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    peers: set[str] = set()
     for i, path in enumerate(sorted(RESULTS.glob("rl_hil_*_s*.json"))):
         res = json.loads(path.read_text())
         color = f"C{i}"
@@ -135,9 +171,14 @@ def plot_all() -> None:
             label=f"{label} + human",
         )
         peer = res["result"].get("peer_curve")
-        if peer:
+        if peer and res["result"]["peer"] not in peers:
+            peers.add(res["result"]["peer"])
             axes[0].plot(
-                *zip(*peer, strict=True), "x--", color=color, alpha=0.5, label=f"{label} alone"
+                *zip(*peer, strict=True),
+                "x--",
+                color=color,
+                alpha=0.5,
+                label=f"{res['result']['peer'][12:-5]} alone",
             )
         eps = res["interventions"]
         if eps:

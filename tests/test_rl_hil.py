@@ -60,7 +60,7 @@ def test_the_expert_as_policy_is_never_taken_over(robot: str) -> None:
 
 
 def test_a_policy_that_stands_still_stalls_and_is_taken_over() -> None:
-    cfg = ScriptedHumanConfig(stall_steps=15)
+    cfg = ScriptedHumanConfig(stall_steps=15, min_hold=45)  # drives to the end of the task
     env = ScriptedInterventionWrapper(_env(), cfg, seed=0)
     infos = _episode(env, lambda obs: np.zeros(4, np.float32), seed=0)
     who = [i["intervention"] for i in infos]
@@ -72,6 +72,18 @@ def test_a_policy_that_stands_still_stalls_and_is_taken_over() -> None:
         assert i["executed_action"].shape == (4,) and not np.array_equal(
             i["executed_action"], i["policy_action"]
         )
+    env.close()
+
+
+def test_the_human_hands_back_at_a_phase_change_after_min_hold() -> None:
+    cfg = ScriptedHumanConfig(min_hold=10, max_hold=60)
+    env = ScriptedInterventionWrapper(_env(), cfg, seed=0)
+    who = [i["intervention"] for i in _episode(env, lambda obs: np.zeros(4), seed=0)]
+    first = who.index(True)
+    held = who[first:].index(False)  # steps the human drove before handing back
+    # hover done (the expert's first phase, ~20 steps from home): handed back mid-task
+    assert cfg.min_hold <= held < cfg.max_hold
+    assert sum(who) < len(who) and env.human.takeovers <= cfg.max_takeovers
     env.close()
 
 

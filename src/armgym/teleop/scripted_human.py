@@ -57,9 +57,10 @@ class ScriptedHumanConfig:
     """Take over when the task's dense progress has not improved for this many steps."""
     progress_eps: float = 0.002
     """Smallest rise of the dense progress (−1 … 0) that counts as progress."""
-    min_hold: int = 45
-    """Steps the human drives at least before it may hand back (45: longer than the
-    expert's whole PickCube episode, ~33 steps, so a takeover usually finishes the task)."""
+    min_hold: int = 10
+    """Steps the human drives at least before it may hand back at a phase change (45,
+    longer than the expert's whole PickCube episode, makes a takeover finish the task;
+    10 learned better in benchmarks/rl_hil.py)."""
     max_hold: int = 60
     """Steps after which the human hands back even mid-phase."""
     max_takeovers: int = 2
