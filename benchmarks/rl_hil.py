@@ -176,9 +176,9 @@ def plot_all() -> None:
             axes[0].plot(
                 *zip(*peer, strict=True),
                 "x--",
-                color=color,
-                alpha=0.5,
-                label=f"{res['result']['peer'][12:-5]} alone",
+                color="gray",
+                alpha=0.7,
+                label=f"{res['result']['peer'][12:-5]}, no human (rl_pickcube)",
             )
         eps = res["interventions"]
         if eps:
