@@ -38,13 +38,21 @@ def curve_of(run: Path) -> list[dict[str, Any]]:
 
 
 def run_rlpd(
-    seed: int, steps: int, out: Path, demos: int, utd: int, robot: str, tag: str = "", **kw: Any
+    seed: int,
+    steps: int,
+    out: Path,
+    demos: int,
+    utd: int,
+    robot: str,
+    tag: str = "rlpd",
+    **overrides: Any,
 ) -> dict[str, Any]:
-    """One SAC/RLPD run; ``kw`` overrides further :class:`SACTrainConfig` fields."""
+    """Train on PickCube (panda by default, state, sparse) into ``out/<tag>_<robot>_s<seed>``;
+    ``overrides`` are further ``SACTrainConfig`` fields (e.g. ``intervene="scripted"``)."""
     from armgym.train.sac import SACTrainConfig, train
 
     cfg = SACTrainConfig(
-        out=out / f"rlpd{tag}_{robot}_s{seed}",
+        out=out / f"{tag}_{robot}_s{seed}",
         task="PickCube",
         robot=robot,
         obs="state",
@@ -54,7 +62,7 @@ def run_rlpd(
         utd=utd,
         reward="sparse",
         progress=False,
-        **{"overwrite": not kw.get("resume"), **kw},
+        **{"overwrite": not overrides.get("resume"), **overrides},
     )
     summary = train(cfg)
     curve = curve_of(cfg.out)
@@ -121,7 +129,7 @@ def main() -> None:
                 "obs_clip": a.obs_clip,
                 "resume": a.resume,
             }
-            res = run_rlpd(seed, a.steps, a.out, a.demos, a.utd, a.robot, a.tag, **kw)
+            res = run_rlpd(seed, a.steps, a.out, a.demos, a.utd, a.robot, f"rlpd{a.tag}", **kw)
             name = f"rl_pickcube_rlpd{a.tag}_{a.robot}_s{seed}"
         res |= {"seed": seed, "wall_s": time.perf_counter() - t0, "machine": machine_info(PACKAGES)}
         write_json(f"{name}.json", res)

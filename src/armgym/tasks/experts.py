@@ -70,6 +70,10 @@ class WaypointExpert:
     def reset(self) -> None:
         self.phase, self.steps_in_phase = 0, 0
 
+    def target(self, obs: Obs) -> np.ndarray:
+        """Tool position [m, robot base frame] the current phase drives to (no state change)."""
+        return np.asarray(self.plan(obs, self.phase)[0], np.float64)
+
     def _goto(self, phase: int) -> None:
         self.phase, self.steps_in_phase = phase, 0
 

@@ -13,6 +13,10 @@ Both write the ``armgym.contracts.info`` keys into every step's ``info``:
 recorder stores them as LeRobot's human-in-the-loop columns
 (``complementary_info.is_intervention``, ``complementary_info.policy_action``), and an RL
 replay buffer reads the same transition.
+
+Devices speak ``ee_delta`` (float32[7]); in an ``ee_pos`` env (the RL action space, xyz +
+gripper) the wrappers execute the device's translation and gripper and drop its rotation
+(:func:`device_action`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,36 @@ import gymnasium as gym
 import numpy as np
 
 from armgym.contracts.info import EXECUTED_ACTION, INTERVENTION, POLICY_ACTION, TELEOP_EVENTS
+from armgym.contracts.robot import Robot
+from armgym.errors import ConfigError
 from armgym.teleop.base import TeleopCommand, TeleopDevice
+
+#: indices of ``ee_pos``'s (dx, dy, dz, gripper) in a device's ee_delta action
+EE_POS_FROM_EE_DELTA = (0, 1, 2, 6)
+
+
+def device_action(action: np.ndarray, action_dim: int, control: str | None) -> np.ndarray:
+    """A device's action as float32[action_dim] of the env's control mode.
+
+    An action of the env's length passes unchanged (ee_delta devices in an ee_delta env, a
+    leader arm in joint_pos); a float32[7] ee_delta action in an ``ee_pos`` env keeps its
+    translation and gripper, ``(dx, dy, dz, gripper)``.
+    """
+    a = np.asarray(action, np.float32).reshape(-1)
+    if a.shape == (action_dim,):
+        return a
+    if a.shape == (7,) and control == "ee_pos":
+        return a[list(EE_POS_FROM_EE_DELTA)]
+    raise ConfigError(
+        f"the device gives {a.shape[0]}-dim actions but the env ({control} control) takes "
+        f"{action_dim}; teleop devices drive ee_delta or ee_pos envs: make the env with "
+        "control='ee_delta' or control='ee_pos'"
+    )
+
+
+def _control(env: gym.Env) -> str | None:
+    robot = getattr(env.unwrapped, "robot", None)  # ManipulationEnv's robot, if any
+    return robot.control if isinstance(robot, Robot) else None
 
 
 class TeleopWrapper(gym.Wrapper):
@@ -36,6 +69,8 @@ class TeleopWrapper(gym.Wrapper):
         super().__init__(env)
         self.device = device
         self.interventions = 0
+        self.action_dim = int(np.prod(env.action_space.shape or (0,)))
+        self.control = _control(env)
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         self.interventions = 0
@@ -49,7 +84,9 @@ class TeleopWrapper(gym.Wrapper):
         policy_action = np.asarray(action, dtype=np.float32).reshape(-1)
         cmd = self.device.poll()
         human = self._choose(cmd, policy_action)
-        executed = np.asarray(cmd.action, np.float32) if human else policy_action
+        executed = (
+            device_action(cmd.action, self.action_dim, self.control) if human else policy_action
+        )
         self.interventions += int(human)
         obs, reward, terminated, truncated, info = self.env.step(executed)
         info = {

@@ -3,6 +3,7 @@
 armgym train bc --dataset DIR --policy diffusion|mlp --steps N --batch-size B --out CK
 armgym train sac --task PickCube --robot panda --obs state --demos 20 --steps 30000 --out DIR
 armgym train reward-classifier --dataset DIR [--dataset DIR2 ...] --out CK
+armgym train sac ... --intervene keyboard|spacemouse|gamepad|scripted   (human in the loop)
 
 A new loop (``sac``, ``residual``) is one more entry in :data:`ALGORITHMS`: its frozen
 config dataclass (the sub-command's options) and the function that trains from it.

@@ -34,6 +34,8 @@ from armgym.errors import ConfigError, TrainingError
 from armgym.policies.sac import CriticEnsemble, SACActor, SACConfig
 from armgym.progress import progress
 from armgym.rl import ReplayBuffer
+from armgym.teleop.scripted_human import ScriptedHumanConfig
+from armgym.train import intervention as hil
 from armgym.train.sac_utils import (
     Prep,
     append_log,
@@ -133,12 +135,18 @@ class SACTrainConfig:
     """Show a progress bar."""
     net: SACConfig = field(default_factory=SACConfig)
     """Actor / critic networks."""
+    intervene: str = ""
+    """Who may take over the training env (never the eval env): keyboard | spacemouse |
+    gamepad | scripted (the task's expert, by the rule of --human.*); "" for nobody."""
+    human: ScriptedHumanConfig = field(default_factory=ScriptedHumanConfig)
+    """When the scripted human (--intervene scripted) takes over and hands back."""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.utd < 1:
             raise ConfigError("--steps, --batch-size and --utd must be >= 1")
         if not 0.0 <= self.offline_ratio < 1.0:
             raise ConfigError(f"--offline-ratio must be in [0, 1), got {self.offline_ratio}")
+        hil.check_intervene(self.intervene)
 
 
 def q_filtered_bc(
@@ -227,9 +235,10 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    online = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed)
+    online = ReplayBuffer.for_env(env, cfg.buffer_capacity, hil.EXTRAS, seed=cfg.seed)
     offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
     demo_info = fill_demos(cfg, env, offline)
+    env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
 
     # -- networks (normalisation stats: demos, else the first random steps) --------------
     shapes = {k: tuple(sp.shape) for k, sp in env.observation_space.spaces.items()}
@@ -250,13 +259,14 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
         "alpha": torch.optim.Adam([nets["log_alpha"]], lr=cfg.lr),
     }
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
+    hil.restore_interventions(online, offline)  # --resume: a person's steps back to offline
     if normalizer is None and len(offline):
         normalizer = make_normalizer(offline, action_dim, cfg.obs_std_floor, cfg.obs_clip)
-    ratio = cfg.offline_ratio if len(offline) else 0.0
 
     # -- the loop ------------------------------------------------------------------------
     obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
     ep_ret, ep_len = 0.0, 0
+    ep_hil = hil.EpisodeInterventions()
     t0 = time.perf_counter() - elapsed
     bar = progress(
         range(start, cfg.steps),
@@ -275,12 +285,14 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
                 feat = actor.features(prep({k: v[None] for k, v in obs.items()}, None))
                 action = actor.sample(feat, gen)[0][0].numpy()
         nxt, reward, term, trunc, info = env.step(action)
-        online.add(obs, action, reward, term, trunc, nxt)
+        # the executed action; a person's steps go to the offline buffer too (HIL-SERL)
+        hil.add_transition(online, offline, obs, action, float(reward), term, trunc, nxt, info)
+        ep_hil.add(info)
         obs, ep_ret, ep_len = nxt, ep_ret + float(reward), ep_len + 1
         if term or trunc:
             counters["episodes"] += 1
             success = bool(info.get("is_success"))
-            episode = {"return": ep_ret, "length": ep_len, "success": success}
+            episode = {"return": ep_ret, "length": ep_len, "success": success, **ep_hil.pop()}
             append_log(out, {"step": step + 1, "episode": episode})
             obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
             ep_ret, ep_len = 0.0, 0
@@ -291,7 +303,7 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
             prep = Prep(normalizer, cfg.shift_pad)
         if prep is not None and step + 1 >= cfg.learning_starts:
             for _ in range(cfg.utd):
-                batch = mixed_batch(online, offline, cfg.batch_size, ratio)
+                batch = mixed_batch(online, offline, cfg.batch_size, cfg.offline_ratio)
                 losses = update(cfg, nets, opts, batch, prep, gen)
                 counters["updates"] += 1
         done = step + 1

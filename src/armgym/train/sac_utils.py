@@ -304,7 +304,8 @@ def prepare_out(
 
 
 def plot_curves(out: Path) -> Path | None:
-    """``curve.png``: eval success (95 % CI) vs env steps and vs wall time."""
+    """``curve.png``: eval success (95 % CI) vs env steps and vs wall time, and with
+    ``--intervene`` a third panel: the fraction of each episode's steps a person drove."""
     rows = [json.loads(ln) for ln in (Path(out) / LOG).read_text().splitlines() if ln.strip()]
     evals = [r for r in rows if "eval" in r]
     if not evals:
@@ -317,9 +318,12 @@ def plot_curves(out: Path) -> Path | None:
     sr = np.array([r["eval"]["success_rate"] for r in evals])
     lo = np.array([r["eval"]["success_ci95"][0] for r in evals])
     hi = np.array([r["eval"]["success_ci95"][1] for r in evals])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
+    from armgym.train.intervention import intervention_curve, plot_intervention_rate
+
+    panels = 3 if len(intervention_curve(rows)[0]) else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), dpi=100, sharey=True)
     for ax, x, label in zip(
-        axes,
+        axes[:2],
         (np.array([r["step"] for r in evals]), np.array([r["wall_s"] for r in evals]) / 60),
         ("env steps", "wall clock [min]"),
         strict=True,
@@ -329,6 +333,9 @@ def plot_curves(out: Path) -> Path | None:
         ax.set(xlabel=label, ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("eval success (95 % Wilson CI)")
+    if panels == 3:
+        plot_intervention_rate(axes[2], rows)
+        axes[2].set_title("interventions (training episodes)", fontsize=10)
     fig.suptitle(f"SAC/RLPD: {Path(out).name}")
     fig.tight_layout()
     png = Path(out) / "curve.png"
