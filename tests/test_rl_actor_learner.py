@@ -25,6 +25,7 @@ from armgym.policies import load_checkpoint
 from armgym.policies.sac import SACConfig
 from armgym.rl import ReplayBuffer
 from armgym.train.sac import SACTrainConfig, train
+from armgym.train.sac_utils import read_log
 
 SRC = Path(armgym.__file__).parents[1]
 #: a tiny Reach run; actors paced so that a run lasts long enough to kill something in it
@@ -56,14 +57,7 @@ def alive(pid: int) -> bool:
 
 
 def rows(out: Path) -> list[dict]:
-    path = out / "log.jsonl"
-    found = []
-    for ln in path.read_text().splitlines() if path.exists() else []:
-        try:
-            found.append(json.loads(ln))
-        except json.JSONDecodeError:  # the line being written right now
-            pass
-    return found
+    return read_log(out)  # skips the line being written right now
 
 
 def first(out: Path, key: str) -> dict | None:
@@ -89,11 +83,11 @@ def finish(proc: subprocess.Popen, timeout_s: float) -> str:
 @pytest.mark.slow
 def test_killed_actor_is_replaced_and_the_learner_keeps_updating(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = learner(out, "--actors", "1", "--steps", "900", "--actor-max-hz", "60",
+    proc = learner(out, "--actors", "1", "--steps", "600", "--actor-max-hz", "60",
                    "--checkpoint-every", "10000")  # fmt: skip
     try:
         poll(lambda: first(out, "actor_ready"), 90, "the first actor's data")
-        pid = first(out, "actor_pids")["actor_pids"][0]  # type: ignore[index]
+        pid = first(out, "actor_ready")["actor_ready"]["pid"]  # type: ignore[index]
         poll(lambda: any(r.get("updates", 0) > 0 for r in rows(out)), 60, "learner updates")
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -109,9 +103,11 @@ def test_killed_actor_is_replaced_and_the_learner_keeps_updating(tmp_path: Path)
     assert rep["old_id"] == 0 and rep["new_id"] == 1 and "died" in rep["reason"]
     ready = [r["actor_ready"] for r in log if "actor_ready" in r]
     assert [r["id"] for r in ready] == [0, 1] and ready[1]["after_s"] < replaced_s
+    assert ready[1]["pid"] != pid
+    poll(lambda: not alive(ready[1]["pid"]), 30, "the last actor to stop with its learner")
     assert max(r.get("updates", 0) for r in log) > before  # kept training after the kill
-    assert json.loads((out / "train_state.json").read_text())["step"] == 900
-    assert "trained SAC for 900 env steps" in text and "1 actor replaced" in text
+    assert json.loads((out / "train_state.json").read_text())["step"] == 600
+    assert "trained SAC for 600 env steps" in text and "1 actor replaced" in text
     load_checkpoint(out)
 
 
@@ -124,7 +120,7 @@ def test_killed_learner_resumes_from_its_checkpoint_and_actors_do_not_hang(
     proc = learner(out, *args, "--learner-timeout-s", "20")
     try:
         poll(lambda: (out / "train_state.json").exists(), 120, "the first checkpoint")
-        pid = first(out, "actor_pids")["actor_pids"][0]  # type: ignore[index]
+        pid = first(out, "actor_ready")["actor_ready"]["pid"]  # type: ignore[index]
         assert alive(pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)

@@ -50,7 +50,7 @@ def _run_block(
 
 
 @contextmanager
-def ray_session(address: str = "local", num_cpus: float = 2) -> Iterator[Any]:
+def ray_session(address: str = "local", num_cpus: int = 2) -> Iterator[Any]:
     """The ``ray`` module, initialised for the duration of the block.
 
     ``local`` starts a private Ray instance on this machine (``num_cpus`` CPUs, no dashboard,

@@ -219,7 +219,7 @@ def build_nets(
         "log_alpha": torch.tensor(math.log(cfg.init_temperature), requires_grad=True),
         "target_entropy": -action_dim / 2 if cfg.target_entropy is None else cfg.target_entropy,
     }
-    opts = {
+    opts: dict[str, torch.optim.Optimizer] = {
         "actor": torch.optim.Adam(actor.net.parameters(), lr=cfg.lr),
         "critic": torch.optim.Adam([*critic.parameters(), *actor.encoder.parameters()], lr=cfg.lr),
         "alpha": torch.optim.Adam([nets["log_alpha"]], lr=cfg.lr),

@@ -102,7 +102,8 @@ class EnvActor:
         """Transitions since the last pull, oldest first (T of them, T may be 0):
         ``{"obs": {key: [T, ...]}, "next_obs": {...}, "action": float32[T, A],
         "reward": float32[T], "terminated": bool[T], "truncated": bool[T],
-        "episodes": [{"return", "length", "success", "seed"}], "dropped": transitions
+        "episodes": [{"return", "length", "success", "seed"}], "pid", "host" of this
+        actor's process, "dropped": transitions
         dropped so far, "steps": env steps so far, "version": weights in use, "error": the
         loop's exception text or None}``."""
         self._contact = time.monotonic()
@@ -111,6 +112,8 @@ class EnvActor:
             self._outbox.clear()
             episodes, self._episodes = self._episodes, []
         out: dict[str, Any] = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
             "episodes": episodes,
             "dropped": self.dropped,
             "steps": self.steps,

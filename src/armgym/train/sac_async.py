@@ -32,6 +32,7 @@ watchdog otherwise).
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ if TYPE_CHECKING:
 PULL_INTERVAL_S = 0.02
 #: an actor that dies this many times in a row before delivering data stops the run
 MAX_EARLY_DEATHS = 3
+#: deadline of a new actor's first answer (process start, imports, env build), seconds
+STARTUP_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -93,6 +96,7 @@ class ActorPool:
         self.ray, self.cfg, self.log, self.next_id = ray, cfg, log, next_id
         self.remote_cls = ray.remote(num_cpus=cfg.actor_cpus, max_restarts=0)(EnvActor)
         self.replaced = 0
+        self.last_poll = time.monotonic()
         self.payload_ref: Any = None  # the newest weights, given to new actors too
         self.slots = [self._spawn(i) for i in range(n)]
 
@@ -130,18 +134,27 @@ class ActorPool:
             s.push = s.handle.set_weights.remote(self.payload_ref)
 
     def poll(self, wait_s: float) -> list[dict[str, Any]]:
-        """Pulled batches that are ready within ``wait_s``; replaces dead or hung actors."""
+        """Pulled batches that are ready within ``wait_s``; replaces dead or hung actors.
+
+        An actor is hung when its pull stays unanswered ``actor_timeout_s`` of the time the
+        learner spent polling (time away evaluating or saving does not count), or
+        ``STARTUP_TIMEOUT_S`` before its first answer.
+        """
         now = time.monotonic()
+        away = now - self.last_poll
         for s in self.slots:
             if s.pull is None and now >= s.next_pull:
                 s.pull, s.pull_sent = s.handle.pull.remote(), now
+            elif s.pull is not None and away > 1.0:
+                s.pull_sent += away
         pending = [s.pull for s in self.slots if s.pull is not None]
-        if not pending:
+        if pending:
+            ready, _ = self.ray.wait(pending, num_returns=len(pending), timeout=wait_s)
+        else:
+            ready = []
             time.sleep(wait_s)
-            return []
-        ready, _ = self.ray.wait(pending, num_returns=len(pending), timeout=wait_s)
         ready_set, batches = set(ready), []
-        now = time.monotonic()
+        now = self.last_poll = time.monotonic()
         for i, s in enumerate(self.slots):
             if s.pull is None:
                 continue
@@ -149,8 +162,10 @@ class ActorPool:
                 batch = self._collect(i, s)
                 if batch is not None:
                     batches.append(batch)
-            elif now - s.pull_sent > self.cfg.actor_timeout_s:
-                self.replace(i, f"pull unanswered for {self.cfg.actor_timeout_s:.0f} s")
+                continue
+            limit = self.cfg.actor_timeout_s if s.ready else STARTUP_TIMEOUT_S
+            if now - s.pull_sent > limit:
+                self.replace(i, f"pull unanswered for {limit:.0f} s")
         return batches
 
     def _collect(self, i: int, s: Slot) -> dict[str, Any] | None:
@@ -159,7 +174,8 @@ class ActorPool:
         try:
             batch = self.ray.get(ref, timeout=self.cfg.actor_timeout_s)
         except self.ray.exceptions.RayActorError as exc:
-            self.replace(i, "actor process died", str(exc).splitlines()[0][:300])
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            self.replace(i, "actor process died", lines[-1][:300] if lines else None)
             return None
         except self.ray.exceptions.GetTimeoutError:
             self.replace(i, "pull result unreadable in time")
@@ -169,16 +185,10 @@ class ActorPool:
         if not s.ready and "action" in batch:
             s.ready, s.early_deaths = True, 0
             after = time.monotonic() - s.spawned
-            row = {"slot": i, "id": s.actor_id, "after_s": round(after, 3)}
+            row = {"slot": i, "id": s.actor_id, "pid": batch["pid"], "host": batch["host"]}
+            row["after_s"] = round(after, 3)
             self.log({"actor_ready": row})
         return batch
-
-    def pids(self) -> list[int]:
-        """Worker pids of the current actors (waits at most ``actor_timeout_s``)."""
-        infos = self.ray.get(
-            [s.handle.info.remote() for s in self.slots], timeout=self.cfg.actor_timeout_s
-        )
-        return [int(d["pid"]) for d in infos]
 
     def stop(self) -> dict[str, int]:
         """Stop every actor (bounded wait) and return their dropped-transition counts."""
@@ -220,7 +230,7 @@ def crossed(before: int, after: int, every: int) -> bool:
 def train_async(cfg: SACTrainConfig) -> dict[str, Any]:
     """SAC/RLPD with ``cfg.actors`` asynchronous actors; the same outputs as
     :func:`armgym.train.sac.train`, plus actor statistics (``summary["actors"]``)."""
-    with ray_session(cfg.ray_address, cfg.actors * cfg.actor_cpus) as ray:
+    with ray_session(cfg.ray_address, math.ceil(cfg.actors * cfg.actor_cpus)) as ray:
         return Learner(cfg).run(ray)
 
 
@@ -265,7 +275,6 @@ class Learner:
         pool = ActorPool(ray, cfg, cfg.actors, counters["actors"], self.log)
         if self.normalizer is not None:
             pool.push(self.payload())
-        self.log({"actor_pids": pool.pids()})
         t_loop, updates0 = time.perf_counter(), counters["updates"]
         while self.step < cfg.steps:
             # 1. collect whatever the actors have; wait (50 ms at most) only when no update is due
