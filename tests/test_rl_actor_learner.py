@@ -184,3 +184,38 @@ def test_actor_settings_are_validated_and_resumable(tmp_path: Path) -> None:
     (out / "log.jsonl").open("a").write('{"step": 7')
     s = train(SACTrainConfig(out=out, steps=80, resume=True, actor_queue=5, **base))  # type: ignore[arg-type]
     assert s["updates"] == 41 and len(ReplayBuffer.load(out / "buffer")) == 80
+
+
+def test_actor_forwards_what_behaviour_wrappers_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An intervention-like wrapper's ``info`` reaches the learner's buffer extras."""
+    import gymnasium as gym
+    import numpy as np
+
+    from armgym.train import sac_actor
+    from armgym.train.sac_async import add_batch
+    from armgym.train.sac_utils import make_env
+
+    class Override(gym.Wrapper):  # a "person" who always pushes the gripper closed
+        def step(self, action):
+            executed = np.array(action, np.float32)
+            executed[-1] = 1.0
+            obs, r, term, trunc, info = self.env.step(executed)
+            info |= {"intervention": True, "policy_action": np.asarray(action, np.float32),
+                     "executed_action": executed}  # fmt: skip
+            return obs, r, term, trunc, info
+
+    monkeypatch.setattr(sac_actor, "make_env", lambda cfg: Override(make_env(cfg)))
+    cfg = SACTrainConfig(out=Path("unused"), task="Reach", net=SACConfig(hidden_dims=(16,)))
+    actor = sac_actor.EnvActor(cfg, 0)  # in this process: the same class Ray runs
+    try:
+        poll(lambda: actor.steps >= 5, 30, "a few env steps")
+        batch = actor.pull()
+    finally:
+        actor.stop()
+    assert np.all(batch["action"][:, -1] == 1.0) and batch["extras"]["is_intervention"].all()
+    assert not np.allclose(batch["extras"]["policy_action"], batch["action"])
+    extras = {"is_intervention": ((), "bool"), "policy_action": ((4,), "float32")}
+    buf = ReplayBuffer.for_env(actor.env, 100, extras=extras)
+    n = add_batch(buf, batch, 100)
+    assert n == len(batch["action"]) and buf.extras["is_intervention"][: buf.filled].any()
+    assert len(buf) == n

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from armgym.contracts.info import EXECUTED_ACTION, INTERVENTION, POLICY_ACTION
 from armgym.policies.normalize import Normalizer
 from armgym.policies.sac import SACActor
 from armgym.train.sac_utils import Prep, actor_seed, make_env
@@ -39,6 +40,8 @@ from armgym.train.sac_utils import Prep, actor_seed, make_env
 if TYPE_CHECKING:
     from armgym.train.sac import SACTrainConfig
 
+#: buffer extra <- the ``info`` key a behaviour wrapper writes it under (sent when present)
+INFO_EXTRAS = {"is_intervention": INTERVENTION, "policy_action": POLICY_ACTION}
 #: exit status of an actor process that stopped because the learner went silent
 LEARNER_GONE_EXIT = 3
 
@@ -101,7 +104,10 @@ class EnvActor:
     def pull(self) -> dict[str, Any]:
         """Transitions since the last pull, oldest first (T of them, T may be 0):
         ``{"obs": {key: [T, ...]}, "next_obs": {...}, "action": float32[T, A],
-        "reward": float32[T], "terminated": bool[T], "truncated": bool[T],
+        "reward": float32[T], "terminated": bool[T], "truncated": bool[T], "extras":
+        {"is_intervention": bool[T], "policy_action": float32[T, A]} (those the env's
+        wrappers wrote in ``info`` at every step; the action is ``info["executed_action"]``
+        when a wrapper reports one),
         "episodes": [{"return", "length", "success", "seed"}], "pid", "host" of this
         actor's process, "dropped": transitions
         dropped so far, "steps": env steps so far, "version": weights in use, "error": the
@@ -121,7 +127,8 @@ class EnvActor:
             "error": self.error,
         }
         if items:
-            obs, act, rew, term, trunc, nxt = zip(*items, strict=True)
+            obs, act, rew, term, trunc, nxt, ext = zip(*items, strict=True)
+            keys = [k for k in ext[0] if all(k in e for e in ext)]
             out |= {
                 "obs": {k: np.stack([o[k] for o in obs]) for k in obs[0]},
                 "next_obs": {k: np.stack([o[k] for o in nxt]) for k in nxt[0]},
@@ -129,6 +136,7 @@ class EnvActor:
                 "reward": np.asarray(rew, np.float32),
                 "terminated": np.asarray(term, bool),
                 "truncated": np.asarray(trunc, bool),
+                "extras": {k: np.stack([np.asarray(e[k]) for e in ext]) for k in keys},
             }
         return out
 
@@ -179,11 +187,15 @@ class EnvActor:
             action = self._act(obs)
             nxt, reward, term, trunc, info = self.env.step(action)
             nxt = {k: np.array(v) for k, v in nxt.items()}  # the env may reuse its arrays
+            extras = {k: info[key] for k, key in INFO_EXTRAS.items() if key in info}
+            action = np.asarray(info.get(EXECUTED_ACTION, action), np.float32)
             ep_ret, ep_len = ep_ret + float(reward), ep_len + 1
             with self._lock:
                 if len(self._outbox) == self._outbox.maxlen:
                     self.dropped += 1
-                self._outbox.append((obs, action, float(reward), bool(term), bool(trunc), nxt))
+                self._outbox.append(
+                    (obs, action, float(reward), bool(term), bool(trunc), nxt, extras)
+                )
                 self.steps += 1
                 if term or trunc:
                     seed = actor_seed(cfg, self.actor_id, episode)

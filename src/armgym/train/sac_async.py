@@ -205,11 +205,13 @@ class ActorPool:
 
 
 def add_batch(online: ReplayBuffer, batch: dict[str, Any], limit: int) -> int:
-    """Append up to ``limit`` transitions of a pulled batch to ``online``; returns how many."""
+    """Append up to ``limit`` transitions of a pulled batch to ``online`` (with the extras
+    the actor reported, e.g. ``is_intervention``; the buffer keeps those it has); returns
+    how many."""
     if "action" not in batch:
         return 0
     n = min(len(batch["action"]), limit)
-    obs, nxt = batch["obs"], batch["next_obs"]
+    obs, nxt, extras = batch["obs"], batch["next_obs"], batch.get("extras", {})
     for i in range(n):
         online.add(
             {k: v[i] for k, v in obs.items()},
@@ -218,6 +220,7 @@ def add_batch(online: ReplayBuffer, batch: dict[str, Any], limit: int) -> int:
             bool(batch["terminated"][i]),
             bool(batch["truncated"][i]),
             {k: v[i] for k, v in nxt.items()},
+            **{k: v[i] for k, v in extras.items()},
         )
     return n
 
