@@ -215,7 +215,7 @@ def test_actor_forwards_what_behaviour_wrappers_report(monkeypatch: pytest.Monke
     assert np.all(batch["action"][:, -1] == 1.0) and batch["extras"]["is_intervention"].all()
     assert not np.allclose(batch["extras"]["policy_action"], batch["action"])
     extras = {"is_intervention": ((), "bool"), "policy_action": ((4,), "float32")}
-    buf = ReplayBuffer.for_env(actor.env, 100, extras=extras)
-    n = add_batch(buf, batch, 100)
+    buf = ReplayBuffer.for_env(actor.env, 100_000, extras=extras)
+    n = add_batch(buf, batch, 100_000)
     assert n == len(batch["action"]) and buf.extras["is_intervention"][: buf.filled].any()
     assert len(buf) == n
