@@ -233,8 +233,9 @@ def crossed(before: int, after: int, every: int) -> bool:
 def train_async(cfg: SACTrainConfig) -> dict[str, Any]:
     """SAC/RLPD with ``cfg.actors`` asynchronous actors; the same outputs as
     :func:`armgym.train.sac.train`, plus actor statistics (``summary["actors"]``)."""
+    learner = Learner(cfg)  # bad settings or a run folder in the way fail before Ray starts
     with ray_session(cfg.ray_address, math.ceil(cfg.actors * cfg.actor_cpus)) as ray:
-        return Learner(cfg).run(ray)
+        return learner.run(ray)
 
 
 class Learner:
