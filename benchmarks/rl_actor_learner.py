@@ -41,7 +41,9 @@ BASE = ["--task", "PickCube", "--robot", "panda", "--obs", "state", "--demos", "
 
 
 def start(out: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(SRC), "MUJOCO_GL": "egl"}
+    # one torch thread in the learner, as in rl_update_speed.py: on 2 shared cores, torch's
+    # default of 2 spinning OpenMP threads made updates ~100x slower at load 8
+    env = {**os.environ, "PYTHONPATH": str(SRC), "MUJOCO_GL": "egl", "OMP_NUM_THREADS": "1"}
     env.setdefault("RAY_AUTH_MODE", "disabled")
     cmd = [sys.executable, "-m", "armgym.cli", "train", "sac", *BASE, "--out", str(out), *extra]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -173,6 +175,7 @@ def main() -> None:
             "learning_starts": 500,
             "steps": args.steps,
             "backend": "Ray local (ray.init, num_cpus = actors), learner in the driver",
+            "torch_threads": "1 (OMP_NUM_THREADS=1 for the learner; actors set 1 themselves)",
         },
         "throughput": runs,
         "recovery": rec,
