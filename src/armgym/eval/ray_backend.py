@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,39 @@ def _run_block(
     return [r.to_dict() for r in results], videos
 
 
+@contextmanager
+def ray_session(address: str = "local", num_cpus: int = 2) -> Iterator[Any]:
+    """The ``ray`` module, initialised for the duration of the block.
+
+    ``local`` starts a private Ray instance on this machine (``num_cpus`` CPUs, no dashboard,
+    ``RAY_AUTH_MODE=disabled`` unless set) and shuts it down afterwards; any other address
+    (``auto``, ``HOST:PORT``, ``ray://HOST:PORT``) connects to a running cluster. If Ray is
+    already initialised in this process it is used as it is and left running.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the Ray backend needs ray: pip install 'armgym[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        if address == "local":
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            ray.init(
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        else:
+            ray.init(address=address, log_to_driver=False)
+        started = True
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def rollout_ray(
     checkpoint: Path,
     env: Mapping[str, Any],
@@ -64,26 +98,9 @@ def rollout_ray(
     (``num_threads``: torch CPU threads per task)."""
     opts = {**dataclasses.asdict(cfg or RolloutConfig()), "num_threads": num_threads}
     opts.pop("first_index")
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("the Ray backend needs ray: pip install 'armgym[ray]'") from None
     if num_tasks < 1:
         raise ConfigError("--ray-tasks must be >= 1")
-    started = False
-    if not ray.is_initialized():
-        if address == "local":
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
-        else:
-            ray.init(address=address, log_to_driver=False)
-        started = True
-    try:
+    with ray_session(address, num_cpus) as ray:
         files = {n: (Path(checkpoint) / n).read_bytes() for n in (CONFIG_FILE, WEIGHTS_FILE)}
         files_ref = ray.put(files)
         task = ray.remote(num_cpus=1)(_run_block)
@@ -105,8 +122,5 @@ def rollout_ray(
                 if on_episode is not None:
                     on_episode(res)
             videos.update(vids)
-    finally:
-        if started:
-            ray.shutdown()
     results.sort(key=lambda r: r.index)
     return results, videos

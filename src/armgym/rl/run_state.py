@@ -104,6 +104,21 @@ def commit(out: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
 
 
+def recover(out: Path) -> None:
+    """Undo what a crash inside :func:`commit` left half done, before reading ``out``.
+
+    A crash between moving ``buffer/`` aside and moving the staged one in leaves only
+    ``buffer.old/`` — the buffer of the still-current ``train_state.json``: move it back.
+    A leftover ``.staging/`` (a crash before the commit point) is discarded.
+    """
+    out = Path(out)
+    old = out / f"{BUFFER}.old"
+    if old.is_dir() and not (out / BUFFER).exists():
+        os.replace(old, out / BUFFER)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(out / STAGING, ignore_errors=True)
+
+
 def read_state(out: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, meta) of the run in ``out``; CheckpointError if missing or inconsistent."""
     meta_path = Path(out) / f"{STATE}.json"

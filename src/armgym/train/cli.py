@@ -41,10 +41,18 @@ def _bc_summary(s: dict[str, Any]) -> str:
 
 
 def _sac_summary(s: dict[str, Any]) -> str:
-    return (
+    text = (
         f"trained SAC for {s['steps']} env steps ({s['updates']} updates, {s['episodes']} "
         f"episodes) in {s['wall_s']:.0f} s; checkpoint: {s['out']}; curve: {s['curve']}"
     )
+    if "actors" in s:
+        a = s["actors"]
+        text += (
+            f"; {a['n']} actors: {a['env_steps_per_s']:.0f} env steps/s, "
+            f"{a['updates_per_s']:.0f} updates/s, {a['replaced']} actor replaced, "
+            f"{a['dropped']} transitions dropped"
+        )
+    return text
 
 
 def _classifier_summary(s: dict[str, Any]) -> str:

@@ -133,6 +133,23 @@ class SACTrainConfig:
     """Delete the run in --out and start afresh."""
     progress: bool = True
     """Show a progress bar."""
+    actors: int = 0
+    """Env actors: 0 = one process (env step, then updates, in turn); N >= 1 = N
+    asynchronous actors on Ray streaming transitions to this learner (see sac_async)."""
+    push_every: int = 50
+    """With --actors: push the actor weights to the actors every this many updates."""
+    ray_address: str = "local"
+    """With --actors: local (a private Ray on this machine) or a cluster (auto, HOST:PORT)."""
+    actor_cpus: float = 1.0
+    """With --actors: CPUs Ray reserves for each actor."""
+    actor_timeout_s: float = 30.0
+    """With --actors: an actor that leaves a pull unanswered this long is killed and replaced."""
+    learner_timeout_s: float = 120.0
+    """With --actors: an actor that hears nothing from the learner this long exits."""
+    actor_queue: int = 10_000
+    """With --actors: transitions an actor holds for the learner; older ones are dropped."""
+    actor_max_hz: float = 0.0
+    """With --actors: cap on each actor's env steps/s (a real robot's rate); 0: no cap."""
     net: SACConfig = field(default_factory=SACConfig)
     """Actor / critic networks."""
     intervene: str = ""
@@ -147,6 +164,11 @@ class SACTrainConfig:
         if not 0.0 <= self.offline_ratio < 1.0:
             raise ConfigError(f"--offline-ratio must be in [0, 1), got {self.offline_ratio}")
         hil.check_intervene(self.intervene)
+
+        if self.actors < 0 or self.push_every < 1 or self.actor_queue < 1:
+            raise ConfigError("--actors must be >= 0, --push-every and --actor-queue >= 1")
+        if min(self.actor_timeout_s, self.learner_timeout_s, self.actor_cpus) <= 0:
+            raise ConfigError("--actor-timeout-s, --learner-timeout-s and --actor-cpus must be > 0")
 
 
 def q_filtered_bc(
@@ -227,20 +249,11 @@ def update(
     return losses
 
 
-def train(cfg: SACTrainConfig) -> dict[str, Any]:
-    """Run SAC/RLPD as configured; return a summary (final eval, wall time, paths)."""
-    out = Path(cfg.out)
-    env = make_env(cfg)
+def build_nets(
+    cfg: SACTrainConfig, env: Any
+) -> tuple[dict[str, Any], dict[str, torch.optim.Optimizer]]:
+    """Actor, critic ensemble, their targets, temperature and optimisers for ``env``'s spaces."""
     action_dim = int(env.action_space.shape[0])
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    online = ReplayBuffer.for_env(env, cfg.buffer_capacity, hil.EXTRAS, seed=cfg.seed)
-    offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
-    demo_info = fill_demos(cfg, env, offline)
-    env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
-
-    # -- networks (normalisation stats: demos, else the first random steps) --------------
     shapes = {k: tuple(sp.shape) for k, sp in env.observation_space.spaces.items()}
     model_shapes = {k: (s[2], s[0], s[1]) if len(s) == 3 else s for k, s in shapes.items()}
     actor = SACActor(cfg.net, model_shapes, action_dim)
@@ -253,11 +266,38 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
         "log_alpha": torch.tensor(math.log(cfg.init_temperature), requires_grad=True),
         "target_entropy": -action_dim / 2 if cfg.target_entropy is None else cfg.target_entropy,
     }
-    opts = {
+    opts: dict[str, torch.optim.Optimizer] = {
         "actor": torch.optim.Adam(actor.net.parameters(), lr=cfg.lr),
         "critic": torch.optim.Adam([*critic.parameters(), *actor.encoder.parameters()], lr=cfg.lr),
         "alpha": torch.optim.Adam([nets["log_alpha"]], lr=cfg.lr),
     }
+    return nets, opts
+
+
+def train(cfg: SACTrainConfig) -> dict[str, Any]:
+    """Run SAC/RLPD as configured; return a summary (final eval, wall time, paths).
+
+    ``--actors N`` (N >= 1) hands over to the asynchronous actor/learner of
+    :mod:`armgym.train.sac_async`; N = 0 is the single-process loop below.
+    """
+    if cfg.actors > 0:
+        from armgym.train.sac_async import train_async
+
+        return train_async(cfg)
+    out = Path(cfg.out)
+    env = make_env(cfg)
+    action_dim = int(env.action_space.shape[0])
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    online = ReplayBuffer.for_env(env, cfg.buffer_capacity, hil.EXTRAS, seed=cfg.seed)
+    offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
+    demo_info = fill_demos(cfg, env, offline)
+    env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
+
+    # -- networks (normalisation stats: demos, else the first random steps) --------------
+    nets, opts = build_nets(cfg, env)
+    actor = nets["actor"]
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
     hil.restore_interventions(online, offline)  # --resume: a person's steps back to offline
     if normalizer is None and len(offline):

@@ -39,6 +39,15 @@ RESUMABLE = {
     "eval_num_envs",
     "checkpoint_every",
     "log_every",
+    # the actor/learner layout may change between a run and its --resume
+    "actors",
+    "push_every",
+    "ray_address",
+    "actor_cpus",
+    "actor_timeout_s",
+    "learner_timeout_s",
+    "actor_queue",
+    "actor_max_hz",
 }
 #: first seed of scripted demo episodes (training episodes and evaluation use others)
 DEMO_SEED = 2_000_000
@@ -48,6 +57,14 @@ def train_seed(cfg: SACTrainConfig, episode: int) -> int:
     """Reset seed of training episode ``episode``: ``(seed + 1) · 10⁷ + episode``, apart
     from the demo seeds (``DEMO_SEED`` …) and the default evaluation seeds (10⁶ …)."""
     return (cfg.seed + 1) * 10_000_000 + episode
+
+
+def actor_seed(cfg: SACTrainConfig, actor_id: int, episode: int) -> int:
+    """Reset seed of episode ``episode`` of asynchronous actor ``actor_id`` (0, 1, … over the
+    run, replacements included): ``train_seed(cfg, 10⁵ · (actor_id + 1) + episode)``, so
+    actors never share a seed with each other or with the single-process loop's first
+    10⁵ episodes."""
+    return train_seed(cfg, 100_000 * (actor_id + 1) + episode)
 
 
 def env_kwargs(cfg: SACTrainConfig) -> dict[str, Any]:
@@ -271,8 +288,11 @@ def prepare_out(
     """A fresh run folder, or with --resume the restored state:
     ``(step, elapsed_s, counters, normalizer or None, online buffer)``."""
     out = Path(cfg.out)
+    run_state.recover(out)
     has_run = (out / f"{run_state.STATE}.json").exists()
-    if not cfg.resume:
+    if cfg.resume and not has_run:
+        print(f"--resume: {out} holds no committed checkpoint yet; starting afresh there")
+    if not (cfg.resume and has_run):
         if has_run and not cfg.overwrite:
             raise ConfigError(
                 f"{out} already holds a training run; pass --resume to continue it, "
@@ -295,18 +315,29 @@ def prepare_out(
     step = int(meta["step"])
     normalizer = Normalizer(json.loads((out / CONFIG_FILE).read_text())["normalization"])
     online = ReplayBuffer.load(out / run_state.BUFFER)
-    lines = (out / LOG).read_text().splitlines() if (out / LOG).exists() else []
-    kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= step]
+    kept = [json.dumps(r) for r in read_log(out) if r.get("step", 0) <= step]
     (out / LOG).write_text("".join(ln + "\n" for ln in kept))
     if step >= cfg.steps:
         raise CheckpointError(f"{out} is already at step {step}; raise --steps to train more")
     return step, float(meta["elapsed_s"]), dict(meta["counters"]), normalizer, online
 
 
+def read_log(out: Path) -> list[dict[str, Any]]:
+    """The rows of ``log.jsonl``; a line cut short by a crash mid-write is skipped."""
+    path = Path(out) / LOG
+    rows = []
+    for ln in path.read_text().splitlines() if path.exists() else []:
+        try:
+            rows.append(json.loads(ln))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
 def plot_curves(out: Path) -> Path | None:
     """``curve.png``: eval success (95 % CI) vs env steps and vs wall time, and with
     ``--intervene`` a third panel: the fraction of each episode's steps a person drove."""
-    rows = [json.loads(ln) for ln in (Path(out) / LOG).read_text().splitlines() if ln.strip()]
+    rows = read_log(out)
     evals = [r for r in rows if "eval" in r]
     if not evals:
         return None
