@@ -2,6 +2,7 @@
 
 armgym train bc --dataset DIR --policy diffusion|mlp --steps N --batch-size B --out CK
 armgym train sac --task PickCube --robot panda --obs state --demos 20 --steps 30000 --out DIR
+armgym train residual --base CK --task PegInsert --randomization med --algo sac --out DIR
 
 A new loop (``sac``, ``residual``) is one more entry in :data:`ALGORITHMS`: its frozen
 config dataclass (the sub-command's options) and the function that trains from it.
@@ -22,6 +23,7 @@ from armgym.errors import UnknownNameError
 ALGORITHMS: dict[str, tuple[str, str, str]] = {
     "bc": ("armgym.train.bc", "BCConfig", "train"),
     "sac": ("armgym.train.sac", "SACTrainConfig", "train"),
+    "residual": ("armgym.train.residual", "ResidualTrainConfig", "train"),
 }
 
 
@@ -40,7 +42,19 @@ def _sac_summary(s: dict[str, Any]) -> str:
     )
 
 
-SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {"bc": _bc_summary, "sac": _sac_summary}
+def _residual_summary(s: dict[str, Any]) -> str:
+    return (
+        f"trained a residual ({s['algo']}) over {s['base'].get('path') or s['base'].get('url') or s['base'].get('task')} "
+        f"for {s['steps']} env steps ({s['updates']} updates, {s['episodes']} episodes) in "
+        f"{s['wall_s']:.0f} s; checkpoint: {s['out']}; curve: {s['curve']}"
+    )
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "bc": _bc_summary,
+    "sac": _sac_summary,
+    "residual": _residual_summary,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ from armgym.progress import progress
 from armgym.rl import ReplayBuffer
 from armgym.train.sac_utils import (
     Prep,
+    SACHooks,
     append_log,
     evaluate,
     fill_demos,
@@ -181,10 +182,13 @@ def update(
     return losses
 
 
-def train(cfg: SACTrainConfig) -> dict[str, Any]:
-    """Run SAC/RLPD as configured; return a summary (final eval, wall time, paths)."""
+def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
+    """Run SAC/RLPD as configured; return a summary (final eval, wall time, paths).
+
+    ``hooks`` (residual RL, :mod:`armgym.train.residual`): another env, actor init, and
+    the policy evaluated and saved; ``None`` = plain SAC."""
     out = Path(cfg.out)
-    env = make_env(cfg)
+    env = hooks.make_env(cfg) if hooks else make_env(cfg)
     action_dim = int(env.action_space.shape[0])
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -197,6 +201,8 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
     shapes = {k: tuple(sp.shape) for k, sp in env.observation_space.spaces.items()}
     model_shapes = {k: (s[2], s[0], s[1]) if len(s) == 3 else s for k, s in shapes.items()}
     actor = SACActor(cfg.net, model_shapes, action_dim)
+    if hooks:
+        hooks.init_actor(actor)
     critic = CriticEnsemble(cfg.net, actor.encoder.out_dim, action_dim)
     nets: dict[str, Any] = {
         "actor": actor,
@@ -260,12 +266,13 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
             bar.set_postfix(critic=f"{losses['critic_loss']:.3g}", alpha=f"{losses['alpha']:.3g}")
         last = done == cfg.steps
         if normalizer and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
-            ev = evaluate(cfg, actor, normalizer, env)
+            ev = evaluate(cfg, actor, normalizer, env, hooks)
             append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, "eval": ev})
             bar.write(f"step {done}: success {ev['success_rate']:.2f} {ev['success_ci95']}")
         if normalizer and (done % cfg.checkpoint_every == 0 or last):
             elapsed = time.perf_counter() - t0
-            save_run(cfg, nets, opts, online, normalizer, done, elapsed, counters, gen, rng, env)
+            save_run(cfg, nets, opts, online, normalizer, done, elapsed, counters, gen, rng, env,
+                     hooks)  # fmt: skip
     bar.close()
     env.close()
     png = plot_curves(out)
