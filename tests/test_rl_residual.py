@@ -41,14 +41,15 @@ class CountingBase:
     def __init__(self, horizon: int = 3, value: float = 0.0):
         self.metadata = PolicyMetadata(dict(STATE_SCHEMA), 7, horizon, 10.0, "counting")
         self.calls, self.horizon, self.value = 0, horizon, value
+        self.total = self.resets = 0  # over all episodes
 
     def reset(self) -> None:
-        self.calls = 0
+        self.calls, self.resets = 0, self.resets + 1
 
     def infer(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         assert obs["observation.state"].shape == (22,)
         rows = self.value + (self.calls + np.arange(self.horizon, dtype=np.float32)) / 10
-        self.calls += 1
+        self.calls, self.total = self.calls + 1, self.total + 1
         return {"actions": np.repeat(rows[:, None], 7, 1).astype(np.float32)}
 
 
@@ -259,3 +260,38 @@ def test_residual_over_a_served_base_acts_as_over_the_local_base(tmp_path: Path)
             np.testing.assert_allclose(obs[0][BASE_ACTION_KEY], obs[1][BASE_ACTION_KEY], atol=1e-5)
             r = rng.uniform(-1, 1, 7).astype(np.float32)
             obs = [e.step(r)[0] for e in envs]
+
+
+def test_vector_wrapper_batches_base_chunks_and_restarts_them_per_episode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from armgym.envs.batched import BatchedEnv
+    from armgym.policies.residual import ResidualVectorWrapper
+
+    base = load_checkpoint(_base_ckpt(tmp_path / "base"))
+    calls: list[int] = []
+    inner = base.infer_sessions
+    monkeypatch.setattr(
+        base, "infer_sessions", lambda items: calls.append(len(items)) or inner(items)
+    )
+    vec = ResidualVectorWrapper(BatchedEnv("PickCube", 2, num_threads=1), base)
+    single = ResidualWrapper(_env(), base)
+    obs, _ = vec.reset(seed=[7, 8])
+    ref, _ = single.reset(seed=8)
+    np.testing.assert_allclose(obs[BASE_ACTION_KEY][1], ref[BASE_ACTION_KEY], atol=1e-5)
+    calls.clear()
+    for _ in range(4):  # n_action_steps = 2: one call for both envs every 2 steps
+        obs, *_ = vec.step(np.zeros((2, 7), np.float32))
+        ref, *_ = single.step(np.zeros(7, np.float32))
+        np.testing.assert_allclose(obs[BASE_ACTION_KEY][1], ref[BASE_ACTION_KEY], atol=1e-5)
+    assert calls.count(2) == 2 and calls.count(1) == 2  # the vector's calls, the single env's
+    # episodes of 3 steps: the step after one ends is an autoreset that starts a new chunk
+    counting = CountingBase(horizon=10)
+    vec = ResidualVectorWrapper(
+        BatchedEnv("PickCube", 2, num_threads=1, max_episode_steps=3), counting
+    )
+    vec.reset(seed=0)
+    for _ in range(4):
+        vec.step(np.zeros((2, 7), np.float32))
+    # one chunk of 10 rows per episode: 2 episodes (steps 1-3, then the autoreset at 4)
+    assert [(s.total, s.resets) for s in vec.streams.sessions] == [(2, 2), (2, 2)]
