@@ -295,3 +295,13 @@ def test_vector_wrapper_batches_base_chunks_and_restarts_them_per_episode(
         vec.step(np.zeros((2, 7), np.float32))
     # one chunk of 10 rows per episode: 2 episodes (steps 1-3, then the autoreset at 4)
     assert [(s.total, s.resets) for s in vec.streams.sessions] == [(2, 2), (2, 2)]
+
+
+def test_serve_loads_a_residual_checkpoint_with_its_base(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    train(_train_cfg(_base_ckpt(tmp_path / "base"), out, steps=31, learning_starts=30))
+    obs, _ = _env().reset(seed=4)
+    local = load_checkpoint(out).infer(obs)["actions"]
+    with _serve(out, "k3y") as url, WebsocketPolicyClient(url, api_key="k3y") as client:
+        assert client.metadata.name == "residual"
+        np.testing.assert_allclose(client.infer(obs)["actions"], local, atol=1e-5)
