@@ -305,3 +305,16 @@ def test_serve_loads_a_residual_checkpoint_with_its_base(tmp_path: Path) -> None
     with _serve(out, "k3y") as url, WebsocketPolicyClient(url, api_key="k3y") as client:
         assert client.metadata.name == "residual"
         np.testing.assert_allclose(client.infer(obs)["actions"], local, atol=1e-5)
+
+
+def test_gae_bootstraps_truncations_and_cuts_at_episode_ends() -> None:
+    from armgym.train.residual_ppo import gae
+
+    rew = np.array([[1.0], [1.0], [1.0]], np.float32)
+    values = np.array([[0.5], [0.5], [0.5], [2.0]], np.float32)
+    term = np.array([[0.0], [1.0], [0.0]], np.float32)  # episode 1 ends (terminal) at t=1
+    adv = gae(rew, term, term, values, gamma=0.5, lam=1.0)
+    # t=2: 1 + 0.5·2 - 0.5 = 1.5; t=1: terminal, no bootstrap: 1 - 0.5; t=0: 1 + 0.25 - 0.5 + 0.5·0.5
+    np.testing.assert_allclose(adv[:, 0], [1.0, 0.5, 1.5])
+    trunc = gae(rew, np.zeros_like(term), term, values, gamma=0.5, lam=1.0)
+    np.testing.assert_allclose(trunc[1, 0], 1 + 0.5 * 0.5 - 0.5)  # truncated: bootstraps V

@@ -264,9 +264,18 @@ POLICY_FORMAT = CheckpointFormat("armgym.policy", 2, {1: _v1_to_v2}, what="polic
 
 # ---------------------------------------------------------------------------- save / load
 def save_checkpoint(
-    path: str | Path, policy: LearnedPolicy, extra: Mapping[str, Any] | None = None
+    path: str | Path,
+    policy: LearnedPolicy,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    kind: str | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.safetensors`` then ``config.json`` (the commit point) atomically."""
+    """Write ``model.safetensors`` then ``config.json`` (the commit point) atomically.
+
+    ``kind`` overrides the stored policy kind and ``sections`` adds top-level config keys
+    (a ``residual`` checkpoint stores its actor under kind ``residual`` + its base).
+    """
     schema = {
         "observation": {
             k: {"dtype": s.dtype, "shape": list(s.shape)} for k, s in policy.schema.items()
@@ -274,13 +283,14 @@ def save_checkpoint(
         "action": {"dtype": "float32", "shape": [policy.action_dim]},
     }
     config = {
-        "policy": policy.kind,
+        "policy": kind or policy.kind,
         "policy_config": dataclasses.asdict(policy.cfg),
         "schema": schema,
         "normalization": policy.normalizer.to_json(),
         "fps": policy.metadata.fps,
         "env": policy.env,
         "extra": dict(extra or {}),
+        **dict(sections or {}),
     }
     return POLICY_FORMAT.save(path, policy.model.state_dict(), config)
 

@@ -138,15 +138,8 @@ class ResidualPolicy:
 
     def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write the residual checkpoint (the actor's weights + config with the base ref)."""
-        save_checkpoint(path, self.residual, extra)
-        from armgym.atomic import write_json_atomic
-        from armgym.policies.learned import POLICY_FORMAT
-
-        config = POLICY_FORMAT.read_config(path)
-        config["policy"] = KIND
-        config["residual"] = {"scale": self.scale, "base": self.base_ref}
-        write_json_atomic(Path(path) / CONFIG_FILE, config, indent=2)
-        return Path(path)
+        section = {"residual": {"scale": self.scale, "base": self.base_ref}}
+        return save_checkpoint(path, self.residual, extra, kind=KIND, sections=section)
 
 
 # ---------------------------------------------------------------------------- base refs

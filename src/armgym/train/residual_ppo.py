@@ -33,6 +33,7 @@ from torch import nn
 
 from armgym.contracts.policy import FeatureSpec, Policy
 from armgym.errors import CheckpointError, ConfigError, TrainingError
+from armgym.policies.checkpoint import CONFIG_FILE
 from armgym.policies.encoders import ObsEncoder
 from armgym.policies.learned import LearnedPolicy
 from armgym.policies.normalize import Normalizer
@@ -107,6 +108,73 @@ def _sessions(ref: Mapping[str, Any], n: int, api_key: str | None) -> list[Polic
     return [open_base(ref, {}, api_key=api_key) for _ in range(n)]
 
 
+def _open_run(
+    cfg: ResidualTrainConfig,
+    modules: Mapping[str, Any],
+    opts: Mapping[str, torch.optim.Optimizer],
+    gen: torch.Generator,
+    rew_norm: RunningStd,
+    iters: int,
+) -> tuple[int, dict[str, int], Normalizer | None, float]:
+    """A fresh run folder, or with --resume the restored state:
+    ``(iteration, counters, observation normaliser or None, elapsed seconds)``."""
+    out = Path(cfg.out)
+    if not cfg.resume:
+        if (out / f"{run_state.STATE}.json").exists() and not cfg.overwrite:
+            raise ConfigError(
+                f"{out} already holds a run; pass --resume, --overwrite or another --out"
+            )
+        if cfg.overwrite:
+            shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / LOG).write_text("")
+        return 0, {"episodes": 0, "updates": 0}, None, 0.0
+    tensors, meta = run_state.read_state(out)
+    now, old = config_json(cfg), meta["config"]
+    diff = sorted(
+        k for k in now.keys() | old.keys() if k not in RESUMABLE and now.get(k) != old.get(k)
+    )
+    if diff:
+        raise ConfigError(f"--resume with different settings {diff} than the run in {out}")
+    run_state.load_state_tensors(tensors, modules, opts)
+    gen.set_state(tensors["gen_state"])
+    rew_norm.load(meta["reward_norm"])
+    start, step = int(meta["iteration"]), int(meta["step"])
+    if start >= iters:
+        raise CheckpointError(f"{out} is already at {step} env steps; raise --steps")
+    lines = (out / LOG).read_text().splitlines()
+    kept = [ln for ln in lines if ln and int(json.loads(ln)["step"]) <= step]
+    (out / LOG).write_text("".join(ln + "\n" for ln in kept))
+    normalizer = Normalizer(json.loads((out / CONFIG_FILE).read_text())["normalization"])
+    return start, dict(meta["counters"]), normalizer, float(meta["elapsed_s"])
+
+
+def gae(
+    rew: np.ndarray,
+    term: np.ndarray,
+    done: np.ndarray,
+    values: np.ndarray,
+    gamma: float,
+    lam: float,
+) -> np.ndarray:
+    """Generalised advantage estimates float32[T, N] from rewards/term/done [T, N] and
+    values [T + 1, N] (the last row: the observation after the rollout). A truncated
+    step bootstraps from the value of its final observation (``NEXT_STEP`` autoreset
+    returns it); the chain is cut at every episode end."""
+    adv, last = np.zeros_like(rew, dtype=np.float32), np.zeros(rew.shape[1], np.float32)
+    for t in reversed(range(len(rew))):
+        delta = rew[t] + gamma * (1 - term[t]) * values[t + 1] - values[t]
+        last = delta + gamma * lam * (1 - done[t]) * last
+        adv[t] = last
+    return adv
+
+
+def gauss_logp(u: torch.Tensor, mean: torch.Tensor, log_std: float) -> torch.Tensor:
+    """log N(u; mean, e^log_std) summed over the action dims: [B]."""
+    z = (u - mean) / math.exp(log_std)
+    return (-0.5 * z.pow(2)).sum(-1) - u.shape[-1] * (log_std + 0.5 * math.log(2 * math.pi))
+
+
 def train_ppo(
     cfg: ResidualTrainConfig, base: Policy, ref: dict[str, Any], env: dict[str, Any]
 ) -> dict[str, Any]:
@@ -146,36 +214,7 @@ def train_ppo(
         res = LearnedPolicy("sac", net, actor, normalizer, schema, A, fps, env)
         return ResidualPolicy(base, res, cfg.scale, ref, env, cfg.seed)
 
-    # -- run folder: fresh, or the state of --resume -------------------------------------
-    start, counters, normalizer, elapsed = 0, {"episodes": 0, "updates": 0}, None, 0.0
-    has_run = (out / f"{run_state.STATE}.json").exists()
-    if cfg.resume:
-        tensors, meta = run_state.read_state(out)
-        now, old = config_json(cfg), meta["config"]
-        diff = sorted(
-            k for k in now.keys() | old.keys() if k not in RESUMABLE and now.get(k) != old.get(k)
-        )
-        if diff:
-            raise ConfigError(f"--resume with different settings {diff} than the run in {out}")
-        run_state.load_state_tensors(tensors, modules, opts)
-        gen.set_state(tensors["gen_state"])
-        rew_norm.load(meta["reward_norm"])
-        start, counters, elapsed = int(meta["iteration"]), dict(meta["counters"]), meta["elapsed_s"]
-        normalizer = Normalizer(json.loads((out / "config.json").read_text())["normalization"])
-        if start >= iters:
-            raise CheckpointError(f"{out} is already at {start * n * T} steps; raise --steps")
-        lines = (out / LOG).read_text().splitlines()
-        kept = [ln for ln in lines if ln and int(json.loads(ln)["step"]) <= start * n * T]
-        (out / LOG).write_text("".join(ln + "\n" for ln in kept))
-    else:
-        if has_run and not cfg.overwrite:
-            raise ConfigError(
-                f"{out} already holds a run; pass --resume, --overwrite or another --out"
-            )
-        if cfg.overwrite:
-            shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / LOG).write_text("")
+    start, counters, normalizer, elapsed = _open_run(cfg, modules, opts, gen, rew_norm, iters)
 
     # -- the loop: rollout, GAE, PPO epochs, log / eval / save ---------------------------
     seed0 = (cfg.seed + 1) * 10_000_000 + 1000 * start
@@ -204,9 +243,7 @@ def train_ppo(
                 x = Prep(normalizer, 0)(obs, None) if normalizer else None
                 mean = actor(actor.features(x))[0] if x is not None else torch.zeros(n, A)
                 u = mean + std * torch.randn(mean.shape, generator=gen)
-            logp = (-0.5 * ((u - mean) / std) ** 2).sum(-1) - A * (
-                p.log_std + 0.5 * math.log(2 * math.pi)
-            )
+            logp = gauss_logp(u, mean, p.log_std)
             obs, reward, term, trunc, info = vec.step(torch.tanh(u).numpy())
             done = np.logical_or(term, trunc)
             buf["u"][t], buf["logp"][t], buf["valid"][t] = u.numpy(), logp.numpy(), ~prev_done
@@ -225,11 +262,7 @@ def train_ppo(
         flat = prep({k: v.reshape(-1, *v.shape[2:]) for k, v in stacked.items()}, None)
         with torch.no_grad():
             values = critic(flat).view(T + 1, n).numpy()
-        adv, last = np.zeros((T, n), np.float32), np.zeros(n, np.float32)
-        for t in reversed(range(T)):
-            delta = buf["rew"][t] + p.gamma * (1 - buf["term"][t]) * values[t + 1] - values[t]
-            last = delta + p.gamma * p.gae_lambda * (1 - buf["done"][t]) * last
-            adv[t] = last
+        adv = gae(buf["rew"], buf["term"], buf["done"], values, p.gamma, p.gae_lambda)
         returns = adv + values[:T]
         idx = np.flatnonzero(buf["valid"].reshape(-1))
         b_obs = {k: v[: T * n][idx] for k, v in flat.items()}
@@ -246,10 +279,7 @@ def train_ppo(
             for mb in perm.chunk(p.minibatches):
                 o = {k: v[mb] for k, v in b_obs.items()}
                 mean = actor(actor.features(o))[0]
-                new_logp = (-0.5 * ((b_u[mb] - mean) / std) ** 2).sum(-1) - A * (
-                    p.log_std + 0.5 * math.log(2 * math.pi)
-                )
-                log_ratio = new_logp - b_logp[mb]
+                log_ratio = gauss_logp(b_u[mb], mean, p.log_std) - b_logp[mb]
                 ratio = log_ratio.exp()
                 pg = -torch.min(
                     ratio * b_adv[mb], ratio.clamp(1 - p.clip, 1 + p.clip) * b_adv[mb]
