@@ -7,8 +7,9 @@
 The base is trained exactly as ``bc_task.py --task PegInsert --randomization med --policy
 mlp --steps 3000`` does it (100 scripted demos, seeds 10 000+, MLP BC, seed 0) and evaluated
 on seeds 0..99. Each seed then trains ``armgym train residual --algo <algo>`` over it
-(sparse reward, scale 0.1), evaluating on seeds 0..``--eval-episodes``-1 (never training
-episodes, which use seeds >= 10⁷) every ``--eval-every`` env steps. Writes
+(scale 0.1; ``--reward`` dense by default: the task's staged shaping, never positive),
+evaluating on seeds 0..``--eval-episodes``-1 (never training episodes, which use seeds
+>= 10⁷) every ``--eval-every`` env steps. Writes
 ``results/rl_residual_<algo>_s<seed>.json`` (machine, versions, command, base rate, config,
 curve of success vs env steps and wall time; from the run's log.jsonl, so a run stopped
 early still reports what it reached) and ``results/rl_residual_<algo>.png``.
@@ -99,7 +100,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "task": TASK,
             "randomization": LEVEL,
             "obs": "state",
-            "reward": "sparse",
+            "reward": args.reward,
             "base": "MLP BC, 100 scripted demos, 3000 steps (bc_task.py)",
             "eval_seeds": f"0..{args.eval_episodes - 1}",
             "torch_threads": 1,
@@ -152,6 +153,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--algo", choices=("sac", "ppo"), default="sac")
     ap.add_argument("--steps", type=int, default=500_000)
+    ap.add_argument("--reward", choices=("dense", "sparse"), default="dense")
     ap.add_argument("--eval-every", type=int, default=5000)
     ap.add_argument("--eval-episodes", type=int, default=50)
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
@@ -172,6 +174,7 @@ def main() -> None:
                     base=str(base),
                     out=WORK / f"{args.algo}_s{seed}",
                     algo=args.algo,
+                    reward=args.reward,
                     steps=args.steps,
                     seed=seed,
                     eval_every=args.eval_every,

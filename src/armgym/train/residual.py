@@ -91,8 +91,8 @@ class ResidualTrainConfig:
     """Control mode (default: the base checkpoint's, else ee_delta)."""
     randomization: str | None = None
     """Initial-state randomisation low | med | high (default: the base checkpoint's)."""
-    reward: Literal["dense", "sparse"] = "sparse"
-    """Env reward the learner sees."""
+    reward: Literal["dense", "sparse"] = "dense"
+    """Env reward the learner sees (dense: the task's staged shaping, never positive)."""
     scale: float = DEFAULT_SCALE
     """Residual scale: executed = clip(base + scale · residual), normalised action units."""
     steps: int = 100_000
