@@ -102,8 +102,9 @@ def test_base_that_does_not_fit_the_env_is_refused() -> None:
     base.metadata = PolicyMetadata(dict(STATE_SCHEMA), 4, 1, 10.0, "four")
     with pytest.raises(ConfigError, match="acts in 4 dims"):
         ResidualWrapper(_env(), base)
-    base.metadata = PolicyMetadata({"observation.images.front": FeatureSpec("uint8", (8, 8, 3))},
-                                   7, 1, 10.0, "pixels")  # fmt: skip
+    base.metadata = PolicyMetadata(
+        {"observation.images.front": FeatureSpec("uint8", (8, 8, 3))}, 7, 1, 10.0, "pixels"
+    )
     with pytest.raises(ConfigError, match="does not produce"):
         ResidualWrapper(_env(), base)
 
@@ -199,8 +200,22 @@ def test_eval_cli_evaluates_a_residual_checkpoint(tmp_path: Path) -> None:
     base = _base_ckpt(tmp_path / "base")
     out = tmp_path / "res"
     train(_train_cfg(base, out, steps=31, learning_starts=30))
-    rc = armgym_main(["eval", "--checkpoint", str(out), "--episodes", "2", "--num-envs", "2",
-                      "--videos", "0", "--no-progress", "--out", str(tmp_path / "ev")])  # fmt: skip
+    rc = armgym_main(
+        [
+            "eval",
+            "--checkpoint",
+            str(out),
+            "--episodes",
+            "2",
+            "--num-envs",
+            "2",
+            "--videos",
+            "0",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "ev"),
+        ]
+    )
     assert rc == 0
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert report["policy"] == "residual" and report["episodes"] == 2
@@ -228,8 +243,18 @@ def _free_port() -> int:
 @contextmanager
 def _serve(checkpoint: Path, api_key: str) -> Iterator[str]:
     port = _free_port()
-    cmd = [sys.executable, "-m", "armgym.cli", "serve", "--checkpoint", str(checkpoint),
-           "--port", str(port), "--api-key", api_key]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "armgym.cli",
+        "serve",
+        "--checkpoint",
+        str(checkpoint),
+        "--port",
+        str(port),
+        "--api-key",
+        api_key,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -318,3 +343,52 @@ def test_gae_bootstraps_truncations_and_cuts_at_episode_ends() -> None:
     np.testing.assert_allclose(adv[:, 0], [1.0, 0.5, 1.5])
     trunc = gae(rew, np.zeros_like(term), term, values, gamma=0.5, lam=1.0)
     np.testing.assert_allclose(trunc[1, 0], 1 + 0.5 * 0.5 - 0.5)  # truncated: bootstraps V
+
+
+def test_cli_trains_over_a_scripted_base_and_eval_reopens_it(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    args = [
+        "train",
+        "residual",
+        "--base",
+        "scripted:PickCube",
+        "--task",
+        "PickCube",
+        "--steps",
+        "40",
+        "--learning-starts",
+        "30",
+        "--batch-size",
+        "16",
+        "--eval-episodes",
+        "2",
+        "--eval-num-envs",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--net.hidden-dims",
+        "16",
+    ]
+    assert armgym_main(args) == 0
+    ref = json.loads((out / "config.json").read_text())["residual"]["base"]
+    assert ref == {"kind": "scripted", "task": "PickCube"}
+    assert (
+        armgym_main(
+            [
+                "eval",
+                "--checkpoint",
+                str(out),
+                "--episodes",
+                "2",
+                "--num-envs",
+                "2",
+                "--videos",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    report = json.loads((out / "eval" / "report.json").read_text())
+    assert report["policy"] == "residual" and report["successes"] >= 1  # expert + tiny residual

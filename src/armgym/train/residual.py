@@ -146,7 +146,7 @@ class ResidualTrainConfig:
 def base_env(cfg: ResidualTrainConfig, ref: dict[str, Any], base: Policy) -> dict[str, Any]:
     """``{"task", **make kwargs}`` of the training env: the base checkpoint's env with the
     options given on the command line."""
-    env = dict(base.metadata.extra.get("env") or {}) if ref["kind"] == "checkpoint" else {}
+    env = dict(base.metadata.extra.get("env") or {})  # a checkpoint's (or server's) env
     given = {
         "task": cfg.task,
         "robot": cfg.robot,
