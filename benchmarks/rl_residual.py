@@ -68,7 +68,8 @@ def base_checkpoint() -> tuple[Path, dict[str, Any]]:
         )
     report = json.loads(report_file.read_text())
     keys = ("success_rate", "success_ci95", "episodes")
-    return out, {k: report[k] for k in keys}
+    wins = [int(e["seed"]) for e in report["per_episode"] if e["success"]]
+    return out, {**{k: report[k] for k in keys}, "successful_seeds": wins}
 
 
 def curve_of(run: Path) -> list[dict[str, Any]]:
