@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "replay": ("armgym.apps.resimulate", "replay a recorded episode and report divergence"),
     "view": ("armgym.data.view", "write an HTML report of a dataset"),
-    "train": ("armgym.train.cli", "train a policy (bc)"),
+    "train": ("armgym.train.cli", "train a policy (bc, sac, residual)"),
     "eval": ("armgym.eval.cli", "evaluate a checkpoint over seeded parallel envs"),
     "serve": ("armgym.apps.serve", "serve a policy over websockets (openpi protocol)"),
     "run": ("armgym.apps.run", "drive an env with a remote policy"),

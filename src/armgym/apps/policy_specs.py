@@ -78,7 +78,8 @@ def load_checkpoint_policy(path: Path) -> Policy:
     """Load a trained policy with ``armgym.policies.load_checkpoint`` (imported lazily)."""
     if not Path(path).exists():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    from armgym.eval.bases import open_base
     from armgym.policies import load_checkpoint
 
-    policy: Policy = load_checkpoint(path)
+    policy: Policy = load_checkpoint(path, opener=open_base)
     return policy

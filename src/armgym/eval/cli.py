@@ -16,6 +16,7 @@ interval, mean return, episode lengths, per-episode seed/outcome) and
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class EvalConfig:
     control: str | None = None
     """Served policy: control mode (default: the mapping's)."""
     api_key: str | None = None
-    """Served policy: API key of the server."""
+    """Served policy (or a residual checkpoint's served base): API key of the server."""
     task: str | None = None
     """Task (default: the one the policy was trained on; PickCube for a served policy)."""
     randomization: str | None = None
@@ -177,7 +178,10 @@ def load_policy(cfg: EvalConfig) -> tuple[Any, dict[str, Any], str]:
     """(policy, env as ``{"task": ..., **make kwargs}``, policy kind) of ``cfg``: a checkpoint,
     or a served policy mapped and checked against the env before any episode runs."""
     if cfg.checkpoint is not None:
-        policy = load_checkpoint(cfg.checkpoint)
+        from armgym.eval.bases import open_base
+
+        opener = functools.partial(open_base, api_key=cfg.api_key)
+        policy = load_checkpoint(cfg.checkpoint, opener=opener)
         env = dict(policy.env)
         if cfg.task is not None:
             env["task"] = cfg.task

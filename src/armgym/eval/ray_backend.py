@@ -36,6 +36,7 @@ def _run_block(
     """Ray task body: load the checkpoint from bytes, roll out ``seeds``."""
     import torch
 
+    from armgym.eval.bases import open_base
     from armgym.eval.rollout import rollout
     from armgym.policies.learned import load_checkpoint
 
@@ -43,7 +44,7 @@ def _run_block(
     with tempfile.TemporaryDirectory() as tmp:
         for name, blob in files.items():
             (Path(tmp) / name).write_bytes(blob)
-        policy = load_checkpoint(tmp)
+        policy = load_checkpoint(tmp, opener=open_base)
     cfg = RolloutConfig(**{**opts, "first_index": first_index})
     results, videos = rollout(policy, env, seeds, cfg)
     return [r.to_dict() for r in results], videos

@@ -12,6 +12,11 @@ kind                  module                                   config / model
 ``sac``               :mod:`armgym.policies.sac`               ``SACConfig`` / ``SACActor``
 ====================  =======================================  ==========================
 
+A ``residual`` checkpoint (:mod:`armgym.policies.residual_policy`) is a ``sac`` actor
+over the observation + the action of a frozen base policy it names (path + sha256);
+:func:`load_checkpoint` loads both. The env wrappers that train one are
+:mod:`armgym.policies.residual`.
+
 Each module exposes ``KIND``, ``CONFIG`` (frozen dataclass) and ``MODEL`` (``nn.Module`` with
 ``compute_loss(batch, generator)`` and ``predict(obs, generators)``).
 :func:`load_checkpoint` turns a checkpoint folder into a :class:`Policy`
@@ -39,6 +44,7 @@ from armgym.registry import Registry
 
 if TYPE_CHECKING:
     from armgym.policies.learned import LearnedPolicy
+    from armgym.policies.residual_policy import BaseOpener, ResidualPolicy
 
 LEARNED: Registry[str] = Registry("policy kind")
 LEARNED.register("diffusion", "armgym.policies.diffusion")
@@ -51,11 +57,14 @@ def policy_module(kind: str) -> ModuleType:
     return importlib.import_module(LEARNED.get(kind))
 
 
-def load_checkpoint(path: str | Path, *, seed: int = 0) -> LearnedPolicy:
-    """Load a checkpoint folder written by ``armgym train`` (see :mod:`.checkpoint`)."""
+def load_checkpoint(
+    path: str | Path, *, seed: int = 0, opener: BaseOpener | None = None
+) -> LearnedPolicy | ResidualPolicy:
+    """Load a checkpoint folder written by ``armgym train`` (see :mod:`.checkpoint`); a
+    ``residual`` one with its base (``opener``: see :mod:`.residual_policy`)."""
     from armgym.policies.learned import load_checkpoint as _load
 
-    return _load(path, seed=seed)
+    return _load(path, seed=seed, opener=opener)
 
 
 __all__ = [

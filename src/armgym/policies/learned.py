@@ -19,7 +19,7 @@ import copy
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from armgym.policies.checkpoint import (
 from armgym.policies.encoders import is_image_key
 from armgym.policies.normalize import Normalizer
 from armgym.policies.runner import FrameHistory
+
+if TYPE_CHECKING:
+    from armgym.policies.residual_policy import BaseOpener, ResidualPolicy
 
 ACTION_KEY = "action"
 
@@ -261,9 +264,18 @@ POLICY_FORMAT = CheckpointFormat("armgym.policy", 2, {1: _v1_to_v2}, what="polic
 
 # ---------------------------------------------------------------------------- save / load
 def save_checkpoint(
-    path: str | Path, policy: LearnedPolicy, extra: Mapping[str, Any] | None = None
+    path: str | Path,
+    policy: LearnedPolicy,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    kind: str | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``model.safetensors`` then ``config.json`` (the commit point) atomically."""
+    """Write ``model.safetensors`` then ``config.json`` (the commit point) atomically.
+
+    ``kind`` overrides the stored policy kind and ``sections`` adds top-level config keys
+    (a ``residual`` checkpoint stores its actor under kind ``residual`` + its base).
+    """
     schema = {
         "observation": {
             k: {"dtype": s.dtype, "shape": list(s.shape)} for k, s in policy.schema.items()
@@ -271,13 +283,14 @@ def save_checkpoint(
         "action": {"dtype": "float32", "shape": [policy.action_dim]},
     }
     config = {
-        "policy": policy.kind,
+        "policy": kind or policy.kind,
         "policy_config": dataclasses.asdict(policy.cfg),
         "schema": schema,
         "normalization": policy.normalizer.to_json(),
         "fps": policy.metadata.fps,
         "env": policy.env,
         "extra": dict(extra or {}),
+        **dict(sections or {}),
     }
     return POLICY_FORMAT.save(path, policy.model.state_dict(), config)
 
@@ -287,12 +300,27 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return POLICY_FORMAT.read_config(path)
 
 
-def load_checkpoint(path: str | Path, *, seed: int = 0) -> LearnedPolicy:
-    """Load policy checkpoint folder ``path`` (sha256 checked, config migrated)."""
-    from armgym.policies import policy_module
+def load_checkpoint(
+    path: str | Path, *, seed: int = 0, opener: BaseOpener | None = None
+) -> LearnedPolicy | ResidualPolicy:
+    """Load policy checkpoint folder ``path`` (sha256 checked, config migrated).
 
+    A ``residual`` checkpoint loads its base too (:mod:`armgym.policies.residual_policy`);
+    ``opener`` opens a scripted or served base (``armgym.eval.bases.open_base``).
+    """
     root = Path(path)
     config = read_config(root)
+    if config.get("policy") == "residual":
+        from armgym.policies.residual_policy import load_residual
+
+        return load_residual(root, config, seed=seed, opener=opener)
+    return load_model(root, config, seed=seed)
+
+
+def load_model(root: Path, config: Mapping[str, Any], *, seed: int = 0) -> LearnedPolicy:
+    """The :class:`LearnedPolicy` of checkpoint ``root`` whose (migrated) config is ``config``."""
+    from armgym.policies import policy_module
+
     state = POLICY_FORMAT.load_weights(root, config)
     try:
         kind = str(config["policy"])
@@ -326,6 +354,7 @@ __all__ = [
     "build_policy",
     "infer_sessions",
     "load_checkpoint",
+    "load_model",
     "model_obs_shapes",
     "read_config",
     "save_checkpoint",

@@ -4,6 +4,7 @@ armgym train bc --dataset DIR --policy diffusion|mlp --steps N --batch-size B --
 armgym train sac --task PickCube --robot panda --obs state --demos 20 --steps 30000 --out DIR
 armgym train reward-classifier --dataset DIR [--dataset DIR2 ...] --out CK
 armgym train sac ... --intervene keyboard|spacemouse|gamepad|scripted   (human in the loop)
+armgym train residual --base CK --task PegInsert --randomization med --algo sac --out DIR
 
 A new loop (``sac``, ``residual``) is one more entry in :data:`ALGORITHMS`: its frozen
 config dataclass (the sub-command's options) and the function that trains from it.
@@ -29,6 +30,7 @@ ALGORITHMS: dict[str, tuple[str, str, str]] = {
         "RewardClassifierTrainConfig",
         "train",
     ),
+    "residual": ("armgym.train.residual", "ResidualTrainConfig", "train"),
 }
 
 
@@ -65,10 +67,19 @@ def _classifier_summary(s: dict[str, Any]) -> str:
     )
 
 
+def _residual_summary(s: dict[str, Any]) -> str:
+    return (
+        f"trained a residual ({s['algo']}) over {s['base'].get('path') or s['base'].get('url') or s['base'].get('task')} "
+        f"for {s['steps']} env steps ({s['updates']} updates, {s['episodes']} episodes) in "
+        f"{s['wall_s']:.0f} s; checkpoint: {s['out']}; curve: {s['curve']}"
+    )
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "bc": _bc_summary,
     "sac": _sac_summary,
     "reward-classifier": _classifier_summary,
+    "residual": _residual_summary,
 }
 
 

@@ -38,6 +38,7 @@ from armgym.teleop.scripted_human import ScriptedHumanConfig
 from armgym.train import intervention as hil
 from armgym.train.sac_utils import (
     Prep,
+    SACHooks,
     append_log,
     evaluate,
     fill_demos,
@@ -250,13 +251,16 @@ def update(
 
 
 def build_nets(
-    cfg: SACTrainConfig, env: Any
+    cfg: SACTrainConfig, env: Any, hooks: SACHooks | None = None
 ) -> tuple[dict[str, Any], dict[str, torch.optim.Optimizer]]:
-    """Actor, critic ensemble, their targets, temperature and optimisers for ``env``'s spaces."""
+    """Actor, critic ensemble, their targets, temperature and optimisers for ``env``'s
+    spaces; ``hooks.init_actor`` (residual RL) adjusts the fresh actor."""
     action_dim = int(env.action_space.shape[0])
     shapes = {k: tuple(sp.shape) for k, sp in env.observation_space.spaces.items()}
     model_shapes = {k: (s[2], s[0], s[1]) if len(s) == 3 else s for k, s in shapes.items()}
     actor = SACActor(cfg.net, model_shapes, action_dim)
+    if hooks:
+        hooks.init_actor(actor)
     critic = CriticEnsemble(cfg.net, actor.encoder.out_dim, action_dim)
     nets: dict[str, Any] = {
         "actor": actor,
@@ -274,18 +278,22 @@ def build_nets(
     return nets, opts
 
 
-def train(cfg: SACTrainConfig) -> dict[str, Any]:
+def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     """Run SAC/RLPD as configured; return a summary (final eval, wall time, paths).
 
     ``--actors N`` (N >= 1) hands over to the asynchronous actor/learner of
-    :mod:`armgym.train.sac_async`; N = 0 is the single-process loop below.
+    :mod:`armgym.train.sac_async`; N = 0 is the single-process loop below. ``hooks``
+    (residual RL, :mod:`armgym.train.residual`): another env, actor init, and the policy
+    evaluated and saved; ``None`` = plain SAC.
     """
     if cfg.actors > 0:
+        if hooks is not None:
+            raise ConfigError("--actors is not supported for residual RL yet; use --actors 0")
         from armgym.train.sac_async import train_async
 
         return train_async(cfg)
     out = Path(cfg.out)
-    env = make_env(cfg)
+    env = hooks.make_env(cfg) if hooks else make_env(cfg)
     action_dim = int(env.action_space.shape[0])
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -296,7 +304,7 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
     env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
 
     # -- networks (normalisation stats: demos, else the first random steps) --------------
-    nets, opts = build_nets(cfg, env)
+    nets, opts = build_nets(cfg, env, hooks)
     actor = nets["actor"]
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
     hil.restore_interventions(online, offline)  # --resume: a person's steps back to offline
@@ -352,12 +360,13 @@ def train(cfg: SACTrainConfig) -> dict[str, Any]:
             bar.set_postfix(critic=f"{losses['critic_loss']:.3g}", alpha=f"{losses['alpha']:.3g}")
         last = done == cfg.steps
         if normalizer and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
-            ev = evaluate(cfg, actor, normalizer, env)
+            ev = evaluate(cfg, actor, normalizer, env, hooks)
             append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, "eval": ev})
             bar.write(f"step {done}: success {ev['success_rate']:.2f} {ev['success_ci95']}")
         if normalizer and (done % cfg.checkpoint_every == 0 or last):
             elapsed = time.perf_counter() - t0
-            save_run(cfg, nets, opts, online, normalizer, done, elapsed, counters, gen, rng, env)
+            save_run(cfg, nets, opts, online, normalizer, done, elapsed, counters, gen, rng, env,
+                     hooks)  # fmt: skip
     bar.close()
     env.close()
     png = plot_curves(out)

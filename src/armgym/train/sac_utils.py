@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,22 @@ RESUMABLE = {
 }
 #: first seed of scripted demo episodes (training episodes and evaluation use others)
 DEMO_SEED = 2_000_000
+
+
+@dataclass(frozen=True)
+class SACHooks:
+    """What a loop built on SAC's (residual RL) changes at the loop's edges.
+
+    Attributes:
+        make_env: builds the training env from the config (e.g. wraps :func:`make_env`).
+        init_actor: called once on the fresh actor (e.g. zero its mean layer).
+        wrap_policy: turns the SAC actor's policy into the one evaluated and saved (it
+            must have ``.env`` and ``.save(path, extra)``).
+    """
+
+    make_env: Callable[[SACTrainConfig], Any]
+    init_actor: Callable[[Any], None]
+    wrap_policy: Callable[[LearnedPolicy], Any]
 
 
 def train_seed(cfg: SACTrainConfig, episode: int) -> int:
@@ -196,25 +213,29 @@ def polyak(target: torch.nn.Module, source: torch.nn.Module, tau: float) -> None
         pt.lerp_(ps, tau)
 
 
-def as_policy(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any) -> LearnedPolicy:
-    """The actor behind the Policy protocol, as the checkpoint stores it."""
+def as_policy(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any,
+              hooks: SACHooks | None = None) -> Any:  # fmt: skip
+    """The actor behind the Policy protocol, as the checkpoint stores it (a
+    :class:`LearnedPolicy`, or what ``hooks.wrap_policy`` makes of it)."""
     schema = {
         k: FeatureSpec(np.dtype(sp.dtype).name, tuple(sp.shape))
         for k, sp in env.observation_space.spaces.items()
     }
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
     a_dim = int(env.action_space.shape[0])
-    return LearnedPolicy("sac", cfg.net, actor, normalizer, schema, a_dim, fps, env_kwargs(cfg))
+    policy = LearnedPolicy("sac", cfg.net, actor, normalizer, schema, a_dim, fps, env_kwargs(cfg))
+    return hooks.wrap_policy(policy) if hooks else policy
 
 
-def evaluate(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any) -> dict[str, Any]:
+def evaluate(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any,
+             hooks: SACHooks | None = None) -> dict[str, Any]:  # fmt: skip
     """Deterministic policy on seeds ``eval_seed + i``: success rate with Wilson 95 % CI."""
     import time
 
     from armgym.eval.report import summarize
     from armgym.eval.rollout import RolloutConfig, rollout
 
-    policy = as_policy(cfg, actor, normalizer, env)
+    policy = as_policy(cfg, actor, normalizer, env, hooks)
     seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
     t0 = time.perf_counter()
     results, _ = rollout(policy, policy.env, seeds, RolloutConfig(num_envs=cfg.eval_num_envs))
@@ -250,13 +271,17 @@ def save_run(
     gen: torch.Generator,
     rng: np.random.Generator,
     env: Any,
+    hooks: SACHooks | None = None,
 ) -> None:
     """Checkpoint + train state + online buffer, all or nothing (see ``run_state.commit``)."""
     out = Path(cfg.out)
     try:
         st = run_state.stage(out)
-        policy = as_policy(cfg, nets["actor"], normalizer, env)
-        save_checkpoint(st, policy, {"algorithm": "sac", "step": step})
+        policy = as_policy(cfg, nets["actor"], normalizer, env, hooks)
+        if isinstance(policy, LearnedPolicy):
+            save_checkpoint(st, policy, {"algorithm": "sac", "step": step})
+        else:
+            policy.save(st, {"algorithm": "sac", "step": step})
         tensors = run_state.state_tensors(_modules(nets), opts)
         tensors["gen_state"] = gen.get_state()
         meta = {

@@ -1,0 +1,196 @@
+"""Residual RL on PegInsert ``med`` (state) over the MLP BC base of ``bc_task.py``.
+
+    PYTHONPATH=src python benchmarks/rl_residual.py --seeds 0 1 2 --steps 500000
+    PYTHONPATH=src python benchmarks/rl_residual.py --seeds 0 --algo ppo --steps 2000000
+    PYTHONPATH=src python benchmarks/rl_residual.py --seeds 0 --report-only   # a run cut short
+
+The base is trained exactly as ``bc_task.py --task PegInsert --randomization med --policy
+mlp --steps 3000`` does it (100 scripted demos, seeds 10 000+, MLP BC, seed 0) and evaluated
+on seeds 0..99. Each seed then trains ``armgym train residual --algo <algo>`` over it
+(scale 0.1; ``--reward`` dense by default: the task's staged shaping, never positive),
+evaluating on seeds 0..``--eval-episodes``-1 (never training episodes, which use seeds
+>= 10⁷) every ``--eval-every`` env steps. Writes
+``results/rl_residual_<algo>_s<seed>.json`` (machine, versions, command, base rate, config,
+curve of success vs env steps and wall time; from the run's log.jsonl, so a run stopped
+early still reports what it reached) and ``results/rl_residual_<algo>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import RESULTS, machine_info, write_json
+
+PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
+WORK = Path("/tmp/armgym-bench-residual")
+TASK, LEVEL = "PegInsert", "med"
+
+
+def base_checkpoint() -> tuple[Path, dict[str, Any]]:
+    """The MLP BC base (trained once, reused) and its success on seeds 0..99."""
+    from bc_task import dataset
+
+    from armgym.eval.cli import EvalConfig, evaluate
+    from armgym.train.bc import BCConfig, train
+
+    out = WORK / "base_mlp_3000"
+    report_file = out / "eval" / "report.json"
+    if not report_file.exists():
+        root = dataset(TASK, 100, LEVEL, "state", [], 84)
+        train(
+            BCConfig(
+                dataset=root,
+                out=out,
+                policy="mlp",
+                obs="state",
+                steps=3000,
+                batch_size=64,
+                seed=0,
+                overwrite=True,
+                eval_every=0,
+            )
+        )
+        evaluate(
+            EvalConfig(
+                checkpoint=out,
+                episodes=100,
+                seed=0,
+                num_envs=8,
+                videos=0,
+                out=out / "eval",
+                progress=False,
+            )
+        )
+    report = json.loads(report_file.read_text())
+    keys = ("success_rate", "success_ci95", "episodes")
+    wins = [int(e["seed"]) for e in report["per_episode"] if e["success"]]
+    return out, {**{k: report[k] for k in keys}, "successful_seeds": wins}
+
+
+def curve_of(run: Path) -> list[dict[str, Any]]:
+    """Eval points of a run's log.jsonl (also of a run still going or cut short)."""
+    rows = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines() if ln]
+    return [
+        {
+            "env_steps": r["step"],
+            "wall_s": r["wall_s"],
+            "success": r["eval"]["success_rate"],
+            "ci95": r["eval"]["success_ci95"],
+        }
+        for r in rows
+        if "eval" in r
+    ]
+
+
+def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: float | None) -> Path:
+    run = WORK / f"{args.algo}_s{seed}"
+    curve = curve_of(run)
+    config = (
+        json.loads((run / "train_state.json").read_text())["config"]
+        if (run / "train_state.json").exists()
+        else None
+    )
+    payload = {
+        "machine": machine_info(PACKAGES),
+        "setup": {
+            "task": TASK,
+            "randomization": LEVEL,
+            "obs": "state",
+            "reward": args.reward,
+            "base": "MLP BC, 100 scripted demos, 3000 steps (bc_task.py)",
+            "eval_seeds": f"0..{args.eval_episodes - 1}",
+            "torch_threads": 1,
+        },
+        "algo": args.algo,
+        "seed": seed,
+        "base_success": base,
+        "config": config,
+        "curve": curve,
+        "best_success": max((c["success"] for c in curve), default=None),
+        "final_success": curve[-1]["success"] if curve else None,
+        "env_steps_reached": curve[-1]["env_steps"] if curve else 0,
+        "wall_s": wall if wall is not None else (curve[-1]["wall_s"] if curve else None),
+        "finished": wall is not None,
+    }
+    return write_json(f"rl_residual_{args.algo}_s{seed}.json", payload)
+
+
+def plot(algo: str, base_rate: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
+    for f in sorted(RESULTS.glob(f"rl_residual_{algo}_s*.json")):
+        d = json.loads(f.read_text())
+        c = d["curve"]
+        for ax, key, scale in zip(axes, ("env_steps", "wall_s"), (1, 60), strict=True):
+            ax.plot(
+                [p[key] / scale for p in c],
+                [p["success"] for p in c],
+                "o-",
+                label=f"seed {d['seed']}",
+            )
+    for ax, label in zip(axes, ("env steps", "wall clock [min]"), strict=True):
+        ax.axhline(base_rate, color="gray", ls="--", label="BC base")
+        ax.set(xlabel=label, ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("eval success")
+    axes[0].legend()
+    fig.suptitle(f"Residual {algo.upper()} over MLP BC, {TASK} {LEVEL} (2-core CPU)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"rl_residual_{algo}.png")
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--algo", choices=("sac", "ppo"), default="sac")
+    ap.add_argument("--steps", type=int, default=500_000)
+    ap.add_argument("--reward", choices=("dense", "sparse"), default="dense")
+    ap.add_argument("--eval-every", type=int, default=5000)
+    ap.add_argument("--eval-episodes", type=int, default=50)
+    ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    base, base_rate = base_checkpoint()
+    print(f"base {base}: success {base_rate['success_rate']:.2f} on seeds 0..99", flush=True)
+    for seed in args.seeds:
+        wall = None
+        if not args.report_only:
+            from armgym.train.residual import ResidualTrainConfig, train
+
+            t0 = time.perf_counter()
+            train(
+                ResidualTrainConfig(
+                    base=str(base),
+                    out=WORK / f"{args.algo}_s{seed}",
+                    algo=args.algo,
+                    reward=args.reward,
+                    steps=args.steps,
+                    seed=seed,
+                    eval_every=args.eval_every,
+                    eval_seed=0,
+                    eval_episodes=args.eval_episodes,
+                    eval_num_envs=4,
+                    checkpoint_every=args.eval_every,
+                    overwrite=True,
+                    progress=sys.stderr.isatty(),
+                )
+            )
+            wall = time.perf_counter() - t0
+        print(report(args, seed, base_rate, wall), flush=True)
+    plot(args.algo, base_rate["success_rate"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""``armgym train residual``: residual RL over a frozen base policy (SAC or PPO).
+
+    armgym train residual --base runs/bc-peg --task PegInsert --randomization med \\
+        --algo sac --steps 100000 --out runs/res
+
+The base (a checkpoint folder, ``ws://host:port`` of ``armgym serve``, or
+``scripted:<Task>``) is frozen; the agent learns a residual ``r`` in [-1, 1]^A and the env
+executes ``clip(base + scale · r)`` (:mod:`armgym.policies.residual`). The residual actor
+reads the observation plus ``observation.base_action`` and its mean layer starts at zero,
+so training starts exactly at the base policy.
+
+* ``--algo sac`` (the main path; Policy Decorator, ResFiT): armgym's SAC
+  (:mod:`armgym.train.sac`, its update, loop, buffers, saves and evaluation, unchanged) on
+  the wrapped env. Its critics see ``(obs, base action)`` and the residual, which carries
+  the same information as ``(obs, base action, total action)`` because the total is a
+  function of the two.
+* ``--algo ppo``: residual PPO as ResiP does it (:mod:`armgym.train.residual_ppo`).
+
+Outputs in ``--out`` as ``train sac`` writes them; the checkpoint is a ``residual`` one
+that names its base (path + sha256) and that ``armgym eval`` / ``serve`` / ``run`` load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from armgym.contracts.policy import Policy
+from armgym.errors import CheckpointError, ConfigError
+from armgym.policies.checkpoint import CONFIG_FILE
+from armgym.policies.residual import DEFAULT_SCALE, ResidualWrapper, zero_init_mean
+from armgym.policies.sac import SACConfig
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """Residual PPO (``--algo ppo``; ResiP's recipe)."""
+
+    num_envs: int = 8
+    """Parallel envs (one BatchedEnv); ResiP: 1024 on a GPU."""
+    rollout_steps: int = 200
+    """Env steps per env per rollout (one big batch of num_envs × rollout_steps)."""
+    epochs: int = 10
+    """Passes over each rollout batch (cut short by --ppo.target-kl)."""
+    minibatches: int = 4
+    """Minibatches per epoch."""
+    gamma: float = 0.99
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip: float = 0.2
+    """PPO ratio clip."""
+    target_kl: float = 0.1
+    """Stop an update's epochs once the approximate KL exceeds this."""
+    log_std: float = -1.0
+    """Fixed log standard deviation of the (pre-tanh) residual Gaussian."""
+    lr_actor: float = 3e-4
+    """Actor learning rate."""
+    lr_critic: float = 1e-3
+    """Critic learning rate."""
+    value_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
+    hidden_dims: tuple[int, ...] = (256, 256)
+    """Hidden widths of the actor and the critic."""
+
+    def __post_init__(self) -> None:
+        if min(self.num_envs, self.rollout_steps, self.epochs, self.minibatches) < 1:
+            raise ConfigError("--ppo.num-envs/rollout-steps/epochs/minibatches must be >= 1")
+
+
+@dataclass(frozen=True)
+class ResidualTrainConfig:
+    """Train a residual policy over a frozen base with SAC or PPO."""
+
+    base: str
+    """Frozen base: a checkpoint folder, ws://host:port (served), or scripted:<Task>."""
+    out: Path
+    """Run folder (residual checkpoint, train state, log.jsonl, curve.png)."""
+    algo: Literal["sac", "ppo"] = "sac"
+    """sac (off-policy, the main path) | ppo (ResiP's on-policy recipe)."""
+    task: str | None = None
+    """Task (default: the base checkpoint's; required for a served base)."""
+    robot: str | None = None
+    """Robot (default: the base checkpoint's, else panda)."""
+    control: str | None = None
+    """Control mode (default: the base checkpoint's, else ee_delta)."""
+    randomization: str | None = None
+    """Initial-state randomisation low | med | high (default: the base checkpoint's)."""
+    reward: Literal["dense", "sparse"] = "dense"
+    """Env reward the learner sees (dense: the task's staged shaping, never positive)."""
+    scale: float = DEFAULT_SCALE
+    """Residual scale: executed = clip(base + scale · residual), normalised action units."""
+    steps: int = 100_000
+    """Env steps to train for (all envs together)."""
+    seed: int = 0
+    """Seed of weights, exploration and training episodes."""
+    api_key: str | None = None
+    """API key of a served base."""
+    batch_size: int = 256
+    """SAC: transitions per gradient update."""
+    utd: int = 1
+    """SAC: gradient updates per env step."""
+    gamma: float = 0.99
+    """SAC: discount."""
+    lr: float = 3e-4
+    """SAC: Adam learning rate."""
+    learning_starts: int = 1000
+    """SAC: env steps (base + uniform residual noise) before updates start."""
+    buffer_capacity: int = 1_000_000
+    """SAC: replay buffer slots."""
+    net: SACConfig = field(default_factory=SACConfig)
+    """Residual actor (and SAC critic) networks."""
+    ppo: PPOSettings = field(default_factory=PPOSettings)
+    """PPO settings (--algo ppo)."""
+    eval_every: int = 5000
+    """Evaluate every this many env steps (0: only at the end)."""
+    eval_episodes: int = 50
+    """Episodes per evaluation (seeds eval_seed + i, never used in training)."""
+    eval_seed: int = 1_000_000
+    """First evaluation seed."""
+    eval_num_envs: int = 4
+    """Parallel envs for evaluation."""
+    checkpoint_every: int = 10_000
+    """Save checkpoint + train state every this many env steps."""
+    log_every: int = 500
+    """Log losses every this many env steps."""
+    resume: bool = False
+    """Continue the run in --out from its last checkpoint (the base must be unchanged)."""
+    overwrite: bool = False
+    """Delete the run in --out and start afresh."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"--steps must be >= 1, got {self.steps}")
+        if not self.scale > 0:
+            raise ConfigError(f"--scale must be > 0, got {self.scale}")
+
+
+def base_env(cfg: ResidualTrainConfig, ref: dict[str, Any], base: Policy) -> dict[str, Any]:
+    """``{"task", **make kwargs}`` of the training env: the base checkpoint's env with the
+    options given on the command line."""
+    env = dict(base.metadata.extra.get("env") or {})  # a checkpoint's (or server's) env
+    given = {
+        "task": cfg.task,
+        "robot": cfg.robot,
+        "control": cfg.control,
+        "randomization": cfg.randomization,
+    }
+    env |= {k: v for k, v in given.items() if v is not None}
+    if "task" not in env:
+        raise ConfigError(f"--base {cfg.base}: give --task (a {ref['kind']} base names none)")
+    env.setdefault("control", base.metadata.extra.get("control", "ee_delta"))
+    env["reward"] = cfg.reward
+    return env
+
+
+def open_training_base(cfg: ResidualTrainConfig) -> tuple[Policy, dict[str, Any], dict[str, Any]]:
+    """(base policy, its reference, the env dict) for ``cfg``; checks a resumed run's base."""
+    from armgym.eval.bases import open_base, reference_of
+
+    ref = reference_of(cfg.base)
+    if ref["kind"] == "scripted":
+        if cfg.task is None:
+            raise ConfigError("a scripted base needs --task (e.g. --base scripted:PegInsert)")
+        probe: dict[str, Any] = {"task": cfg.task, "control": cfg.control or "ee_delta"}
+        probe |= {
+            k: v
+            for k, v in (("robot", cfg.robot), ("randomization", cfg.randomization))
+            if v is not None
+        }
+        base = open_base(ref, probe, seed=cfg.seed)
+    else:
+        base = open_base(ref, {}, api_key=cfg.api_key, seed=cfg.seed)
+    if cfg.resume:
+        check_resumed_base(Path(cfg.out), ref)
+    return base, ref, base_env(cfg, ref, base)
+
+
+def check_resumed_base(out: Path, ref: dict[str, Any]) -> None:
+    """CheckpointError if the run in ``out`` was trained over another (or changed) base."""
+    file = out / CONFIG_FILE
+    if not file.is_file():
+        return  # nothing saved yet: the SAC / PPO loop reports what --resume lacks
+    old = json.loads(file.read_text()).get("residual", {}).get("base", {})
+    keys = ("kind", "path", "weights_sha256", "url", "task")
+    if any(old.get(k) != ref.get(k) for k in keys):
+        raise CheckpointError(
+            f"{out} was trained over base {old}, not {ref} (or the base's weights changed); "
+            "resume with the original base or start a new --out"
+        )
+
+
+def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
+    """The :class:`~armgym.train.sac.SACTrainConfig` of the residual run (no demos)."""
+    from armgym.train.sac import SACTrainConfig
+
+    kw: dict[str, Any] = {}
+    if env.get("obs", "state") != "state":
+        kw["cameras"] = tuple(env.get("cameras", ("front", "wrist")))
+        kw["image_size"] = int(next(iter(env.get("image_size", (84, 84)))))
+    return SACTrainConfig(
+        out=cfg.out,
+        task=env["task"],
+        robot=env.get("robot", "panda"),
+        obs=env.get("obs", "state"),
+        control=env["control"],
+        reward=cfg.reward,
+        randomization=env.get("randomization", "low"),
+        demos="0",
+        steps=cfg.steps,
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        utd=cfg.utd,
+        gamma=cfg.gamma,
+        lr=cfg.lr,
+        learning_starts=cfg.learning_starts,
+        buffer_capacity=cfg.buffer_capacity,
+        eval_every=cfg.eval_every,
+        eval_episodes=cfg.eval_episodes,
+        eval_seed=cfg.eval_seed,
+        eval_num_envs=cfg.eval_num_envs,
+        checkpoint_every=cfg.checkpoint_every,
+        log_every=cfg.log_every,
+        resume=cfg.resume,
+        overwrite=cfg.overwrite,
+        progress=cfg.progress,
+        net=cfg.net,
+        **kw,
+    )
+
+
+def train(cfg: ResidualTrainConfig) -> dict[str, Any]:
+    """Train the residual as configured; return the loop's summary (+ base, algo)."""
+    base, ref, env = open_training_base(cfg)
+    if cfg.algo == "ppo":
+        from armgym.train.residual_ppo import train_ppo
+
+        summary = train_ppo(cfg, base, ref, env)
+    else:
+        from armgym.policies.residual_policy import ResidualPolicy
+        from armgym.train.sac import train as train_sac
+        from armgym.train.sac_utils import SACHooks, make_env
+
+        def wrap(policy: Any) -> ResidualPolicy:
+            return ResidualPolicy(base, policy, cfg.scale, ref, policy.env, cfg.seed)
+
+        hooks = SACHooks(
+            make_env=lambda c: ResidualWrapper(make_env(c), base, cfg.scale),
+            init_actor=zero_init_mean,
+            wrap_policy=wrap,
+        )
+        summary = train_sac(sac_config(cfg, env), hooks)
+    close = getattr(base, "close", None)  # a served base's connection
+    if callable(close):
+        close()
+    return {**summary, "algo": cfg.algo, "base": ref, "config": _jsonable(cfg)}
+
+
+def _jsonable(cfg: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+__all__ = ["PPOSettings", "ResidualTrainConfig", "train"]
