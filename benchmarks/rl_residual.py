@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from common import RESULTS, machine_info, write_json
+from rl_pickcube import curve_of
 
 PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
 WORK = Path("/tmp/armgym-bench-residual")
@@ -70,21 +71,6 @@ def base_checkpoint() -> tuple[Path, dict[str, Any]]:
     keys = ("success_rate", "success_ci95", "episodes")
     wins = [int(e["seed"]) for e in report["per_episode"] if e["success"]]
     return out, {**{k: report[k] for k in keys}, "successful_seeds": wins}
-
-
-def curve_of(run: Path) -> list[dict[str, Any]]:
-    """Eval points of a run's log.jsonl (also of a run still going or cut short)."""
-    rows = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines() if ln]
-    return [
-        {
-            "env_steps": r["step"],
-            "wall_s": r["wall_s"],
-            "success": r["eval"]["success_rate"],
-            "ci95": r["eval"]["success_ci95"],
-        }
-        for r in rows
-        if "eval" in r
-    ]
 
 
 def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: float | None) -> Path:

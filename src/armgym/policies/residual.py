@@ -70,6 +70,17 @@ def check_base(meta: PolicyMetadata, obs_space: gym.spaces.Dict, action_dim: int
             )
 
 
+def checked_residual(action: Any, shape: tuple[int, ...] | None) -> np.ndarray:
+    """``action`` as float32 of ``shape``; a wrong shape or a NaN/inf is a ConfigError."""
+    residual = np.asarray(action, np.float32)
+    if residual.shape != shape or not np.all(np.isfinite(residual)):
+        raise ConfigError(
+            f"residual action must be finite float32{shape}, got shape {residual.shape}: "
+            "pass one value per action dimension in [-1, 1], no NaN"
+        )
+    return residual
+
+
 def compose(
     base: np.ndarray, residual: np.ndarray, scale: float, low: np.ndarray, high: np.ndarray
 ) -> np.ndarray:
@@ -222,12 +233,7 @@ class ResidualWrapper(gym.Wrapper):
     def step(
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        residual = np.asarray(action, np.float32)
-        if residual.shape != self.action_space.shape or not np.all(np.isfinite(residual)):
-            raise ConfigError(
-                f"residual action must be finite float32{self.action_space.shape}, got "
-                f"shape {residual.shape}"
-            )
+        residual = checked_residual(action, self.action_space.shape)
         base = self._base_action
         total = compose(base, residual, self.scale, self.low, self.high)
         obs, reward, term, trunc, info = self.env.step(total)
@@ -291,12 +297,7 @@ class ResidualVectorWrapper(gym.vector.VectorWrapper):
     def step(
         self, actions: np.ndarray
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        residual = np.asarray(actions, np.float32)
-        if residual.shape != self.action_space.shape or not np.all(np.isfinite(residual)):
-            raise ConfigError(
-                f"residual actions must be finite float32{self.action_space.shape}, "
-                f"got shape {residual.shape}"
-            )
+        residual = checked_residual(actions, self.action_space.shape)
         base = self._base
         total = compose(base, residual, self.scale, self.low, self.high)
         obs, reward, term, trunc, info = self.env.step(total)
