@@ -55,7 +55,8 @@ def ray_session(address: str = "local", num_cpus: int = 2) -> Iterator[Any]:
     """The ``ray`` module, initialised for the duration of the block.
 
     ``local`` starts a private Ray instance on this machine (``num_cpus`` CPUs, no dashboard,
-    ``RAY_AUTH_MODE=disabled`` unless set) and shuts it down afterwards; any other address
+    ``RAY_AUTH_MODE=disabled`` and workers at normal priority, ``RAY_worker_niceness=0``,
+    unless set) and shuts it down afterwards; any other address
     (``auto``, ``HOST:PORT``, ``ray://HOST:PORT``) connects to a running cluster. If Ray is
     already initialised in this process it is used as it is and left running.
     """
@@ -67,6 +68,10 @@ def ray_session(address: str = "local", num_cpus: int = 2) -> Iterator[Any]:
     if not ray.is_initialized():
         if address == "local":
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            # Ray starts its workers at nice 15; on a busy machine an env actor then
+            # starves behind the learner (torch's import alone took 45 s instead of 2 s
+            # at load 5 on 2 cores). Run them at the driver's priority unless told otherwise.
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(
                 num_cpus=num_cpus,
                 include_dashboard=False,
