@@ -74,7 +74,7 @@ def base_checkpoint() -> tuple[Path, dict[str, Any]]:
 
 
 def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: float | None) -> Path:
-    run = WORK / f"{args.algo}_s{seed}"
+    run = WORK / f"{args.algo}{args.tag}_s{seed}"
     curve = curve_of(run)
     config = (
         json.loads((run / "train_state.json").read_text())["config"]
@@ -103,7 +103,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
         "wall_s": wall if wall is not None else (curve[-1]["wall_s"] if curve else None),
         "finished": wall is not None,
     }
-    return write_json(f"rl_residual_{args.algo}_s{seed}.json", payload)
+    return write_json(f"rl_residual_{args.algo}{args.tag}_s{seed}.json", payload)
 
 
 def plot(algo: str, base_rate: float) -> None:
@@ -113,15 +113,16 @@ def plot(algo: str, base_rate: float) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
-    for f in sorted(RESULTS.glob(f"rl_residual_{algo}_s*.json")):
+    for f in sorted(RESULTS.glob(f"rl_residual_{algo}*_s*.json")):
         d = json.loads(f.read_text())
+        variant = f.stem.removeprefix("rl_residual_").rsplit("_s", 1)[0]
         c = d["curve"]
         for ax, key, scale in zip(axes, ("env_steps", "wall_s"), (1, 60), strict=True):
             ax.plot(
                 [p[key] / scale for p in c],
                 [p["success"] for p in c],
                 "o-",
-                label=f"seed {d['seed']}",
+                label=f"{variant} seed {d['seed']}",
             )
     for ax, label in zip(axes, ("env steps", "wall clock [min]"), strict=True):
         ax.axhline(base_rate, color="gray", ls="--", label="BC base")
@@ -143,6 +144,7 @@ def main() -> None:
     ap.add_argument("--reward", choices=("dense", "sparse"), default="dense")
     ap.add_argument("--eval-every", type=int, default=5000)
     ap.add_argument("--eval-episodes", type=int, default=50)
+    ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
     args = ap.parse_args()
     import torch
@@ -159,7 +161,7 @@ def main() -> None:
             train(
                 ResidualTrainConfig(
                     base=str(base),
-                    out=WORK / f"{args.algo}_s{seed}",
+                    out=WORK / f"{args.algo}{args.tag}_s{seed}",
                     algo=args.algo,
                     reward=args.reward,
                     steps=args.steps,
