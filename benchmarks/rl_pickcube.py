@@ -148,8 +148,11 @@ def plot_all() -> None:
         res = json.loads(path.read_text())
         c = res["curve"]
         label = path.stem.replace("rl_pickcube_", "")
-        axes[0].plot([r["env_steps"] for r in c], [r["success"] for r in c], "o-", label=label)
-        axes[1].plot([r["wall_s"] / 60 for r in c], [r["success"] for r in c], "o-", label=label)
+        # earlier recipes (no std floor, the BC-term variant) dashed and faint
+        style = {"ls": "--", "alpha": 0.45} if "nofloor" in label or "_bc_" in label else {}
+        for ax, key, scale in zip(axes, ("env_steps", "wall_s"), (1, 60), strict=True):
+            xs = [r[key] / scale for r in c]
+            ax.plot(xs, [r["success"] for r in c], marker="o", label=label, **style)
     axes[0].set(xlabel="env steps", ylabel="success (50 unseen seeds)", ylim=(-0.02, 1.02))
     axes[1].set(xlabel="wall clock [min] (2 shared cores)")
     for ax in axes:
