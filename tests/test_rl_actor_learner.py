@@ -205,7 +205,9 @@ def test_actor_forwards_what_behaviour_wrappers_report(monkeypatch: pytest.Monke
             return obs, r, term, trunc, info
 
     monkeypatch.setattr(sac_actor, "make_env", lambda cfg: Override(make_env(cfg)))
-    cfg = SACTrainConfig(out=Path("unused"), task="Reach", net=SACConfig(hidden_dims=(16,)))
+    cfg = SACTrainConfig(  # no learner here: its silence must not end this test process
+        out=Path("unused"), task="Reach", net=SACConfig(hidden_dims=(16,)), learner_timeout_s=3600
+    )
     actor = sac_actor.EnvActor(cfg, 0)  # in this process: the same class Ray runs
     try:
         poll(lambda: actor.steps >= 5, 30, "a few env steps")

@@ -144,8 +144,9 @@ class EnvActor:
     def stop(self) -> None:
         """End the control loop (the learner is done)."""
         self._stop.set()
-        self._thread.join(timeout=5.0)
-        self.env.close()
+        self._thread.join(timeout=30.0)
+        if not self._thread.is_alive():  # never free MuJoCo data under a running step
+            self.env.close()
 
     # -- the control loop -----------------------------------------------------------------
     def _act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
