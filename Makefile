@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 # openpi-client pins numpy<2 but works on numpy 2: install it without its deps
 OPENPI := openpi-client==0.1.2 dm-tree typing_extensions
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: demo test lint typecheck pytest compat bench clean
 

@@ -27,6 +27,8 @@ from armgym.rl import ReplayBuffer
 from armgym.train.sac import SACTrainConfig, train
 from armgym.train.sac_utils import read_log
 
+# Ray processes killed mid-run: never beside the Xvfb viewer tests (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("exclusive")
 SRC = Path(armgym.__file__).parents[1]
 #: a tiny Reach run; actors paced so that a run lasts long enough to kill something in it
 ARGS = [

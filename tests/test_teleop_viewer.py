@@ -11,14 +11,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from armgym.data.reader import LeRobotReader
+
+# CPU-heavy and timing-sensitive: never beside the Ray actor/learner kill tests
+# (`make test` runs pytest with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("exclusive")
 
 DRIVER = textwrap.dedent(
     """
@@ -41,6 +47,25 @@ DRIVER = textwrap.dedent(
 )
 
 
+def run_group(cmd: list[str], timeout_s: float = 240) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (xvfb-run, its driver, collect and the viewer) in its own process group;
+    past ``timeout_s`` the whole group is killed and the test fails — ``subprocess.run``'s
+    timeout kills only xvfb-run and then waits for the grandchildren holding its pipes."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "MUJOCO_GL": "glfw"},
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(
+            f"viewer run exceeded {timeout_s} s:\n{out[-2000:]}{err[-3000:]}"
+        ) from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def run_in_viewer(out: Path, collect_args: list[str], script: list) -> LeRobotReader:
     """Run ``armgym collect --viewer`` under Xvfb, type ``script`` into its window."""
     xvfb, xdotool = shutil.which("xvfb-run"), shutil.which("xdotool")
@@ -48,12 +73,8 @@ def run_in_viewer(out: Path, collect_args: list[str], script: list) -> LeRobotRe
         "xvfb-run / xdotool missing: `make test` installs Debian's xvfb and xdotool"
     )
     args = ["--out", str(out), "--viewer", "--episodes", "1", "--obs", "state", "--no-progress"]
-    proc = subprocess.run(
-        [xvfb, "-a", sys.executable, "-c", DRIVER, json.dumps([args + collect_args, script])],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "MUJOCO_GL": "glfw"},
+    proc = run_group(
+        [xvfb, "-a", sys.executable, "-c", DRIVER, json.dumps([args + collect_args, script])]
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return LeRobotReader(out)
@@ -103,8 +124,6 @@ def test_human_intervention_in_the_viewer_window(tmp_path: Path) -> None:
 
 
 def test_viewer_without_display_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
-    import pytest
-
     from armgym.apps.collect import CollectConfig, collect
     from armgym.errors import ArmgymError
 
@@ -157,10 +176,9 @@ def test_viewer_window_is_framed_on_the_task_with_an_overlay(tmp_path: Path) -> 
     shot = tmp_path / "viewer.png"
     args = ["--out", str(tmp_path / "ds"), "--viewer", "--episodes", "1", "--obs", "state",
             "--no-progress", "--source", "keyboard", "--max-steps", "1000"]  # fmt: skip
-    proc = subprocess.run(
+    proc = run_group(
         [xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-c", SHOT_DRIVER,
-         json.dumps([args, str(shot)])],
-        capture_output=True, text=True, timeout=180, env={**os.environ, "MUJOCO_GL": "glfw"},
+         json.dumps([args, str(shot)])]
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     geo = json.loads(proc.stdout.split("GEOMETRY", 1)[1].splitlines()[0])
