@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 # openpi-client pins numpy<2 but works on numpy 2: install it without its deps
 OPENPI := openpi-client==0.1.2 dm-tree typing_extensions
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test lint typecheck pytest compat bench clean
 
@@ -45,7 +45,8 @@ typecheck: $(BIN)/.dev-installed
 	$(BIN)/mypy
 
 pytest: $(BIN)/.dev-installed
-	MUJOCO_GL=egl RAY_AUTH_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS)
+	MUJOCO_GL=egl RAY_AUTH_MODE=disabled $(BIN)/python -m pytest $(PYTEST_ARGS) -m "not serial"
+	MUJOCO_GL=egl RAY_AUTH_MODE=disabled $(BIN)/python -m pytest -m serial
 
 test: lint typecheck pytest
 

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import armgym
 
 
@@ -54,6 +56,7 @@ def test_armgym_show_without_display_says_what_to_do() -> None:
     assert out.returncode == 2 and "xvfb-run" in out.stderr
 
 
+@pytest.mark.serial
 def test_armgym_show_runs_the_viewer_under_xvfb() -> None:
     import os
     import shutil

@@ -27,8 +27,9 @@ from armgym.rl import ReplayBuffer
 from armgym.train.sac import SACTrainConfig, train
 from armgym.train.sac_utils import read_log
 
-# Ray processes killed mid-run: never beside the Xvfb viewer tests (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("exclusive")
+# Ray processes killed mid-run, deadlines measured: `make test` runs the `serial` tests
+# alone, after the parallel run
+pytestmark = pytest.mark.serial
 SRC = Path(armgym.__file__).parents[1]
 #: a tiny Reach run; actors paced so that a run lasts long enough to kill something in it
 ARGS = [
