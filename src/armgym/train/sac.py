@@ -43,11 +43,11 @@ from armgym.train.sac_utils import (
     evaluate,
     fill_demos,
     make_env,
-    make_normalizer,
     mixed_batch,
     plot_curves,
     polyak,
     prepare_out,
+    run_normalizer,
     save_run,
     train_seed,
 )
@@ -294,7 +294,6 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
         return train_async(cfg)
     out = Path(cfg.out)
     env = hooks.make_env(cfg) if hooks else make_env(cfg)
-    action_dim = int(env.action_space.shape[0])
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -309,7 +308,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
     hil.restore_interventions(online, offline)  # --resume: a person's steps back to offline
     if normalizer is None and len(offline):
-        normalizer = make_normalizer(offline, action_dim, cfg.obs_std_floor, cfg.obs_clip)
+        normalizer = run_normalizer(cfg, online, offline)
 
     # -- the loop ------------------------------------------------------------------------
     obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
@@ -345,9 +344,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
             obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
             ep_ret, ep_len = 0.0, 0
         if prep is None and step + 1 >= min(cfg.learning_starts, cfg.steps):
-            normalizer = make_normalizer(
-                offline if len(offline) else online, action_dim, cfg.obs_std_floor, cfg.obs_clip
-            )
+            normalizer = run_normalizer(cfg, online, offline)
             prep = Prep(normalizer, cfg.shift_pad)
         if prep is not None and step + 1 >= cfg.learning_starts:
             for _ in range(cfg.utd):

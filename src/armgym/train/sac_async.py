@@ -54,10 +54,10 @@ from armgym.train.sac_utils import (
     evaluate,
     fill_demos,
     make_env,
-    make_normalizer,
     mixed_batch,
     plot_curves,
     prepare_out,
+    run_normalizer,
     save_run,
 )
 
@@ -249,7 +249,6 @@ class Learner:
     def __init__(self, cfg: SACTrainConfig):
         self.cfg, self.out = cfg, Path(cfg.out)
         self.env = env = make_env(cfg)  # the learner's own env: spaces, demos, evaluation
-        self.action_dim = int(env.action_space.shape[0])
         torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
@@ -264,9 +263,7 @@ class Learner:
         self.step = self.start = step
         self.counters.setdefault("actors", 0)  # actor ids used so far (new ids on resume)
         if normalizer is None and len(self.offline):
-            normalizer = make_normalizer(
-                self.offline, self.action_dim, cfg.obs_std_floor, cfg.obs_clip
-            )
+            normalizer = run_normalizer(cfg, self.online, self.offline)
         self.normalizer = normalizer
         self.prep = Prep(normalizer, cfg.shift_pad) if normalizer else None
         self.ratio = cfg.offline_ratio if len(self.offline) else 0.0
@@ -340,10 +337,7 @@ class Learner:
             self.counters["episodes"] += 1
             append_log(self.out, {"step": self.step, "episode": ep})
         if self.prep is None and self.step >= min(cfg.learning_starts, cfg.steps):
-            src = self.offline if len(self.offline) else self.online
-            self.normalizer = make_normalizer(
-                src, self.action_dim, self.cfg.obs_std_floor, self.cfg.obs_clip
-            )
+            self.normalizer = run_normalizer(cfg, self.online, self.offline)
             self.prep = Prep(self.normalizer, cfg.shift_pad)
             pool.push(self.payload())
         done, last = self.step, self.step >= cfg.steps

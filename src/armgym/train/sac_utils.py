@@ -157,6 +157,13 @@ def make_normalizer(
     return Normalizer(stats)
 
 
+def run_normalizer(cfg: SACTrainConfig, online: ReplayBuffer, offline: ReplayBuffer) -> Normalizer:
+    """The run's normaliser: stats of the demo buffer, else of the online buffer, with the
+    config's std floor and clamp (the single-process loop and the async learner alike)."""
+    source = offline if len(offline) else online
+    return make_normalizer(source, source.action_dim, cfg.obs_std_floor, cfg.obs_clip)
+
+
 class Prep:
     """numpy obs batch ``{key: [B, ...]}`` -> model input ``{key: [B, 1, ...]}``.
 
