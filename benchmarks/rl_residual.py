@@ -88,6 +88,11 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "randomization": LEVEL,
             "obs": "state",
             "reward": args.reward,
+            "scale": args.scale,
+            "demos": args.demos,
+            "explore_ramp": args.explore_ramp,
+            "utd": args.utd,
+            "bc_weight": args.bc_weight,
             "base": "MLP BC, 100 scripted demos, 3000 steps (bc_task.py)",
             "eval_seeds": f"0..{args.eval_episodes - 1}",
             "torch_threads": 1,
@@ -144,6 +149,11 @@ def main() -> None:
     ap.add_argument("--reward", choices=("dense", "sparse"), default="dense")
     ap.add_argument("--eval-every", type=int, default=5000)
     ap.add_argument("--eval-episodes", type=int, default=50)
+    ap.add_argument("--scale", type=float, default=0.1, help="residual scale")
+    ap.add_argument("--demos", type=int, default=0, help="residual demos (scripted expert)")
+    ap.add_argument("--explore-ramp", type=int, default=0, help="progressive exploration")
+    ap.add_argument("--utd", type=int, default=1, help="SAC updates per env step")
+    ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
     args = ap.parse_args()
@@ -164,6 +174,11 @@ def main() -> None:
                     out=WORK / f"{args.algo}{args.tag}_s{seed}",
                     algo=args.algo,
                     reward=args.reward,
+                    scale=args.scale,
+                    demos=args.demos,
+                    explore_ramp=args.explore_ramp,
+                    utd=args.utd,
+                    bc_weight=args.bc_weight,
                     steps=args.steps,
                     seed=seed,
                     eval_every=args.eval_every,

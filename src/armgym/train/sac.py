@@ -299,7 +299,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     online = ReplayBuffer.for_env(env, cfg.buffer_capacity, hil.EXTRAS, seed=cfg.seed)
     offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
-    demo_info = fill_demos(cfg, env, offline)
+    demo_info = fill_demos(cfg, env, offline, hooks)
     env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
 
     # -- networks (normalisation stats: demos, else the first random steps) --------------
@@ -331,6 +331,8 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
             with torch.no_grad():
                 feat = actor.features(prep({k: v[None] for k, v in obs.items()}, None))
                 action = actor.sample(feat, gen)[0][0].numpy()
+        if hooks and hooks.explore:
+            action = hooks.explore(step, action, rng)
         nxt, reward, term, trunc, info = env.step(action)
         # the executed action; a person's steps go to the offline buffer too (HIL-SERL)
         hil.add_transition(online, offline, obs, action, float(reward), term, trunc, nxt, info)

@@ -63,11 +63,17 @@ class SACHooks:
         init_actor: called once on the fresh actor (e.g. zero its mean layer).
         wrap_policy: turns the SAC actor's policy into the one evaluated and saved (it
             must have ``.env`` and ``.save(path, extra)``).
+        demo_action: ``(expert action, obs) -> the agent's action`` for scripted demos
+            (residual RL: the residual toward the expert); ``None``: the expert's action.
+        explore: ``(env step, sampled action, rng) -> the action taken`` in training
+            episodes (residual RL: progressive exploration); ``None``: the sample.
     """
 
     make_env: Callable[[SACTrainConfig], Any]
     init_actor: Callable[[Any], None]
     wrap_policy: Callable[[LearnedPolicy], Any]
+    demo_action: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray] | None = None
+    explore: Callable[[int, np.ndarray, np.random.Generator], np.ndarray] | None = None
 
 
 def train_seed(cfg: SACTrainConfig, episode: int) -> int:
@@ -117,14 +123,21 @@ def make_env(cfg: SACTrainConfig) -> Any:
     return env
 
 
-def fill_demos(cfg: SACTrainConfig, env: Any, offline: ReplayBuffer) -> dict[str, Any]:
-    """Fill the demo buffer from ``--demos`` (N scripted episodes or a dataset folder)."""
+def fill_demos(
+    cfg: SACTrainConfig, env: Any, offline: ReplayBuffer, hooks: SACHooks | None = None
+) -> dict[str, Any]:
+    """Fill the demo buffer from ``--demos`` (N scripted episodes or a dataset folder);
+    ``hooks.demo_action`` maps the expert's actions to the agent's (residual RL)."""
     demos = str(cfg.demos).strip()
     if demos in ("", "0"):
         return {"source": None, "episodes": 0, "transitions": 0}
+    to_action = hooks.demo_action if hooks else None
     if demos.isdigit():
-        info = fill_from_scripted(offline, env, int(demos), seed=DEMO_SEED + 1000 * cfg.seed)
+        seed = DEMO_SEED + 1000 * cfg.seed
+        info = fill_from_scripted(offline, env, int(demos), seed=seed, to_action=to_action)
         return {"source": f"scripted:{demos}", **info}
+    if to_action is not None:
+        raise ConfigError("residual demos are scripted episodes: pass --demos N (a number)")
     path = Path(demos)
     if not path.exists():
         raise ConfigError(
