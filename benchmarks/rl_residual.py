@@ -93,6 +93,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "explore_ramp": args.explore_ramp,
             "utd": args.utd,
             "bc_weight": args.bc_weight,
+            "action_l2": args.action_l2,
             "base": "MLP BC, 100 scripted demos, 3000 steps (bc_task.py)",
             "eval_seeds": f"0..{args.eval_episodes - 1}",
             "torch_threads": 1,
@@ -154,6 +155,7 @@ def main() -> None:
     ap.add_argument("--explore-ramp", type=int, default=0, help="progressive exploration")
     ap.add_argument("--utd", type=int, default=1, help="SAC updates per env step")
     ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
+    ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
     args = ap.parse_args()
@@ -179,6 +181,7 @@ def main() -> None:
                     explore_ramp=args.explore_ramp,
                     utd=args.utd,
                     bc_weight=args.bc_weight,
+                    action_l2=args.action_l2,
                     steps=args.steps,
                     seed=seed,
                     eval_every=args.eval_every,

@@ -210,3 +210,41 @@ def test_q_filtered_bc_only_pulls_where_the_demo_action_is_rated_higher() -> Non
     assert torch.allclose(high, expected)
     high.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.net.parameters())
+
+
+def test_action_l2_pulls_the_actor_toward_zero_action(tmp_path: Path) -> None:
+    """The penalty makes the actor's mean shrink faster than the critic alone does."""
+    from types import SimpleNamespace
+
+    from gymnasium import spaces
+
+    from armgym.train.sac import build_nets, update
+    from armgym.train.sac_utils import Prep, make_normalizer
+
+    obs = {"observation.state": np.random.default_rng(0).normal(size=(32, 3)).astype("f4")}
+    buf = ReplayBuffer({"observation.state": ((3,), "float32")}, action_dim=2, capacity=64)
+    for row in obs["observation.state"]:
+        o = {"observation.state": row}
+        buf.add(o, np.zeros(2, "f4"), 0.0, False, False, o)
+    prep = Prep(make_normalizer(buf, 2), 0)
+    state = spaces.Box(-np.inf, np.inf, (3,), np.float32)
+    env = SimpleNamespace(
+        action_space=spaces.Box(-1, 1, (2,), np.float32),
+        observation_space=spaces.Dict({"observation.state": state}),
+    )
+    batch = {"obs": obs, "next_obs": obs, "action": np.zeros((32, 2), "f4"),
+             "reward": np.zeros(32, "f4"), "terminated": np.zeros(32, bool)}  # fmt: skip
+
+    def mean_after(l2: float) -> float:
+        torch.manual_seed(0)
+        cfg = SACTrainConfig(out=tmp_path, **{**TINY, "action_l2": l2, "lr": 3e-3})  # type: ignore[arg-type]
+        nets, opts = build_nets(cfg, env)
+        with torch.no_grad():
+            nets["actor"].net[-1].bias[:2] = 1.0  # start far from 0
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(30):
+            update(cfg, nets, opts, batch, prep, gen)
+        mean, _ = nets["actor"](nets["actor"].features(prep(obs, None)))
+        return float(torch.tanh(mean).abs().mean().detach())
+
+    assert mean_after(10.0) < mean_after(0.0) - 0.2

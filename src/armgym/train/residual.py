@@ -119,6 +119,9 @@ class ResidualTrainConfig:
     RLPD's demo buffer, half of every batch (--offline-ratio); 0: none."""
     offline_ratio: float = 0.5
     """SAC: fraction of each batch from the residual demos (with --demos)."""
+    action_l2: float = 0.0
+    """SAC: weight of ‖residual‖² in the actor loss (keeps the policy near its base unless
+    the critics pay for a correction; 0: off)."""
     bc_weight: float = 0.0
     """SAC: weight of the Q-filtered BC term pulling the residual toward the demos'
     residuals where the critics rate them higher (with --demos; 0: off)."""
@@ -233,6 +236,7 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         demos=str(cfg.demos),
         offline_ratio=cfg.offline_ratio if cfg.demos else 0.0,
         bc_weight=cfg.bc_weight,
+        action_l2=cfg.action_l2,
         steps=cfg.steps,
         seed=cfg.seed,
         batch_size=cfg.batch_size,

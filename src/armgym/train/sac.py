@@ -104,6 +104,10 @@ class SACTrainConfig:
     """Weight of a Q-filtered behaviour-cloning term on the demo rows of each batch (Nair et
     al. 2018): ``‖tanh(mean(s)) − a_demo‖²`` where the critics rate the demo action above
     the policy's; 0 turns it off (plain RLPD)."""
+    action_l2: float = 0.0
+    """Weight of ``‖a‖²`` (the sampled action, in [-1, 1]^A) in the actor loss; residual
+    RL uses it to keep the residual near 0 — the policy near its base — unless the
+    critics pay for a correction. 0: off (plain SAC)."""
     learning_starts: int = 1000
     """Env steps before updates start (uniform random actions when there are no demos)."""
     obs_std_floor: float = 0.05
@@ -222,6 +226,8 @@ def update(
     a_pi, logp = actor.sample(feat, gen)
     q_pi = critic(feat, a_pi).mean(0)
     actor_loss = (alpha * logp - q_pi).mean()
+    if cfg.action_l2 > 0:
+        actor_loss = actor_loss + cfg.action_l2 * a_pi.pow(2).sum(-1).mean()
     if cfg.bc_weight > 0 and "demo" in batch and batch["demo"].any():
         actor_loss = actor_loss + cfg.bc_weight * q_filtered_bc(
             actor, critic, feat, action, q_pi, batch
