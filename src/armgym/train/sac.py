@@ -92,6 +92,8 @@ class SACTrainConfig:
     """Fraction of each batch from the demo buffer (RLPD: 0.5); 0 without demos."""
     gamma: float = 0.99
     """Discount."""
+    n_step: int = 1
+    """n-step returns in the critic target (cut at episode ends); 1: one-step SAC."""
     tau: float = 0.005
     """Polyak rate of the target critics."""
     lr: float = 3e-4
@@ -164,8 +166,8 @@ class SACTrainConfig:
     """When the scripted human (--intervene scripted) takes over and hands back."""
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.utd < 1:
-            raise ConfigError("--steps, --batch-size and --utd must be >= 1")
+        if self.steps < 1 or self.batch_size < 1 or self.utd < 1 or self.n_step < 1:
+            raise ConfigError("--steps, --batch-size, --utd and --n-step must be >= 1")
         if not 0.0 <= self.offline_ratio < 1.0:
             raise ConfigError(f"--offline-ratio must be in [0, 1), got {self.offline_ratio}")
         hil.check_intervene(self.intervene)
@@ -215,7 +217,8 @@ def update(
     with torch.no_grad():
         a_next, logp_next = actor.sample(actor.features(nxt), gen)
         q_next = critic_t.target_min(enc_t(nxt), a_next, gen) - alpha * logp_next
-        target = reward + cfg.gamma * not_done * q_next
+        discount = torch.as_tensor(batch["discount"]) if "discount" in batch else cfg.gamma
+        target = reward + discount * not_done * q_next
     feat = actor.features(obs)  # the encoder learns through the critic loss only
     critic_loss = (critic(feat, action) - target).pow(2).mean(1).sum()
     opts["critic"].zero_grad(set_to_none=True)
@@ -356,7 +359,8 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
             prep = Prep(normalizer, cfg.shift_pad)
         if prep is not None and step + 1 >= cfg.learning_starts:
             for _ in range(cfg.utd):
-                batch = mixed_batch(online, offline, cfg.batch_size, cfg.offline_ratio)
+                batch = mixed_batch(online, offline, cfg.batch_size, cfg.offline_ratio,
+                                    cfg.n_step, cfg.gamma)  # fmt: skip
                 losses = update(cfg, nets, opts, batch, prep, gen)
                 counters["updates"] += 1
         done = step + 1

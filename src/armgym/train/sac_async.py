@@ -294,7 +294,9 @@ class Learner:
             # 2. learn: updates until the utd ceiling, back to polling after 50 ms
             t_upd = time.perf_counter()
             while self.prep is not None and counters["updates"] < self.target():
-                batch = mixed_batch(self.online, self.offline, cfg.batch_size, self.ratio)
+                batch = mixed_batch(
+                    self.online, self.offline, cfg.batch_size, self.ratio, cfg.n_step, cfg.gamma
+                )
                 self.losses = update(cfg, self.nets, self.opts, batch, self.prep, self.gen)
                 counters["updates"] += 1
                 if counters["updates"] % cfg.push_every == 0:

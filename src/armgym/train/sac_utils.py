@@ -204,18 +204,25 @@ class Prep:
 
 
 def mixed_batch(
-    online: ReplayBuffer, offline: ReplayBuffer, batch_size: int, ratio: float
+    online: ReplayBuffer,
+    offline: ReplayBuffer,
+    batch_size: int,
+    ratio: float,
+    n_step: int = 1,
+    gamma: float = 0.99,
 ) -> dict[str, Any]:
-    """RLPD: ``round(ratio · B)`` transitions from ``offline``, the rest from ``online``.
+    """RLPD: ``round(ratio · B)`` transitions from ``offline``, the rest from ``online``
+    (``n_step``-step returns, :meth:`ReplayBuffer.sample`).
 
     ``batch["demo"]`` (bool [B]) marks the rows drawn from ``offline``.
     """
     n_off = round(ratio * batch_size) if len(offline) else 0
     if n_off == 0 or len(online) == 0:
         only_demos = len(online) == 0
-        batch = (offline if only_demos else online).sample(batch_size)
+        batch = (offline if only_demos else online).sample(batch_size, n_step, gamma)
         return {**batch, "demo": np.full(batch_size, only_demos)}
-    a, b = online.sample(batch_size - n_off), offline.sample(n_off)
+    a = online.sample(batch_size - n_off, n_step, gamma)
+    b = offline.sample(n_off, n_step, gamma)
     demo = np.arange(batch_size) >= batch_size - n_off
 
     def cat(x: Any, y: Any) -> Any:
@@ -223,7 +230,7 @@ def mixed_batch(
             return {k: cat(x[k], y[k]) for k in x}
         return np.concatenate([x, y])
 
-    keys = ("obs", "next_obs", "action", "reward", "terminated")
+    keys = ("obs", "next_obs", "action", "reward", "terminated", "discount")
     return {**{k: cat(a[k], b[k]) for k in keys}, "demo": demo}
 
 
@@ -351,6 +358,9 @@ def prepare_out(
     tensors, meta = run_state.read_state(out)
     now = {k: v for k, v in config_json(cfg).items() if k not in RESUMABLE}
     old = {k: v for k, v in meta["config"].items() if k not in RESUMABLE}
+    for f in dataclasses.fields(cfg):  # a setting added since the run: its default = before
+        if f.name in now and f.name not in old and f.default is not dataclasses.MISSING:
+            old[f.name] = json.loads(json.dumps(f.default, default=str))
     if now != old:
         diff = sorted(k for k in now.keys() | old.keys() if now.get(k) != old.get(k))
         raise ConfigError(f"--resume with different settings {diff} than the run in {out}")
