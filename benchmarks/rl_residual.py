@@ -94,6 +94,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "utd": args.utd,
             "bc_weight": args.bc_weight,
             "action_l2": args.action_l2,
+            "n_step": args.n_step,
             "base": "MLP BC, 100 scripted demos, 3000 steps (bc_task.py)",
             "eval_seeds": f"0..{args.eval_episodes - 1}",
             "torch_threads": 1,
@@ -155,6 +156,7 @@ def main() -> None:
     ap.add_argument("--explore-ramp", type=int, default=0, help="progressive exploration")
     ap.add_argument("--utd", type=int, default=1, help="SAC updates per env step")
     ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
+    ap.add_argument("--n-step", type=int, default=1, help="n-step returns")
     ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
@@ -182,6 +184,7 @@ def main() -> None:
                     utd=args.utd,
                     bc_weight=args.bc_weight,
                     action_l2=args.action_l2,
+                    n_step=args.n_step,
                     steps=args.steps,
                     seed=seed,
                     eval_every=args.eval_every,

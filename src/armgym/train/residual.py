@@ -107,6 +107,8 @@ class ResidualTrainConfig:
     """SAC: transitions per gradient update."""
     utd: int = 1
     """SAC: gradient updates per env step."""
+    n_step: int = 1
+    """SAC: n-step returns in the critic target (cut at episode ends)."""
     gamma: float = 0.99
     """SAC: discount."""
     lr: float = 3e-4
@@ -241,6 +243,7 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         seed=cfg.seed,
         batch_size=cfg.batch_size,
         utd=cfg.utd,
+        n_step=cfg.n_step,
         gamma=cfg.gamma,
         lr=cfg.lr,
         learning_starts=cfg.learning_starts,

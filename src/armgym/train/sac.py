@@ -370,6 +370,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
         last = done == cfg.steps
         if normalizer and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
             ev = evaluate(cfg, actor, normalizer, env, hooks)
+            hil.report_evaluation(env, ev["success_rate"])
             append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, "eval": ev})
             bar.write(f"step {done}: success {ev['success_rate']:.2f} {ev['success_ci95']}")
         if normalizer and (done % cfg.checkpoint_every == 0 or last):
