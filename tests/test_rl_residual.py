@@ -428,3 +428,14 @@ def test_residual_demos_fill_the_demo_buffer_with_successful_expert_residuals(
     assert config["demos"] == "2" and config["offline_ratio"] == 0.5
     with pytest.raises(ConfigError, match="--demos"):
         _train_cfg(tmp_path / "base", tmp_path / "x", demos=-1)
+
+
+def test_sac_residual_runs_are_reproducible(tmp_path: Path) -> None:
+    """Same seed, same run: the first steps' random residuals come from the wrapper's own
+    action space, which must be seeded like the env's (it was not: runs diverged)."""
+    base = _base_ckpt(tmp_path / "base")
+    weights = []
+    for name in ("a", "b"):
+        train(_train_cfg(base, tmp_path / name, steps=40, learning_starts=30))
+        weights.append((tmp_path / name / "model.safetensors").read_bytes())
+    assert weights[0] == weights[1]

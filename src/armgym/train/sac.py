@@ -310,6 +310,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
     demo_info = fill_demos(cfg, env, offline, hooks)
     env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
+    env.action_space.seed(cfg.seed)  # the outermost space: a wrapper (residual) has its own
 
     # -- networks (normalisation stats: demos, else the first random steps) --------------
     nets, opts = build_nets(cfg, env, hooks)
