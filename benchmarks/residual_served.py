@@ -93,28 +93,35 @@ def train_over(base: str, out: Path, args: argparse.Namespace) -> list[dict[str,
     ]
 
 
-def base_latency(base: Any, steps: int = 200) -> list[float]:
-    """Seconds per base query of ``ResidualWrapper`` (one env, zero residual), ``steps`` steps."""
+def base_latency(base: Any, steps: int = 400) -> dict[str, list[float]]:
+    """Seconds the base costs ``ResidualWrapper``: per env step (``step``: a new chunk
+    only every ``action_horizon`` steps, zero residual, ``steps`` steps) and per base
+    call (``call``: the steps that asked the base for a chunk)."""
     from armgym.envs import EnvConfig, make_env
     from armgym.policies.residual import ResidualWrapper
 
     env = ResidualWrapper(make_env(EnvConfig.from_dict(dict(base.metadata.extra["env"]))), base)
     env.reset(seed=0)
-    zero, times = np.zeros(7, np.float32), []
-    inner = env.streams.act
+    zero, per_step, per_call = np.zeros(7, np.float32), [], []
 
-    def timed(obs: Any) -> Any:
-        t = time.perf_counter()
-        out = inner(obs)
-        times.append(time.perf_counter() - t)
-        return out
+    def timed(fn: Any, into: list[float]) -> Any:
+        def call(*a: Any) -> Any:
+            t = time.perf_counter()
+            out = fn(*a)
+            into.append(time.perf_counter() - t)
+            return out
 
-    env.streams.act = timed  # type: ignore[method-assign]
+        return call
+
+    env.streams.act = timed(env.streams.act, per_step)  # type: ignore[method-assign]
+    for name in ("infer", "infer_sessions"):  # a plain policy / a session policy
+        if hasattr(base, name):
+            setattr(base, name, timed(getattr(base, name), per_call))
     for _ in range(steps):
         _, _, term, trunc, _ = env.step(zero)
         if term or trunc:
-            env.reset(seed=len(times))
-    return times
+            env.reset(seed=len(per_step))
+    return {"step": per_step, "call": per_call}
 
 
 def main() -> None:
@@ -145,8 +152,9 @@ def main() -> None:
         (i for i, (a, b) in enumerate(zip(local, remote, strict=False)) if a != b), None
     )
 
-    def pct(x: list[float]) -> dict[str, float]:
-        return {f"p{q}_ms": float(np.percentile(x, q) * 1e3) for q in (50, 99)}
+    def pct(lat: dict[str, list[float]]) -> dict[str, float]:
+        out = {"mean_ms_per_step": float(np.mean(lat["step"]) * 1e3), "calls": len(lat["call"])}
+        return out | {f"call_p{q}_ms": float(np.percentile(lat["call"], q) * 1e3) for q in (50, 99)}
 
     payload = {
         "machine": machine_info(PACKAGES),
@@ -167,8 +175,8 @@ def main() -> None:
         "curve_served": [(r["step"], r["eval"]) for r in remote if "eval" in r],
         "wall_s": {"local": wall_local, "served": wall_remote},
         "base_query": {"local": pct(lat_local), "served": pct(lat_remote)},
-        "added_ms_per_step_p50": float(
-            (np.percentile(lat_remote, 50) - np.percentile(lat_local, 50)) * 1e3
+        "added_ms_per_step": float(
+            (np.mean(lat_remote["step"]) - np.mean(lat_local["step"])) * 1e3
         ),
     }
     print(json.dumps({k: payload[k] for k in ("identical_logs", "base_query", "wall_s")}))

@@ -77,6 +77,13 @@ def test_loop_runs_and_checkpoint_is_a_policy_eval_accepts(tmp_path: Path) -> No
     ev = [r for r in rows if "eval" in r][-1]["eval"]
     assert ev["episodes"] == 2 and 0.0 <= ev["success_ci95"][0] <= ev["success_ci95"][1] <= 1
     assert (out / "curve.png").stat().st_size > 0
+    # the same rows as TensorBoard scalars (ScalarLogger, as train bc writes them)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(out / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/critic_loss", "eval/success_rate", "episode/return"} <= tags
     policy = load_checkpoint(out)
     assert policy.kind == "sac" and policy.env["control"] == "ee_pos"
     obs = {

@@ -36,10 +36,10 @@ from armgym.progress import progress
 from armgym.rl import ReplayBuffer
 from armgym.teleop.scripted_human import ScriptedHumanConfig
 from armgym.train import intervention as hil
+from armgym.train.logger import ScalarLogger
 from armgym.train.sac_utils import (
     Prep,
     SACHooks,
-    append_log,
     evaluate,
     fill_demos,
     make_env,
@@ -317,6 +317,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     actor = nets["actor"]
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
     hil.restore_interventions(online, offline)  # --resume: a person's steps back to offline
+    log = ScalarLogger(out)  # log.jsonl (+ TensorBoard scalars when installed)
     if normalizer is None and len(offline):
         normalizer = run_normalizer(cfg, online, offline)
 
@@ -352,7 +353,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
             counters["episodes"] += 1
             success = bool(info.get("is_success"))
             episode = {"return": ep_ret, "length": ep_len, "success": success, **ep_hil.pop()}
-            append_log(out, {"step": step + 1, "episode": episode})
+            log.log(step + 1, {"episode": episode})
             obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
             ep_ret, ep_len = 0.0, 0
         if prep is None and step + 1 >= min(cfg.learning_starts, cfg.steps):
@@ -366,13 +367,13 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
                 counters["updates"] += 1
         done = step + 1
         if losses and done % cfg.log_every == 0:
-            append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, **losses})
+            log.log(done, {"wall_s": time.perf_counter() - t0, **losses})
             bar.set_postfix(critic=f"{losses['critic_loss']:.3g}", alpha=f"{losses['alpha']:.3g}")
         last = done == cfg.steps
         if normalizer and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
             ev = evaluate(cfg, actor, normalizer, env, hooks)
             hil.report_evaluation(env, ev["success_rate"])
-            append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, "eval": ev})
+            log.log(done, {"wall_s": time.perf_counter() - t0, "eval": ev})
             bar.write(f"step {done}: success {ev['success_rate']:.2f} {ev['success_ci95']}")
         if normalizer and (done % cfg.checkpoint_every == 0 or last):
             elapsed = time.perf_counter() - t0
@@ -380,6 +381,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
                      hooks)  # fmt: skip
     bar.close()
     env.close()
+    log.close()
     png = plot_curves(out)
     return {
         "out": str(out),

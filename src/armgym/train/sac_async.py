@@ -46,11 +46,11 @@ from armgym.eval.ray_backend import ray_session
 from armgym.progress import progress
 from armgym.rl import ReplayBuffer
 from armgym.train import intervention as hil
+from armgym.train.logger import ScalarLogger
 from armgym.train.sac import build_nets, update
 from armgym.train.sac_actor import EnvActor, weights_payload
 from armgym.train.sac_utils import (
     Prep,
-    append_log,
     evaluate,
     fill_demos,
     make_env,
@@ -260,6 +260,7 @@ class Learner:
             cfg, self.nets, self.opts, online, self.gen, self.rng
         )
         hil.restore_interventions(self.online, self.offline)  # --resume: back to offline
+        self.scalars = ScalarLogger(self.out)  # log.jsonl (+ TensorBoard when installed)
         self.step = self.start = step
         self.counters.setdefault("actors", 0)  # actor ids used so far (new ids on resume)
         if normalizer is None and len(self.offline):
@@ -273,7 +274,7 @@ class Learner:
 
     def log(self, row: dict[str, Any]) -> None:
         wall = round(time.perf_counter() - self.t0, 3)
-        append_log(self.out, {"step": self.step, "wall_s": wall, **row})
+        self.scalars.log(self.step, {"wall_s": wall, **row})
 
     def payload(self) -> dict[str, Any]:
         assert self.normalizer is not None
@@ -307,6 +308,7 @@ class Learner:
         stats = pool.stop()
         self.bar.close()
         self.env.close()
+        self.scalars.close()
         png = plot_curves(self.out)
         return {
             "out": str(self.out),
@@ -337,7 +339,7 @@ class Learner:
         self.bar.update(self.step - before)
         for ep in batch["episodes"]:
             self.counters["episodes"] += 1
-            append_log(self.out, {"step": self.step, "episode": ep})
+            self.scalars.log(self.step, {"episode": ep})
         if self.prep is None and self.step >= min(cfg.learning_starts, cfg.steps):
             self.normalizer = run_normalizer(cfg, self.online, self.offline)
             self.prep = Prep(self.normalizer, cfg.shift_pad)

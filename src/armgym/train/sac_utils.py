@@ -272,11 +272,6 @@ def evaluate(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any,
     return {**{k: s[k] for k in keys}, "wall_s": time.perf_counter() - t0}
 
 
-def append_log(out: Path, row: Mapping[str, Any]) -> None:
-    with open(Path(out) / LOG, "a") as fh:
-        fh.write(json.dumps(row, default=float) + "\n")
-
-
 def config_json(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
