@@ -84,6 +84,8 @@ def test_loop_runs_and_checkpoint_is_a_policy_eval_accepts(tmp_path: Path) -> No
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert {"train/critic_loss", "eval/success_rate", "episode/return"} <= tags
+    page = (out / "index.html").read_text()  # the run report, as train bc writes it
+    assert "SAC training · Reach" in page and "<svg" in page and "nan" not in page.lower()
     policy = load_checkpoint(out)
     assert policy.kind == "sac" and policy.env["control"] == "ee_pos"
     obs = {

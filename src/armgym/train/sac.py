@@ -38,6 +38,7 @@ from armgym.teleop.scripted_human import ScriptedHumanConfig
 from armgym.train import intervention as hil
 from armgym.train.logger import ScalarLogger
 from armgym.train.sac_utils import (
+    LOG,
     Prep,
     SACHooks,
     evaluate,
@@ -51,6 +52,7 @@ from armgym.train.sac_utils import (
     save_run,
     train_seed,
 )
+from armgym.viz.run_report import RunPage, write_run_page
 
 
 @dataclass(frozen=True)
@@ -383,6 +385,12 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     env.close()
     log.close()
     png = plot_curves(out)
+    facts = [("env", f"{cfg.task} · {cfg.robot} · {cfg.obs} · {cfg.reward} reward"),
+             ("env steps", str(cfg.steps)), ("updates", str(counters["updates"])),
+             ("training episodes", str(counters["episodes"])),
+             ("demos", str(demo_info.get("episodes", 0)))]  # fmt: skip
+    title = "Residual SAC training" if hooks else "SAC training"
+    write_run_page(out, RunPage(f"{title} · {cfg.task}", facts=facts, log=out / LOG))
     return {
         "out": str(out),
         "steps": cfg.steps,
