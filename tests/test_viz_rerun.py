@@ -80,3 +80,31 @@ def test_rerun_missing_is_a_clear_error(monkeypatch, tmp_path: Path, capsys) -> 
     assert armgym(args) == 2
     assert "pip install 'armgym[viz]'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # failed before recording
+
+
+def test_a_live_env_recording_reads_back_episode_by_episode(tmp_path: Path) -> None:
+    """``EpisodeRecording`` (what ``armgym show --rerun`` writes) logs a live env with the
+    dataset entities: two episodes on one timeline, the actions as taken."""
+    from armgym.data.recorder import env_feature_names
+    from armgym.envs import EnvConfig, make_env
+    from armgym.viz.rerun_log import EpisodeRecording
+
+    env = make_env(EnvConfig.from_dict({"task": "PickCube", "obs": "state"}))
+    rec = EpisodeRecording(tmp_path / "live.rrd", env_feature_names(env), fps=10.0)
+    rng, taken = np.random.default_rng(0), []
+    for seed in (1, 2):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(5):
+            action = rng.uniform(-1, 1, 7).astype(np.float32)
+            nxt, reward, *_ = env.step(action)
+            rec.add(obs, action, float(reward), False)
+            obs = nxt
+            taken.append(action)
+        rec.end_episode()
+    assert rec.close() == tmp_path / "live.rrd"
+    ent = read_rrd(tmp_path / "live.rrd")
+    assert {"/action/gripper", "/state/gripper", "/world/ee_trajectory/episode_1"} <= set(ent)
+    index = column(ent["/action/dx"], "index").astype(int)
+    assert sorted(index.tolist()) == list(range(10))
+    dx = np.array([v[0] for v in column(ent["/action/dx"], "Scalars:scalars")], np.float32)
+    np.testing.assert_allclose(dx[np.argsort(index)], np.array(taken)[:, 0], atol=1e-6)

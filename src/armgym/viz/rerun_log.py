@@ -1,6 +1,7 @@
-"""rerun recordings (``.rrd``) of datasets: cameras, joint states, the end-effector
-trajectory, actions, rewards — what ``armgym view --rerun`` and ``armgym collect --rerun``
-write. Open one with ``rerun FILE.rrd`` (``pip install armgym[viz]``).
+"""rerun recordings (``.rrd``) of datasets and live envs: cameras, joint states, the
+end-effector trajectory, actions, rewards — what ``armgym view --rerun``, ``armgym collect
+--rerun`` and ``armgym show --rerun`` write (:func:`log_dataset`; :class:`EpisodeRecording`
+for an env stepped live). Open one with ``rerun FILE.rrd`` (``pip install armgym[viz]``).
 
 Entities (every vector dimension named as in the dataset's ``info.json``):
 
@@ -125,3 +126,54 @@ def log_dataset(
     rec.flush()
     rec.disconnect()
     return path
+
+
+class EpisodeRecording:
+    """A rerun recording of a live env, written an episode at a time with the same
+    entities as a dataset's (:func:`log_episode`).
+
+    Args:
+        path: the ``.rrd`` file (parent folders are created).
+        names: feature key -> dimension names (the env's ``feature_names()``).
+        fps: control rate [Hz] (the ``time`` timeline).
+
+    ``add(obs, action, reward, success)`` after each env step (``obs`` the observation the
+    action was taken in, LeRobot keys); ``end_episode()`` writes the buffered steps;
+    ``close()`` ends the last episode and closes the file.
+    """
+
+    def __init__(self, path: Path, names: Mapping[str, list[str]], fps: float):
+        rr = _rerun()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.rec = rr.RecordingStream("armgym", recording_id=f"armgym:live:{self.path.stem}")
+        self.rec.save(str(self.path))
+        self.names: dict[str, list[str] | None] = {k: list(v) for k, v in names.items()}
+        self.fps, self.episode, self.index = float(fps), 0, 0
+        self.steps: dict[str, list[Any]] = {}
+
+    def add(self, obs: Mapping[str, Any], action: Any, reward: float, success: bool) -> None:
+        """Buffer one step of the current episode."""
+        row = {
+            k: v for k, v in obs.items() if k in SCALAR_ROOTS or k.startswith("observation.images.")
+        }
+        row |= {"action": action, "next.reward": reward, "next.success": float(success)}
+        for key, value in row.items():
+            self.steps.setdefault(key, []).append(np.asarray(value))
+
+    def end_episode(self) -> None:
+        """Write the buffered episode (if any) and start the next."""
+        if not self.steps:
+            return
+        ep = {k: np.stack(v) for k, v in self.steps.items()}
+        log_episode(self.rec, ep, self.names, fps=self.fps, episode=self.episode,
+                    start_index=self.index)  # fmt: skip
+        self.index += len(ep["action"])
+        self.episode, self.steps = self.episode + 1, {}
+
+    def close(self) -> Path:
+        """Write the last episode, flush and close; return the file."""
+        self.end_episode()
+        self.rec.flush()
+        self.rec.disconnect()
+        return self.path
