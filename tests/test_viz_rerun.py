@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from armgym.cli import main as armgym
+from armgym.errors import ConfigError
 
 rr = pytest.importorskip("rerun", reason="pip install armgym[viz] for rerun recordings")
 
@@ -108,3 +109,58 @@ def test_a_live_env_recording_reads_back_episode_by_episode(tmp_path: Path) -> N
     assert sorted(index.tolist()) == list(range(10))
     dx = np.array([v[0] for v in column(ent["/action/dx"], "Scalars:scalars")], np.float32)
     np.testing.assert_allclose(dx[np.argsort(index)], np.array(taken)[:, 0], atol=1e-6)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.filterwarnings("ignore:RRD file has no footer")  # read while rerun still writes
+def test_view_streams_to_a_running_rerun_viewer(tmp_path: Path) -> None:
+    """`--rerun-connect PORT` streams over gRPC to a real `rerun` process (headless here:
+    `rerun --save` keeps what it receives), which writes the same entities as a file."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    exe = shutil.which("rerun") or str(Path(sys.executable).parent / "rerun")
+    ds = tmp_path / "ds"
+    args = ["collect", "--out", str(ds), "--episodes", "1", "--no-progress", "--max-steps", "8"]
+    assert armgym(args) == 0
+    port, got = _free_port(), tmp_path / "received.rrd"
+    proc = subprocess.Popen([exe, "--port", str(port), "--save", str(got)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the receiver is up when its port accepts connections
+            try:
+                import socket
+
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "rerun did not start"
+                time.sleep(0.1)
+        assert armgym(["view", str(ds), "--rerun-connect", str(port)]) == 0
+        deadline, ent = time.monotonic() + 60, {}
+        while "/action/dx" not in ent or sum(rb.num_rows for rb in ent["/action/dx"]) < 8:
+            assert time.monotonic() < deadline, f"rerun received only {sorted(ent)}"
+            time.sleep(0.2)
+            try:
+                ent = read_rrd(got)
+            except Exception:  # the receiver is still writing its first chunk
+                ent = {}
+        assert {"/state/joint_pos/joint1", "/world/ee"} <= set(ent)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert not (ds / "report" / "dataset.rrd").exists()  # streamed, not written
+    with pytest.raises(ConfigError, match="port of a running"):
+        from armgym.viz.rerun_log import grpc_url
+
+        grpc_url("not-a-port")

@@ -48,6 +48,9 @@ class ShowConfig:
     rerun: Path | None = None
     """Also record what is shown to this rerun file (.rrd: joints, EE trajectory, actions,
     reward, success per episode; open with `rerun FILE`; needs `pip install armgym[viz]`)."""
+    rerun_connect: str | None = None
+    """Stream the same to a running rerun viewer instead: its port (9876), host:port, or a
+    rerun+http://HOST:PORT/proxy URL (start one with `rerun`)."""
 
 
 def open_viewer(env: Any, key_callback: Callable[[int], None] | None = None) -> Any:
@@ -208,11 +211,12 @@ def show(cfg: ShowConfig) -> int:
     if cfg.policy not in ("expert", "random"):
         raise ArmgymError(f"--policy must be 'expert' or 'random', got {cfg.policy!r}")
     recording = None
-    if cfg.rerun is not None:
+    if cfg.rerun is not None or cfg.rerun_connect is not None:
         from armgym.data.recorder import env_feature_names
         from armgym.viz.rerun_log import EpisodeRecording
 
-        recording = EpisodeRecording(cfg.rerun, env_feature_names(env), env.robot.control_hz)
+        names, hz = env_feature_names(env), env.robot.control_hz
+        recording = EpisodeRecording(cfg.rerun, names, hz, connect=cfg.rerun_connect)
     obs, _ = env.reset(seed=cfg.seed)
     seed, steps, ep_steps = cfg.seed, 0, 0
     period = 1.0 / env.robot.control_hz
