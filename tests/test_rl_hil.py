@@ -218,6 +218,7 @@ TINY = dict(
     checkpoint_every=1000,
     log_every=50,
     progress=False,
+    final_clips=0,
     net=SACConfig(hidden_dims=(32, 32)),
 )
 

@@ -137,6 +137,7 @@ def _train_cfg(base: Path, out: Path, **kw) -> ResidualTrainConfig:
         checkpoint_every=30,
         log_every=10,
         progress=False,
+        final_clips=0,
         net=SACConfig(hidden_dims=(16,)),
     )
     return ResidualTrainConfig(**{**tiny, **kw})  # type: ignore[arg-type]

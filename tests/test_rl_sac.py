@@ -27,6 +27,7 @@ TINY = dict(
     checkpoint_every=50,
     log_every=10,
     progress=False,
+    final_clips=0,
     net=SACConfig(hidden_dims=(32, 32)),
 )
 
@@ -70,7 +71,7 @@ def test_redq_subset_and_random_shift() -> None:
 
 def test_loop_runs_and_checkpoint_is_a_policy_eval_accepts(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    s = train(_cfg(out))
+    s = train(_cfg(out, final_clips=2))
     assert s["steps"] == 100 and s["updates"] == 61 and s["demos"]["episodes"] == 1
     rows = _log(out)
     assert any("critic_loss" in r for r in rows) and any("episode" in r for r in rows)
@@ -84,8 +85,11 @@ def test_loop_runs_and_checkpoint_is_a_policy_eval_accepts(tmp_path: Path) -> No
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert {"train/critic_loss", "eval/success_rate", "episode/return"} <= tags
-    page = (out / "index.html").read_text()  # the run report, as train bc writes it
+    page = (out / "index.html").read_text()  # the eval / demo layout: curve + clip grid
     assert "SAC training · Reach" in page and "<svg" in page and "nan" not in page.lower()
+    clips = sorted((out / "eval" / "videos").glob("*.mp4"))
+    assert len(clips) == 2 and all(c.stat().st_size > 0 for c in clips)
+    assert page.count("<video") == 2
     policy = load_checkpoint(out)
     assert policy.kind == "sac" and policy.env["control"] == "ee_pos"
     obs = {

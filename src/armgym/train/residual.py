@@ -145,6 +145,8 @@ class ResidualTrainConfig:
     """First evaluation seed."""
     eval_num_envs: int = 4
     """Parallel envs for evaluation."""
+    final_clips: int = 4
+    """At the end, this many more evaluation episodes as clips on the run's index.html."""
     checkpoint_every: int = 10_000
     """Save checkpoint + train state every this many env steps."""
     log_every: int = 500
@@ -252,6 +254,7 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         eval_episodes=cfg.eval_episodes,
         eval_seed=cfg.eval_seed,
         eval_num_envs=cfg.eval_num_envs,
+        final_clips=cfg.final_clips,
         checkpoint_every=cfg.checkpoint_every,
         log_every=cfg.log_every,
         resume=cfg.resume,

@@ -43,6 +43,7 @@ from armgym.policies.sac import SACActor, SACConfig, mlp
 from armgym.progress import progress
 from armgym.rl import run_state
 from armgym.train.logger import ScalarLogger
+from armgym.train.run_page import finish_page
 from armgym.train.sac_utils import LOG, RESUMABLE, Prep, config_json, plot_curves
 
 if TYPE_CHECKING:
@@ -341,6 +342,10 @@ def train_ppo(
     vec.close()
     log.close()
     png = plot_curves(out)
+    facts = [("env", f"{env['task']} · {cfg.reward} reward"), ("base", str(ref)),
+             ("env steps", str(iters * n * T)), ("updates", str(counters["updates"]))]  # fmt: skip
+    finish_page(out, f"Residual PPO training · {env['task']}", facts, clips=cfg.final_clips,
+                seed=cfg.eval_seed, api_key=cfg.api_key)  # fmt: skip
     return {
         "out": str(out),
         "steps": iters * n * T,

@@ -37,8 +37,8 @@ from armgym.rl import ReplayBuffer
 from armgym.teleop.scripted_human import ScriptedHumanConfig
 from armgym.train import intervention as hil
 from armgym.train.logger import ScalarLogger
+from armgym.train.run_page import finish_page
 from armgym.train.sac_utils import (
-    LOG,
     Prep,
     SACHooks,
     evaluate,
@@ -52,7 +52,6 @@ from armgym.train.sac_utils import (
     save_run,
     train_seed,
 )
-from armgym.viz.run_report import RunPage, write_run_page
 
 
 @dataclass(frozen=True)
@@ -132,6 +131,9 @@ class SACTrainConfig:
     """First evaluation seed."""
     eval_num_envs: int = 4
     """Parallel envs for evaluation."""
+    final_clips: int = 4
+    """At the end, evaluate the saved policy on this many more episodes (seeds eval_seed …)
+    and show them as clips on the run's index.html (0: the page without clips)."""
     checkpoint_every: int = 5000
     """Save checkpoint + train state + buffer every this many env steps."""
     log_every: int = 250
@@ -390,7 +392,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
              ("training episodes", str(counters["episodes"])),
              ("demos", str(demo_info.get("episodes", 0)))]  # fmt: skip
     title = "Residual SAC training" if hooks else "SAC training"
-    write_run_page(out, RunPage(f"{title} · {cfg.task}", facts=facts, log=out / LOG))
+    finish_page(out, f"{title} · {cfg.task}", facts, clips=cfg.final_clips, seed=cfg.eval_seed)
     return {
         "out": str(out),
         "steps": cfg.steps,

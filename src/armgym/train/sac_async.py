@@ -47,6 +47,7 @@ from armgym.progress import progress
 from armgym.rl import ReplayBuffer
 from armgym.train import intervention as hil
 from armgym.train.logger import ScalarLogger
+from armgym.train.run_page import finish_page
 from armgym.train.sac import build_nets, update
 from armgym.train.sac_actor import EnvActor, weights_payload
 from armgym.train.sac_utils import (
@@ -310,6 +311,11 @@ class Learner:
         self.env.close()
         self.scalars.close()
         png = plot_curves(self.out)
+        facts = [("env", f"{cfg.task} · {cfg.robot} · {cfg.obs} · {cfg.reward} reward"),
+                 ("env steps", str(cfg.steps)), ("updates", str(counters["updates"])),
+                 ("actors", str(cfg.actors))]  # fmt: skip
+        finish_page(self.out, f"SAC training · {cfg.task}", facts, clips=cfg.final_clips,
+                    seed=cfg.eval_seed)  # fmt: skip
         return {
             "out": str(self.out),
             "steps": cfg.steps,

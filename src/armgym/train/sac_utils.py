@@ -40,6 +40,7 @@ RESUMABLE = {
     "eval_num_envs",
     "checkpoint_every",
     "log_every",
+    "final_clips",
     # the actor/learner layout may change between a run and its --resume
     "actors",
     "push_every",
