@@ -170,6 +170,7 @@ def main() -> None:
     ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
+    ap.add_argument("--resume", action="store_true", help="continue the run to --steps")
     args = ap.parse_args()
     import torch
 
@@ -202,7 +203,8 @@ def main() -> None:
                     eval_episodes=args.eval_episodes,
                     eval_num_envs=4,
                     checkpoint_every=args.eval_every,
-                    overwrite=True,
+                    overwrite=not args.resume,
+                    resume=args.resume,
                     progress=sys.stderr.isatty(),
                 )
             )
