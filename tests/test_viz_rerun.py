@@ -123,7 +123,9 @@ def _free_port() -> int:
 def test_view_streams_to_a_running_rerun_viewer(tmp_path: Path) -> None:
     """`--rerun-connect PORT` streams over gRPC to a real `rerun` process (headless here:
     `rerun --save` keeps what it receives), which writes the same entities as a file."""
+    import os
     import shutil
+    import signal
     import subprocess
     import sys
     import time
@@ -133,8 +135,11 @@ def test_view_streams_to_a_running_rerun_viewer(tmp_path: Path) -> None:
     args = ["collect", "--out", str(ds), "--episodes", "1", "--no-progress", "--max-steps", "8"]
     assert armgym(args) == 0
     port, got = _free_port(), tmp_path / "received.rrd"
+    # `rerun` is a launcher that starts the real binary as a child: its own process group,
+    # so the whole group is stopped at the end (terminating the launcher leaked the child)
     proc = subprocess.Popen([exe, "--port", str(port), "--save", str(got)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while True:  # the receiver is up when its port accepts connections
@@ -157,7 +162,7 @@ def test_view_streams_to_a_running_rerun_viewer(tmp_path: Path) -> None:
                 ent = {}
         assert {"/state/joint_pos/joint1", "/world/ee"} <= set(ent)
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
     assert not (ds / "report" / "dataset.rrd").exists()  # streamed, not written
     with pytest.raises(ConfigError, match="port of a running"):
