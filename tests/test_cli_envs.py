@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -57,20 +58,36 @@ def test_armgym_show_without_display_says_what_to_do() -> None:
 
 
 @pytest.mark.serial
-def test_armgym_show_runs_the_viewer_under_xvfb() -> None:
+def test_armgym_show_runs_the_viewer_under_xvfb(tmp_path: Path) -> None:
     import os
     import shutil
+
+    from tests.test_viz_rerun import read_rrd
 
     xvfb = shutil.which("xvfb-run")
     assert xvfb, "xvfb-run missing: `make test` installs Debian's xvfb (apt-get install xvfb)"
     env = {**os.environ, "MUJOCO_GL": "glfw"}
     out = subprocess.run(
-        [xvfb, "-a", sys.executable, "-m", "armgym.cli", "show", "--seconds", "3"],
+        [
+            xvfb,
+            "-a",
+            sys.executable,
+            "-m",
+            "armgym.cli",
+            "show",
+            "--seconds",
+            "3",
+            "--rerun",
+            str(tmp_path / "show.rrd"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    steps = int(out.stdout.split("armgym show: ")[1].split()[0])
+    steps = int(out.stdout.split("armgym show: ")[-1].split()[0])
     assert steps >= 3  # real time at 10 Hz, slower under load
+    ent = read_rrd(tmp_path / "show.rrd")  # what was shown, step by step
+    assert {"/action/dx", "/state/joint_pos/joint1", "/world/ee", "/reward"} <= set(ent)
+    assert sum(rb.num_rows for rb in ent["/action/dx"]) == steps

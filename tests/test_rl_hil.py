@@ -126,6 +126,28 @@ def test_takeovers_become_rarer_as_the_policy_succeeds() -> None:
     env.close()
 
 
+def test_the_human_steps_in_less_once_the_policy_evaluates_well() -> None:
+    """Every episode helped (no unassisted success) keeps p at 1 unless the human also
+    watches the policy's evaluations; the trainer reports them through the env."""
+    from armgym.train.intervention import report_evaluation
+
+    for watch, expected in ((True, 0.2), (False, 1.0)):
+        env = ScriptedInterventionWrapper(
+            _env(), ScriptedHumanConfig(window=4, watch_evaluations=watch), seed=0
+        )
+        for _ in range(4):
+            env.human.start_episode()
+            env.human.takeovers = 1
+            env.human.end_episode(True)  # helped successes only
+        assert env.human.takeover_prob == 1.0
+        report_evaluation(env, 0.8)
+        assert env.human.takeover_prob == pytest.approx(expected)
+        with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+            env.observe_evaluation(1.5)
+        env.close()
+    report_evaluation(_env(), 0.5)  # no human: nothing to tell, no error
+
+
 def test_bad_human_config_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="max-hold"):
         ScriptedHumanConfig(min_hold=10, max_hold=5)
@@ -196,6 +218,7 @@ TINY = dict(
     checkpoint_every=1000,
     log_every=50,
     progress=False,
+    final_clips=0,
     net=SACConfig(hidden_dims=(32, 32)),
 )
 

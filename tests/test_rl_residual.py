@@ -137,6 +137,7 @@ def _train_cfg(base: Path, out: Path, **kw) -> ResidualTrainConfig:
         checkpoint_every=30,
         log_every=10,
         progress=False,
+        final_clips=0,
         net=SACConfig(hidden_dims=(16,)),
     )
     return ResidualTrainConfig(**{**tiny, **kw})  # type: ignore[arg-type]
@@ -392,3 +393,50 @@ def test_cli_trains_over_a_scripted_base_and_eval_reopens_it(tmp_path: Path) -> 
     )
     report = json.loads((out / "eval" / "report.json").read_text())
     assert report["policy"] == "residual" and report["successes"] >= 1  # expert + tiny residual
+
+
+def test_residual_toward_reaches_the_target_within_scale_and_clips_beyond() -> None:
+    env = ResidualWrapper(_env(), CountingBase(horizon=1, value=0.2), scale=0.1)
+    obs, _ = env.reset(seed=1)
+    base = obs[BASE_ACTION_KEY]
+    near = base + np.float32(0.05)
+    residual = env.residual_toward(near, obs)
+    np.testing.assert_allclose(residual, 0.5, atol=1e-5)
+    _, _, _, _, info = env.step(residual)
+    np.testing.assert_allclose(info["executed_action"], near, atol=1e-6)
+    far = base - np.float32(0.5)  # 5 scales away: the residual saturates at -1
+    np.testing.assert_array_equal(env.residual_toward(far, obs), -1.0)
+
+
+def test_progressive_exploration_ramps_from_the_base_to_the_sampled_residual() -> None:
+    from armgym.train.residual import progressive_exploration
+
+    explore, rng, r = progressive_exploration(1000), np.random.default_rng(0), np.ones(7)
+    assert not explore(0, r, rng).any()  # step 0: the base alone
+    assert (explore(1000, r, rng) == 1).all() and (explore(5000, r, rng) == 1).all()
+    taken = np.mean([explore(500, r, rng).any() for _ in range(2000)])
+    assert 0.45 < taken < 0.55
+
+
+def test_residual_demos_fill_the_demo_buffer_with_successful_expert_residuals(
+    tmp_path: Path,
+) -> None:
+    # scale 2 spans the whole action range: the residual toward the expert is exact
+    s = train(_train_cfg(_base_ckpt(tmp_path / "base"), tmp_path / "res", demos=2, scale=2.0))
+    assert s["demos"]["source"] == "scripted:2" and s["demos"]["episodes"] == 2
+    assert s["demos"]["transitions"] > 20
+    config = json.loads((tmp_path / "res" / "train_state.json").read_text())["config"]
+    assert config["demos"] == "2" and config["offline_ratio"] == 0.5
+    with pytest.raises(ConfigError, match="--demos"):
+        _train_cfg(tmp_path / "base", tmp_path / "x", demos=-1)
+
+
+def test_sac_residual_runs_are_reproducible(tmp_path: Path) -> None:
+    """Same seed, same run: the first steps' random residuals come from the wrapper's own
+    action space, which must be seeded like the env's (it was not: runs diverged)."""
+    base = _base_ckpt(tmp_path / "base")
+    weights = []
+    for name in ("a", "b"):
+        train(_train_cfg(base, tmp_path / name, steps=40, learning_starts=30))
+        weights.append((tmp_path / name / "model.safetensors").read_bytes())
+    assert weights[0] == weights[1]

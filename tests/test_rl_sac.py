@@ -27,6 +27,7 @@ TINY = dict(
     checkpoint_every=50,
     log_every=10,
     progress=False,
+    final_clips=0,
     net=SACConfig(hidden_dims=(32, 32)),
 )
 
@@ -40,6 +41,7 @@ def _log(out: Path) -> list[dict]:
 
 
 def test_tanh_gaussian_log_prob_matches_torch_distributions() -> None:
+    torch.manual_seed(0)  # unseeded, a sample at |a| ~ 1 made the clamped reference drift
     actor = SACActor(SACConfig(hidden_dims=(16,)), {"observation.state": (5,)}, 3)
     feat = torch.randn(64, 5)
     a, logp = actor.sample(feat, torch.Generator().manual_seed(0))
@@ -69,13 +71,25 @@ def test_redq_subset_and_random_shift() -> None:
 
 def test_loop_runs_and_checkpoint_is_a_policy_eval_accepts(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    s = train(_cfg(out))
+    s = train(_cfg(out, final_clips=2))
     assert s["steps"] == 100 and s["updates"] == 61 and s["demos"]["episodes"] == 1
     rows = _log(out)
     assert any("critic_loss" in r for r in rows) and any("episode" in r for r in rows)
     ev = [r for r in rows if "eval" in r][-1]["eval"]
     assert ev["episodes"] == 2 and 0.0 <= ev["success_ci95"][0] <= ev["success_ci95"][1] <= 1
     assert (out / "curve.png").stat().st_size > 0
+    # the same rows as TensorBoard scalars (ScalarLogger, as train bc writes them)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(out / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/critic_loss", "eval/success_rate", "episode/return"} <= tags
+    page = (out / "index.html").read_text()  # the eval / demo layout: curve + clip grid
+    assert "SAC training · Reach" in page and "<svg" in page and "nan" not in page.lower()
+    clips = sorted((out / "eval" / "videos").glob("*.mp4"))
+    assert len(clips) == 2 and all(c.stat().st_size > 0 for c in clips)
+    assert page.count("<video") == 2
     policy = load_checkpoint(out)
     assert policy.kind == "sac" and policy.env["control"] == "ee_pos"
     obs = {
@@ -210,3 +224,71 @@ def test_q_filtered_bc_only_pulls_where_the_demo_action_is_rated_higher() -> Non
     assert torch.allclose(high, expected)
     high.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.net.parameters())
+
+
+def test_action_l2_pulls_the_actor_toward_zero_action(tmp_path: Path) -> None:
+    """The penalty makes the actor's mean shrink faster than the critic alone does."""
+    from types import SimpleNamespace
+
+    from gymnasium import spaces
+
+    from armgym.train.sac import build_nets, update
+    from armgym.train.sac_utils import Prep, make_normalizer
+
+    obs = {"observation.state": np.random.default_rng(0).normal(size=(32, 3)).astype("f4")}
+    buf = ReplayBuffer({"observation.state": ((3,), "float32")}, action_dim=2, capacity=64)
+    for row in obs["observation.state"]:
+        o = {"observation.state": row}
+        buf.add(o, np.zeros(2, "f4"), 0.0, False, False, o)
+    prep = Prep(make_normalizer(buf, 2), 0)
+    state = spaces.Box(-np.inf, np.inf, (3,), np.float32)
+    env = SimpleNamespace(
+        action_space=spaces.Box(-1, 1, (2,), np.float32),
+        observation_space=spaces.Dict({"observation.state": state}),
+    )
+    batch = {"obs": obs, "next_obs": obs, "action": np.zeros((32, 2), "f4"),
+             "reward": np.zeros(32, "f4"), "terminated": np.zeros(32, bool)}  # fmt: skip
+
+    def mean_after(l2: float) -> float:
+        torch.manual_seed(0)
+        cfg = SACTrainConfig(out=tmp_path, **{**TINY, "action_l2": l2, "lr": 3e-3})  # type: ignore[arg-type]
+        nets, opts = build_nets(cfg, env)
+        with torch.no_grad():
+            nets["actor"].net[-1].bias[:2] = 1.0  # start far from 0
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(30):
+            update(cfg, nets, opts, batch, prep, gen)
+        mean, _ = nets["actor"](nets["actor"].features(prep(obs, None)))
+        return float(torch.tanh(mean).abs().mean().detach())
+
+    assert mean_after(10.0) < mean_after(0.0) - 0.2
+
+
+def test_n_step_returns_sum_discounted_rewards_and_stop_at_episode_ends() -> None:
+    buf = ReplayBuffer({"observation.state": ((1,), "float32")}, action_dim=1, capacity=64)
+
+    def o(x: float) -> dict[str, np.ndarray]:
+        return {"observation.state": np.array([x], "f4")}
+
+    # episode A: 0 -> 1 -> 2 -> 3 (terminal, reward 1); episode B: 10 -> 11 (truncated)
+    for t, (r, term) in enumerate([(0.0, False), (0.0, False), (1.0, True)]):
+        buf.add(o(t), np.zeros(1, "f4"), r, term, False, o(t + 1))
+    buf.add(o(10), np.zeros(1, "f4"), 0.5, False, True, o(11))
+    b = buf.sample(400, n_step=3, gamma=0.5)
+    start, nxt = b["obs"]["observation.state"][:, 0], b["next_obs"]["observation.state"][:, 0]
+    expect = {  # start: (return, next frame, discount, terminated)
+        0.0: (0.25, 3.0, 0.125, True),
+        1.0: (0.5, 3.0, 0.25, True),
+        2.0: (1.0, 3.0, 0.5, True),
+        10.0: (0.5, 11.0, 0.5, False),  # truncated: bootstrap from 11, one step
+    }
+    assert set(start.tolist()) == set(expect)
+    for s0, (ret, last, disc, term) in expect.items():
+        rows = start == s0
+        assert np.allclose(b["reward"][rows], ret) and np.all(nxt[rows] == last)
+        assert np.allclose(b["discount"][rows], disc) and np.all(b["terminated"][rows] == term)
+    one = buf.sample(50, gamma=0.5)  # n = 1: the stored transition, discount gamma
+    assert np.allclose(one["discount"], 0.5)
+    assert np.all(one["next_obs"]["observation.state"] == one["obs"]["observation.state"] + 1)
+    with pytest.raises(ConfigError, match="n_step"):
+        buf.sample(4, n_step=0)

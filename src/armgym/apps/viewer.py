@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -44,6 +45,12 @@ class ShowConfig:
     """Close after this many seconds (0 = when the window is closed)."""
     seed: int = 0
     """Seed of the first episode (the next ones use seed + 1, ...)."""
+    rerun: Path | None = None
+    """Also record what is shown to this rerun file (.rrd: joints, EE trajectory, actions,
+    reward, success per episode; open with `rerun FILE`; needs `pip install armgym[viz]`)."""
+    rerun_connect: str | None = None
+    """Stream the same to a running rerun viewer instead: its port (9876), host:port, or a
+    rerun+http://HOST:PORT/proxy URL (start one with `rerun`)."""
 
 
 def open_viewer(env: Any, key_callback: Callable[[int], None] | None = None) -> Any:
@@ -203,6 +210,13 @@ def show(cfg: ShowConfig) -> int:
     expert = ScriptedPolicy.for_env(env) if cfg.policy == "expert" else None
     if cfg.policy not in ("expert", "random"):
         raise ArmgymError(f"--policy must be 'expert' or 'random', got {cfg.policy!r}")
+    recording = None
+    if cfg.rerun is not None or cfg.rerun_connect is not None:
+        from armgym.data.recorder import env_feature_names
+        from armgym.viz.rerun_log import EpisodeRecording
+
+        names, hz = env_feature_names(env), env.robot.control_hz
+        recording = EpisodeRecording(cfg.rerun, names, hz, connect=cfg.rerun_connect)
     obs, _ = env.reset(seed=cfg.seed)
     seed, steps, ep_steps = cfg.seed, 0, 0
     period = 1.0 / env.robot.control_hz
@@ -211,12 +225,17 @@ def show(cfg: ShowConfig) -> int:
         while viewer.is_running() and (cfg.seconds <= 0 or time.monotonic() - start < cfg.seconds):
             tick = time.monotonic()
             action = expert(obs) if expert else env.action_space.sample()
-            obs, _, terminated, truncated, info = env.step(action)
+            before = obs
+            obs, reward, terminated, truncated, info = env.step(action)
+            if recording is not None:
+                recording.add(before, action, float(reward), bool(info.get("is_success")))
             steps, ep_steps = steps + 1, ep_steps + 1
             viewer.set_texts(overlay_texts(episode=seed - cfg.seed + 1, step=ep_steps,
                                            success=bool(info.get("is_success")),
                                            intervention=None, keys=False))  # fmt: skip
             if terminated or truncated or ep_steps >= 200:
+                if recording is not None:
+                    recording.end_episode()
                 seed, ep_steps = seed + 1, 0
                 obs, _ = env.reset(seed=seed)
                 if expert:
@@ -225,6 +244,8 @@ def show(cfg: ShowConfig) -> int:
             time.sleep(max(0.0, period - (time.monotonic() - tick)))
         close_viewer(viewer)
     env.close()
+    if recording is not None:
+        print(f"armgym show: rerun recording {recording.close()}")
     return steps
 
 

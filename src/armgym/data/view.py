@@ -48,6 +48,9 @@ class ViewConfig:
     """Episodes shown in detail (videos and plots); the table lists all of them."""
     rerun: bool = False
     """Also write OUT/dataset.rrd (cameras, joints, EE trajectory, actions) for rerun."""
+    rerun_connect: str | None = None
+    """Stream the same to a running rerun viewer instead: its port (9876), host:port, or a
+    rerun+http://HOST:PORT/proxy URL (start one with `rerun`)."""
 
 
 def _plotted_keys(reader: LeRobotReader) -> list[str]:
@@ -200,10 +203,12 @@ def write_report(cfg: ViewConfig) -> Path:
         )
     index = out / "index.html"
     index.write_text(page(f"armgym · {reader.root.name}", body))
-    if cfg.rerun:
+    if cfg.rerun or cfg.rerun_connect is not None:
         from armgym.viz.rerun_log import log_dataset
 
-        print(f"wrote {log_dataset(reader, out / 'dataset.rrd', cfg.max_episodes)}")
+        where = log_dataset(reader, out / "dataset.rrd", cfg.max_episodes,
+                            connect=cfg.rerun_connect)  # fmt: skip
+        print(f"rerun: {where}")
     return index
 
 

@@ -89,6 +89,15 @@ def compose(
     return np.clip(np.asarray(base, np.float32) + scale * res, low, high).astype(np.float32)
 
 
+def residual_toward(target: np.ndarray, base: np.ndarray, scale: float) -> np.ndarray:
+    """The residual in [-1, 1]^A whose composed action is closest to ``target``:
+    ``clip((target − base) / scale, −1, 1)`` float32 (any leading dims). Residual demos:
+    an expert's action expressed on top of the base (reached exactly when
+    ``|target − base| <= scale`` in every dimension)."""
+    diff = (np.asarray(target, np.float32) - np.asarray(base, np.float32)) / scale
+    return np.clip(diff, -1.0, 1.0).astype(np.float32)
+
+
 def zero_init_mean(actor: torch.nn.Module) -> None:
     """Zero the weights and bias of the mean rows of an actor's last layer, so its
     deterministic action tanh(mean) is 0 and base + scale · 0 = the base at step 0.
@@ -239,6 +248,11 @@ class ResidualWrapper(gym.Wrapper):
         obs, reward, term, trunc, info = self.env.step(total)
         info = {**info, BASE_ACTION: base, RESIDUAL_ACTION: residual, EXECUTED_ACTION: total}
         return self._with_base(obs), float(reward), bool(term), bool(trunc), info
+
+    def residual_toward(self, target: np.ndarray, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The residual float32[A] that moves this step's base action (``obs``'s
+        ``observation.base_action``) toward ``target`` float32[A] (:func:`residual_toward`)."""
+        return residual_toward(target, obs[BASE_ACTION_KEY], self.scale)
 
 
 class ResidualVectorWrapper(gym.vector.VectorWrapper):

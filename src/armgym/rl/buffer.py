@@ -145,24 +145,42 @@ class ReplayBuffer:
         self._last_next = next_obs
 
     # -- reading ------------------------------------------------------------------------
-    def sample(self, batch_size: int) -> Batch:
+    def sample(self, batch_size: int, n_step: int = 1, gamma: float = 0.99) -> Batch:
         """Uniform batch: ``{"obs": {k: [B, ...]}, "next_obs": {...}, "action": [B, A],
-        "reward": [B], "terminated": [B], <extras>: [B, ...]}`` (numpy, stored dtypes)."""
+        "reward": [B], "terminated": [B], "discount": [B], <extras>: [B, ...]}`` (numpy,
+        stored dtypes; ``discount`` float32).
+
+        ``n_step`` > 1: n-step returns. ``reward`` is ``Σ_{k<m} γ^k r_{t+k}``, ``next_obs``
+        the frame m steps on and ``discount`` ``γ^m``, with m ≤ n cut at the episode's end
+        (a terminal or truncated step) so a return never crosses episodes; ``terminated``
+        is that of the m-th step. The SAC target is ``reward + discount · (1 − terminated)
+        · V(next_obs)``; n = 1 gives ``discount = γ``, the one-step target.
+        """
         n = len(self)
         if n == 0:
             raise ConfigError("cannot sample from an empty replay buffer; add transitions first")
+        if n_step < 1:
+            raise ConfigError(f"n_step must be >= 1, got {n_step}")
         idx = self.rng.integers(0, self.filled, size=batch_size)
         bad = ~self.valid[idx]
         while bad.any():  # rejection: few slots are invalid (one per segment)
             idx[bad] = self.rng.integers(0, self.filled, size=int(bad.sum()))
             bad = ~self.valid[idx]
-        nxt = (idx + 1) % self.capacity
+        ret, disc, last = self.reward[idx].copy(), np.full(batch_size, gamma, np.float32), idx
+        alive = np.ones(batch_size, bool)
+        for _ in range(n_step - 1):
+            nxt = (last + 1) % self.capacity  # a valid slot after a valid one: same stream
+            alive &= ~self.terminated[last] & self.valid[nxt] & (nxt != self.pos)
+            last = np.where(alive, nxt, last)
+            ret += np.where(alive, disc * self.reward[last], 0.0).astype(np.float32)
+            disc = np.where(alive, disc * gamma, disc).astype(np.float32)
         out: Batch = {
             "obs": {k: v[idx] for k, v in self.obs.items()},
-            "next_obs": {k: v[nxt] for k, v in self.obs.items()},
+            "next_obs": {k: v[(last + 1) % self.capacity] for k, v in self.obs.items()},
             "action": self.action[idx],
-            "reward": self.reward[idx],
-            "terminated": self.terminated[idx],
+            "reward": ret,
+            "terminated": self.terminated[last],
+            "discount": disc,
         }
         out.update({k: v[idx] for k, v in self.extras.items()})
         return out

@@ -15,7 +15,7 @@ so demos recorded under an older reward scheme still agree with the env.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +106,20 @@ def fill_from_dataset(
 
 
 def fill_from_scripted(
-    buffer: ReplayBuffer, env: Any, n_episodes: int, seed: int = 0, max_tries: int = 3
+    buffer: ReplayBuffer,
+    env: Any,
+    n_episodes: int,
+    seed: int = 0,
+    max_tries: int = 3,
+    to_action: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray] | None = None,
 ) -> dict[str, int]:
     """Run the task's scripted expert until ``n_episodes`` succeeded; add those episodes.
 
     The expert reads the privileged robot observation, so demos fill pixel buffers too.
+    ``to_action(expert_action, obs)`` maps the expert's action (the unwrapped env's action
+    space) to the action ``env`` takes and the buffer stores (residual RL: the residual
+    toward the expert, :meth:`~armgym.policies.residual.ResidualWrapper.residual_toward`);
+    ``None`` stores the expert's action.
 
     Failed expert episodes are not added. Seeds ``seed, seed + 1, …`` (at most
     ``max_tries · n_episodes`` episodes). Returns ``{"episodes", "transitions", "tried"}``.
@@ -134,6 +143,8 @@ def fill_from_scripted(
         done = False
         while not done:
             action = expert_action(expert(base.robot_obs), control)
+            if to_action is not None:
+                action = to_action(action, obs)
             nxt, r, term, trunc, info = env.step(action)
             steps.append((obs, action, float(r), bool(term), bool(trunc), nxt))
             obs, done = nxt, term or trunc

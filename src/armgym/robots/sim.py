@@ -169,6 +169,12 @@ class SimRobot:
             obs.update(self.images())
         return obs
 
+    @property
+    def gripper_inverted(self) -> bool:
+        """True when the gripper actuator closes toward larger finger positions (its
+        ``gripper_range`` is (closed, open) with closed > open, e.g. a Robotiq)."""
+        return self._grip_inverted
+
     def _opening(self, q: float) -> float:
         """Gripper opening in [0, 1] (0 = closed) from the first finger joint's position."""
         g = q / self.finger_max

@@ -16,9 +16,13 @@ The rule (every number is a :class:`ScriptedHumanConfig` field):
   the last trigger or hand-back). *Stall*: the progress has not risen ``progress_eps``
   above its best for ``stall_steps`` steps.
 * **Taking over.** A trigger makes the human take over with probability
-  ``p = max(min_prob, 1 − s)``, where ``s`` is the fraction of the last ``window`` episodes
-  that succeeded without a takeover (``p = 1`` before any episode ended), and at most
-  ``max_takeovers`` times per episode. A declined trigger restarts the references, so the
+  ``p = max(min_prob, 1 − max(s, e))``, where ``s`` is the fraction of the last ``window``
+  episodes that succeeded without a takeover (``p = 1`` before any episode ended) and
+  ``e`` the success rate of the policy's latest evaluation when the trainer reports one
+  (``watch_evaluations``; a person watching the policy's test runs): without ``e``, a
+  human who steps into every episode never sees an unassisted success, so ``s`` and ``p``
+  stay put however good the policy has become. At most ``max_takeovers`` times per
+  episode. A declined trigger restarts the references, so the
   next one needs a new stray or stall.
 * **Driving.** The expert restarts from its first phase (it re-plans from wherever the
   policy left the tool) and drives for at least ``min_hold`` steps, then hands back when
@@ -67,6 +71,8 @@ class ScriptedHumanConfig:
     """Takeovers per episode at most."""
     window: int = 20
     """Recent episodes whose unassisted success rate s scales p = max(min_prob, 1 − s)."""
+    watch_evaluations: bool = True
+    """Also lower p by the success rate of the policy's latest evaluation (see above)."""
     min_prob: float = 0.0
     """Floor of the takeover probability p."""
 
@@ -105,14 +111,23 @@ class ScriptedHuman:
         self.expert = self.task.make_expert()
         self.rng = np.random.default_rng(seed)
         self.recent: deque[bool] = deque(maxlen=self.cfg.window)
+        self.eval_success: float | None = None
         self.intervention = False
         self.start_episode()
 
     @property
     def takeover_prob(self) -> float:
-        """p = max(min_prob, 1 − unassisted success rate of the last ``window`` episodes)."""
+        """p = max(min_prob, 1 − max(s, e)): s the unassisted success rate of the last
+        ``window`` episodes, e the latest evaluation's (0 before one, or when not watched)."""
         s = float(np.mean(self.recent)) if self.recent else 0.0
-        return max(self.cfg.min_prob, 1.0 - s)
+        e = self.eval_success if self.cfg.watch_evaluations and self.eval_success else 0.0
+        return max(self.cfg.min_prob, 1.0 - max(s, e))
+
+    def observe_evaluation(self, success_rate: float) -> None:
+        """The policy's success rate in its latest (unassisted) evaluation, in [0, 1]."""
+        if not 0.0 <= success_rate <= 1.0:
+            raise ConfigError(f"an evaluation success rate is in [0, 1], got {success_rate}")
+        self.eval_success = float(success_rate)
 
     def start_episode(self) -> None:
         self.expert.reset()
@@ -194,6 +209,10 @@ class ScriptedInterventionWrapper(InterventionWrapper):
     def __init__(self, env: gym.Env, cfg: ScriptedHumanConfig | None = None, seed: int = 0):
         self.human = ScriptedHuman(env, cfg, seed)
         super().__init__(env, self.human)
+
+    def observe_evaluation(self, success_rate: float) -> None:
+        """Tell the human how the policy did in its latest evaluation."""
+        self.human.observe_evaluation(success_rate)
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         self.human.start_episode()

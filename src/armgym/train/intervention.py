@@ -61,6 +61,14 @@ def wrap_env(cfg: SACTrainConfig, env: Any, device: TeleopDevice | None = None) 
     return InterventionWrapper(env, device if device is not None else make_device(cfg.intervene))
 
 
+def report_evaluation(env: Any, success_rate: float) -> None:
+    """Tell a scripted human (the outermost wrapper of ``env``, from :func:`wrap_env`) the
+    policy's latest evaluation success; a person at a device watches for themselves."""
+    observe = getattr(env, "observe_evaluation", None)
+    if callable(observe):
+        observe(success_rate)
+
+
 def add_transition(
     online: ReplayBuffer,
     offline: ReplayBuffer,

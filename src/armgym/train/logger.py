@@ -63,7 +63,9 @@ class ScalarLogger:
     def __init__(self, out: Path, *, tensorboard: bool = True):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = open(self.out / "log.jsonl", "a")  # noqa: SIM115
+        # line-buffered: every row is on disk when log() returns (a crash loses nothing,
+        # and a benchmark reading the log of a running job sees whole lines)
+        self._file: TextIO = open(self.out / "log.jsonl", "a", buffering=1)  # noqa: SIM115
         self.tb: Any = None
         if tensorboard and tensorboard_available():
             from torch.utils.tensorboard import SummaryWriter
@@ -72,7 +74,7 @@ class ScalarLogger:
 
     def log(self, step: int, row: Mapping[str, Any]) -> None:
         """One JSON line ``{"step": step, **row}``; its numbers as TensorBoard scalars."""
-        self._file.write(json.dumps({"step": int(step), **row}) + "\n")
+        self._file.write(json.dumps({"step": int(step), **row}, default=float) + "\n")
         if self.tb is not None:
             for tag, value in scalars(row):
                 self.tb.add_scalar(tag, value, int(step))

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from armgym.contracts.policy import Policy
 from armgym.errors import CheckpointError, ConfigError
 from armgym.policies.checkpoint import CONFIG_FILE
@@ -105,12 +107,30 @@ class ResidualTrainConfig:
     """SAC: transitions per gradient update."""
     utd: int = 1
     """SAC: gradient updates per env step."""
+    n_step: int = 1
+    """SAC: n-step returns in the critic target (cut at episode ends)."""
     gamma: float = 0.99
     """SAC: discount."""
     lr: float = 3e-4
     """SAC: Adam learning rate."""
     learning_starts: int = 1000
-    """SAC: env steps (base + uniform residual noise) before updates start."""
+    """SAC: env steps (base + uniform residual noise) before updates start (none with demos)."""
+    demos: int = 0
+    """SAC: scripted expert episodes expressed as residuals toward the expert's action
+    (``clip((a_expert − a_base) / scale)``; only episodes that still succeed are kept) in
+    RLPD's demo buffer, half of every batch (--offline-ratio); 0: none."""
+    offline_ratio: float = 0.5
+    """SAC: fraction of each batch from the residual demos (with --demos)."""
+    action_l2: float = 0.0
+    """SAC: weight of ‖residual‖² in the actor loss (keeps the policy near its base unless
+    the critics pay for a correction; 0: off)."""
+    bc_weight: float = 0.0
+    """SAC: weight of the Q-filtered BC term pulling the residual toward the demos'
+    residuals where the critics rate them higher (with --demos; 0: off)."""
+    explore_ramp: int = 0
+    """SAC: progressive exploration (Policy Decorator): a training step takes the sampled
+    residual with probability min(1, step / explore_ramp) and the base alone otherwise,
+    so early episodes keep the base's successes; 0: always the sampled residual."""
     buffer_capacity: int = 1_000_000
     """SAC: replay buffer slots."""
     net: SACConfig = field(default_factory=SACConfig)
@@ -125,6 +145,8 @@ class ResidualTrainConfig:
     """First evaluation seed."""
     eval_num_envs: int = 4
     """Parallel envs for evaluation."""
+    final_clips: int = 4
+    """At the end, this many more evaluation episodes as clips on the run's index.html."""
     checkpoint_every: int = 10_000
     """Save checkpoint + train state every this many env steps."""
     log_every: int = 500
@@ -141,6 +163,8 @@ class ResidualTrainConfig:
             raise ConfigError(f"--steps must be >= 1, got {self.steps}")
         if not self.scale > 0:
             raise ConfigError(f"--scale must be > 0, got {self.scale}")
+        if self.demos < 0 or self.explore_ramp < 0:
+            raise ConfigError("--demos and --explore-ramp must be >= 0")
 
 
 def base_env(cfg: ResidualTrainConfig, ref: dict[str, Any], base: Policy) -> dict[str, Any]:
@@ -213,11 +237,15 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         control=env["control"],
         reward=cfg.reward,
         randomization=env.get("randomization", "low"),
-        demos="0",
+        demos=str(cfg.demos),
+        offline_ratio=cfg.offline_ratio if cfg.demos else 0.0,
+        bc_weight=cfg.bc_weight,
+        action_l2=cfg.action_l2,
         steps=cfg.steps,
         seed=cfg.seed,
         batch_size=cfg.batch_size,
         utd=cfg.utd,
+        n_step=cfg.n_step,
         gamma=cfg.gamma,
         lr=cfg.lr,
         learning_starts=cfg.learning_starts,
@@ -226,6 +254,7 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         eval_episodes=cfg.eval_episodes,
         eval_seed=cfg.eval_seed,
         eval_num_envs=cfg.eval_num_envs,
+        final_clips=cfg.final_clips,
         checkpoint_every=cfg.checkpoint_every,
         log_every=cfg.log_every,
         resume=cfg.resume,
@@ -251,16 +280,36 @@ def train(cfg: ResidualTrainConfig) -> dict[str, Any]:
         def wrap(policy: Any) -> ResidualPolicy:
             return ResidualPolicy(base, policy, cfg.scale, ref, policy.env, cfg.seed)
 
+        wrapped: list[ResidualWrapper] = []
+
+        def build(c: Any) -> ResidualWrapper:
+            wrapped.append(ResidualWrapper(make_env(c), base, cfg.scale))
+            return wrapped[-1]
+
         hooks = SACHooks(
-            make_env=lambda c: ResidualWrapper(make_env(c), base, cfg.scale),
+            make_env=build,
             init_actor=zero_init_mean,
             wrap_policy=wrap,
+            demo_action=lambda a, obs: wrapped[-1].residual_toward(a, obs),
+            explore=progressive_exploration(cfg.explore_ramp) if cfg.explore_ramp else None,
         )
         summary = train_sac(sac_config(cfg, env), hooks)
     close = getattr(base, "close", None)  # a served base's connection
     if callable(close):
         close()
     return {**summary, "algo": cfg.algo, "base": ref, "config": _jsonable(cfg)}
+
+
+def progressive_exploration(ramp: int) -> Any:
+    """``explore(step, residual, rng)``: the sampled residual with probability
+    ``min(1, step / ramp)``, else zeros (the base acts alone; Policy Decorator's schedule)."""
+
+    def explore(step: int, residual: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if rng.random() < min(1.0, step / ramp):
+            return residual
+        return np.zeros_like(residual)
+
+    return explore
 
 
 def _jsonable(cfg: Any) -> dict[str, Any]:

@@ -42,7 +42,9 @@ from armgym.policies.residual_policy import ResidualPolicy
 from armgym.policies.sac import SACActor, SACConfig, mlp
 from armgym.progress import progress
 from armgym.rl import run_state
-from armgym.train.sac_utils import LOG, RESUMABLE, Prep, append_log, config_json, plot_curves
+from armgym.train.logger import ScalarLogger
+from armgym.train.run_page import finish_page
+from armgym.train.sac_utils import LOG, RESUMABLE, Prep, config_json, plot_curves
 
 if TYPE_CHECKING:
     from armgym.train.residual import ResidualTrainConfig
@@ -215,6 +217,7 @@ def train_ppo(
         return ResidualPolicy(base, res, cfg.scale, ref, env, cfg.seed)
 
     start, counters, normalizer, elapsed = _open_run(cfg, modules, opts, gen, rew_norm, iters)
+    log = ScalarLogger(out)  # log.jsonl (+ TensorBoard scalars when installed)
 
     # -- the loop: rollout, GAE, PPO epochs, log / eval / save ---------------------------
     seed0 = (cfg.seed + 1) * 10_000_000 + 1000 * start
@@ -252,7 +255,7 @@ def train_ppo(
             for i in np.flatnonzero(done & ~prev_done):
                 counters["episodes"] += 1
                 episode = {"return": float(ep_ret[i]), "success": bool(info["is_success"][i])}
-                append_log(out, {"step": it * n * T + (t + 1) * n, "episode": episode})
+                log.log(it * n * T + (t + 1) * n, {"episode": episode})
                 ep_ret[i] = 0.0
             prev_done = done
         stacked = {k: np.stack([o[k] for o in [*buf_obs, obs]]) for k in obs}  # [T+1, n, ...]
@@ -307,7 +310,7 @@ def train_ppo(
             )
         done_steps, prev_steps = (it + 1) * n * T, it * n * T
         wall = time.perf_counter() - t0
-        append_log(out, {"step": done_steps, "wall_s": wall, **losses})
+        log.log(done_steps, {"wall_s": wall, **losses})
         last_it = it + 1 == iters
         if last_it or (
             cfg.eval_every and done_steps // cfg.eval_every > prev_steps // cfg.eval_every
@@ -318,7 +321,7 @@ def train_ppo(
             )
             s = summarize(results)
             ev = {k: s[k] for k in ("success_rate", "success_ci95", "mean_return", "episodes")}
-            append_log(out, {"step": done_steps, "wall_s": time.perf_counter() - t0, "eval": ev})
+            log.log(done_steps, {"wall_s": time.perf_counter() - t0, "eval": ev})
             bar.write(f"step {done_steps}: success {ev['success_rate']:.2f} {ev['success_ci95']}")
         if last_it or done_steps // cfg.checkpoint_every > prev_steps // cfg.checkpoint_every:
             st = run_state.stage(out)
@@ -337,7 +340,12 @@ def train_ppo(
             run_state.commit(out)
     bar.close()
     vec.close()
+    log.close()
     png = plot_curves(out)
+    facts = [("env", f"{env['task']} · {cfg.reward} reward"), ("base", str(ref)),
+             ("env steps", str(iters * n * T)), ("updates", str(counters["updates"]))]  # fmt: skip
+    finish_page(out, f"Residual PPO training · {env['task']}", facts, clips=cfg.final_clips,
+                seed=cfg.eval_seed, api_key=cfg.api_key)  # fmt: skip
     return {
         "out": str(out),
         "steps": iters * n * T,

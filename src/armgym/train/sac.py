@@ -36,10 +36,11 @@ from armgym.progress import progress
 from armgym.rl import ReplayBuffer
 from armgym.teleop.scripted_human import ScriptedHumanConfig
 from armgym.train import intervention as hil
+from armgym.train.logger import ScalarLogger
+from armgym.train.run_page import finish_page
 from armgym.train.sac_utils import (
     Prep,
     SACHooks,
-    append_log,
     evaluate,
     fill_demos,
     make_env,
@@ -92,6 +93,8 @@ class SACTrainConfig:
     """Fraction of each batch from the demo buffer (RLPD: 0.5); 0 without demos."""
     gamma: float = 0.99
     """Discount."""
+    n_step: int = 1
+    """n-step returns in the critic target (cut at episode ends); 1: one-step SAC."""
     tau: float = 0.005
     """Polyak rate of the target critics."""
     lr: float = 3e-4
@@ -104,6 +107,10 @@ class SACTrainConfig:
     """Weight of a Q-filtered behaviour-cloning term on the demo rows of each batch (Nair et
     al. 2018): ``‖tanh(mean(s)) − a_demo‖²`` where the critics rate the demo action above
     the policy's; 0 turns it off (plain RLPD)."""
+    action_l2: float = 0.0
+    """Weight of ``‖a‖²`` (the sampled action, in [-1, 1]^A) in the actor loss; residual
+    RL uses it to keep the residual near 0 — the policy near its base — unless the
+    critics pay for a correction. 0: off (plain SAC)."""
     learning_starts: int = 1000
     """Env steps before updates start (uniform random actions when there are no demos)."""
     obs_std_floor: float = 0.05
@@ -124,6 +131,9 @@ class SACTrainConfig:
     """First evaluation seed."""
     eval_num_envs: int = 4
     """Parallel envs for evaluation."""
+    final_clips: int = 4
+    """At the end, evaluate the saved policy on this many more episodes (seeds eval_seed …)
+    and show them as clips on the run's index.html (0: the page without clips)."""
     checkpoint_every: int = 5000
     """Save checkpoint + train state + buffer every this many env steps."""
     log_every: int = 250
@@ -160,8 +170,8 @@ class SACTrainConfig:
     """When the scripted human (--intervene scripted) takes over and hands back."""
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.utd < 1:
-            raise ConfigError("--steps, --batch-size and --utd must be >= 1")
+        if self.steps < 1 or self.batch_size < 1 or self.utd < 1 or self.n_step < 1:
+            raise ConfigError("--steps, --batch-size, --utd and --n-step must be >= 1")
         if not 0.0 <= self.offline_ratio < 1.0:
             raise ConfigError(f"--offline-ratio must be in [0, 1), got {self.offline_ratio}")
         hil.check_intervene(self.intervene)
@@ -211,7 +221,8 @@ def update(
     with torch.no_grad():
         a_next, logp_next = actor.sample(actor.features(nxt), gen)
         q_next = critic_t.target_min(enc_t(nxt), a_next, gen) - alpha * logp_next
-        target = reward + cfg.gamma * not_done * q_next
+        discount = torch.as_tensor(batch["discount"]) if "discount" in batch else cfg.gamma
+        target = reward + discount * not_done * q_next
     feat = actor.features(obs)  # the encoder learns through the critic loss only
     critic_loss = (critic(feat, action) - target).pow(2).mean(1).sum()
     opts["critic"].zero_grad(set_to_none=True)
@@ -222,6 +233,8 @@ def update(
     a_pi, logp = actor.sample(feat, gen)
     q_pi = critic(feat, a_pi).mean(0)
     actor_loss = (alpha * logp - q_pi).mean()
+    if cfg.action_l2 > 0:
+        actor_loss = actor_loss + cfg.action_l2 * a_pi.pow(2).sum(-1).mean()
     if cfg.bc_weight > 0 and "demo" in batch and batch["demo"].any():
         actor_loss = actor_loss + cfg.bc_weight * q_filtered_bc(
             actor, critic, feat, action, q_pi, batch
@@ -299,14 +312,16 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     online = ReplayBuffer.for_env(env, cfg.buffer_capacity, hil.EXTRAS, seed=cfg.seed)
     offline = ReplayBuffer.for_env(env, cfg.buffer_capacity, seed=cfg.seed + 1)
-    demo_info = fill_demos(cfg, env, offline)
+    demo_info = fill_demos(cfg, env, offline, hooks)
     env = hil.wrap_env(cfg, env)  # human in the loop: the training env only
+    env.action_space.seed(cfg.seed)  # the outermost space: a wrapper (residual) has its own
 
     # -- networks (normalisation stats: demos, else the first random steps) --------------
     nets, opts = build_nets(cfg, env, hooks)
     actor = nets["actor"]
     start, elapsed, counters, normalizer, online = prepare_out(cfg, nets, opts, online, gen, rng)
     hil.restore_interventions(online, offline)  # --resume: a person's steps back to offline
+    log = ScalarLogger(out)  # log.jsonl (+ TensorBoard scalars when installed)
     if normalizer is None and len(offline):
         normalizer = run_normalizer(cfg, online, offline)
 
@@ -331,6 +346,8 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
             with torch.no_grad():
                 feat = actor.features(prep({k: v[None] for k, v in obs.items()}, None))
                 action = actor.sample(feat, gen)[0][0].numpy()
+        if hooks and hooks.explore:
+            action = hooks.explore(step, action, rng)
         nxt, reward, term, trunc, info = env.step(action)
         # the executed action; a person's steps go to the offline buffer too (HIL-SERL)
         hil.add_transition(online, offline, obs, action, float(reward), term, trunc, nxt, info)
@@ -340,7 +357,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
             counters["episodes"] += 1
             success = bool(info.get("is_success"))
             episode = {"return": ep_ret, "length": ep_len, "success": success, **ep_hil.pop()}
-            append_log(out, {"step": step + 1, "episode": episode})
+            log.log(step + 1, {"episode": episode})
             obs, _ = env.reset(seed=train_seed(cfg, counters["episodes"]))
             ep_ret, ep_len = 0.0, 0
         if prep is None and step + 1 >= min(cfg.learning_starts, cfg.steps):
@@ -348,17 +365,19 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
             prep = Prep(normalizer, cfg.shift_pad)
         if prep is not None and step + 1 >= cfg.learning_starts:
             for _ in range(cfg.utd):
-                batch = mixed_batch(online, offline, cfg.batch_size, cfg.offline_ratio)
+                batch = mixed_batch(online, offline, cfg.batch_size, cfg.offline_ratio,
+                                    cfg.n_step, cfg.gamma)  # fmt: skip
                 losses = update(cfg, nets, opts, batch, prep, gen)
                 counters["updates"] += 1
         done = step + 1
         if losses and done % cfg.log_every == 0:
-            append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, **losses})
+            log.log(done, {"wall_s": time.perf_counter() - t0, **losses})
             bar.set_postfix(critic=f"{losses['critic_loss']:.3g}", alpha=f"{losses['alpha']:.3g}")
         last = done == cfg.steps
         if normalizer and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
             ev = evaluate(cfg, actor, normalizer, env, hooks)
-            append_log(out, {"step": done, "wall_s": time.perf_counter() - t0, "eval": ev})
+            hil.report_evaluation(env, ev["success_rate"])
+            log.log(done, {"wall_s": time.perf_counter() - t0, "eval": ev})
             bar.write(f"step {done}: success {ev['success_rate']:.2f} {ev['success_ci95']}")
         if normalizer and (done % cfg.checkpoint_every == 0 or last):
             elapsed = time.perf_counter() - t0
@@ -366,7 +385,14 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
                      hooks)  # fmt: skip
     bar.close()
     env.close()
+    log.close()
     png = plot_curves(out)
+    facts = [("env", f"{cfg.task} · {cfg.robot} · {cfg.obs} · {cfg.reward} reward"),
+             ("env steps", str(cfg.steps)), ("updates", str(counters["updates"])),
+             ("training episodes", str(counters["episodes"])),
+             ("demos", str(demo_info.get("episodes", 0)))]  # fmt: skip
+    title = "Residual SAC training" if hooks else "SAC training"
+    finish_page(out, f"{title} · {cfg.task}", facts, clips=cfg.final_clips, seed=cfg.eval_seed)
     return {
         "out": str(out),
         "steps": cfg.steps,

@@ -46,11 +46,12 @@ from armgym.eval.ray_backend import ray_session
 from armgym.progress import progress
 from armgym.rl import ReplayBuffer
 from armgym.train import intervention as hil
+from armgym.train.logger import ScalarLogger
+from armgym.train.run_page import finish_page
 from armgym.train.sac import build_nets, update
 from armgym.train.sac_actor import EnvActor, weights_payload
 from armgym.train.sac_utils import (
     Prep,
-    append_log,
     evaluate,
     fill_demos,
     make_env,
@@ -260,6 +261,7 @@ class Learner:
             cfg, self.nets, self.opts, online, self.gen, self.rng
         )
         hil.restore_interventions(self.online, self.offline)  # --resume: back to offline
+        self.scalars = ScalarLogger(self.out)  # log.jsonl (+ TensorBoard when installed)
         self.step = self.start = step
         self.counters.setdefault("actors", 0)  # actor ids used so far (new ids on resume)
         if normalizer is None and len(self.offline):
@@ -273,7 +275,7 @@ class Learner:
 
     def log(self, row: dict[str, Any]) -> None:
         wall = round(time.perf_counter() - self.t0, 3)
-        append_log(self.out, {"step": self.step, "wall_s": wall, **row})
+        self.scalars.log(self.step, {"wall_s": wall, **row})
 
     def payload(self) -> dict[str, Any]:
         assert self.normalizer is not None
@@ -294,7 +296,9 @@ class Learner:
             # 2. learn: updates until the utd ceiling, back to polling after 50 ms
             t_upd = time.perf_counter()
             while self.prep is not None and counters["updates"] < self.target():
-                batch = mixed_batch(self.online, self.offline, cfg.batch_size, self.ratio)
+                batch = mixed_batch(
+                    self.online, self.offline, cfg.batch_size, self.ratio, cfg.n_step, cfg.gamma
+                )
                 self.losses = update(cfg, self.nets, self.opts, batch, self.prep, self.gen)
                 counters["updates"] += 1
                 if counters["updates"] % cfg.push_every == 0:
@@ -305,7 +309,13 @@ class Learner:
         stats = pool.stop()
         self.bar.close()
         self.env.close()
+        self.scalars.close()
         png = plot_curves(self.out)
+        facts = [("env", f"{cfg.task} · {cfg.robot} · {cfg.obs} · {cfg.reward} reward"),
+                 ("env steps", str(cfg.steps)), ("updates", str(counters["updates"])),
+                 ("actors", str(cfg.actors))]  # fmt: skip
+        finish_page(self.out, f"SAC training · {cfg.task}", facts, clips=cfg.final_clips,
+                    seed=cfg.eval_seed)  # fmt: skip
         return {
             "out": str(self.out),
             "steps": cfg.steps,
@@ -335,7 +345,7 @@ class Learner:
         self.bar.update(self.step - before)
         for ep in batch["episodes"]:
             self.counters["episodes"] += 1
-            append_log(self.out, {"step": self.step, "episode": ep})
+            self.scalars.log(self.step, {"episode": ep})
         if self.prep is None and self.step >= min(cfg.learning_starts, cfg.steps):
             self.normalizer = run_normalizer(cfg, self.online, self.offline)
             self.prep = Prep(self.normalizer, cfg.shift_pad)

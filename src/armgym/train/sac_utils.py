@@ -40,6 +40,7 @@ RESUMABLE = {
     "eval_num_envs",
     "checkpoint_every",
     "log_every",
+    "final_clips",
     # the actor/learner layout may change between a run and its --resume
     "actors",
     "push_every",
@@ -63,11 +64,17 @@ class SACHooks:
         init_actor: called once on the fresh actor (e.g. zero its mean layer).
         wrap_policy: turns the SAC actor's policy into the one evaluated and saved (it
             must have ``.env`` and ``.save(path, extra)``).
+        demo_action: ``(expert action, obs) -> the agent's action`` for scripted demos
+            (residual RL: the residual toward the expert); ``None``: the expert's action.
+        explore: ``(env step, sampled action, rng) -> the action taken`` in training
+            episodes (residual RL: progressive exploration); ``None``: the sample.
     """
 
     make_env: Callable[[SACTrainConfig], Any]
     init_actor: Callable[[Any], None]
     wrap_policy: Callable[[LearnedPolicy], Any]
+    demo_action: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray] | None = None
+    explore: Callable[[int, np.ndarray, np.random.Generator], np.ndarray] | None = None
 
 
 def train_seed(cfg: SACTrainConfig, episode: int) -> int:
@@ -117,14 +124,21 @@ def make_env(cfg: SACTrainConfig) -> Any:
     return env
 
 
-def fill_demos(cfg: SACTrainConfig, env: Any, offline: ReplayBuffer) -> dict[str, Any]:
-    """Fill the demo buffer from ``--demos`` (N scripted episodes or a dataset folder)."""
+def fill_demos(
+    cfg: SACTrainConfig, env: Any, offline: ReplayBuffer, hooks: SACHooks | None = None
+) -> dict[str, Any]:
+    """Fill the demo buffer from ``--demos`` (N scripted episodes or a dataset folder);
+    ``hooks.demo_action`` maps the expert's actions to the agent's (residual RL)."""
     demos = str(cfg.demos).strip()
     if demos in ("", "0"):
         return {"source": None, "episodes": 0, "transitions": 0}
+    to_action = hooks.demo_action if hooks else None
     if demos.isdigit():
-        info = fill_from_scripted(offline, env, int(demos), seed=DEMO_SEED + 1000 * cfg.seed)
+        seed = DEMO_SEED + 1000 * cfg.seed
+        info = fill_from_scripted(offline, env, int(demos), seed=seed, to_action=to_action)
         return {"source": f"scripted:{demos}", **info}
+    if to_action is not None:
+        raise ConfigError("residual demos are scripted episodes: pass --demos N (a number)")
     path = Path(demos)
     if not path.exists():
         raise ConfigError(
@@ -191,18 +205,25 @@ class Prep:
 
 
 def mixed_batch(
-    online: ReplayBuffer, offline: ReplayBuffer, batch_size: int, ratio: float
+    online: ReplayBuffer,
+    offline: ReplayBuffer,
+    batch_size: int,
+    ratio: float,
+    n_step: int = 1,
+    gamma: float = 0.99,
 ) -> dict[str, Any]:
-    """RLPD: ``round(ratio · B)`` transitions from ``offline``, the rest from ``online``.
+    """RLPD: ``round(ratio · B)`` transitions from ``offline``, the rest from ``online``
+    (``n_step``-step returns, :meth:`ReplayBuffer.sample`).
 
     ``batch["demo"]`` (bool [B]) marks the rows drawn from ``offline``.
     """
     n_off = round(ratio * batch_size) if len(offline) else 0
     if n_off == 0 or len(online) == 0:
         only_demos = len(online) == 0
-        batch = (offline if only_demos else online).sample(batch_size)
+        batch = (offline if only_demos else online).sample(batch_size, n_step, gamma)
         return {**batch, "demo": np.full(batch_size, only_demos)}
-    a, b = online.sample(batch_size - n_off), offline.sample(n_off)
+    a = online.sample(batch_size - n_off, n_step, gamma)
+    b = offline.sample(n_off, n_step, gamma)
     demo = np.arange(batch_size) >= batch_size - n_off
 
     def cat(x: Any, y: Any) -> Any:
@@ -210,7 +231,7 @@ def mixed_batch(
             return {k: cat(x[k], y[k]) for k in x}
         return np.concatenate([x, y])
 
-    keys = ("obs", "next_obs", "action", "reward", "terminated")
+    keys = ("obs", "next_obs", "action", "reward", "terminated", "discount")
     return {**{k: cat(a[k], b[k]) for k in keys}, "demo": demo}
 
 
@@ -250,11 +271,6 @@ def evaluate(cfg: SACTrainConfig, actor: Any, normalizer: Normalizer, env: Any,
     s = summarize(results)
     keys = ("success_rate", "success_ci95", "mean_return", "mean_length", "episodes")
     return {**{k: s[k] for k in keys}, "wall_s": time.perf_counter() - t0}
-
-
-def append_log(out: Path, row: Mapping[str, Any]) -> None:
-    with open(Path(out) / LOG, "a") as fh:
-        fh.write(json.dumps(row, default=float) + "\n")
 
 
 def config_json(cfg: Any) -> dict[str, Any]:
@@ -338,6 +354,9 @@ def prepare_out(
     tensors, meta = run_state.read_state(out)
     now = {k: v for k, v in config_json(cfg).items() if k not in RESUMABLE}
     old = {k: v for k, v in meta["config"].items() if k not in RESUMABLE}
+    for f in dataclasses.fields(cfg):  # a setting added since the run: its default = before
+        if f.name in now and f.name not in old and f.default is not dataclasses.MISSING:
+            old[f.name] = json.loads(json.dumps(f.default, default=str))
     if now != old:
         diff = sorted(k for k in now.keys() | old.keys() if now.get(k) != old.get(k))
         raise ConfigError(f"--resume with different settings {diff} than the run in {out}")

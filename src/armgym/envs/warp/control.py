@@ -21,7 +21,7 @@ from armgym.errors import ConfigError
 from armgym.robots.controllers import ArmController
 
 #: control modes ported to the device (a mode added on the CPU must be ported here too)
-SUPPORTED_MODES = ("ee_delta", "joint_pos", "joint_delta")
+SUPPORTED_MODES = ("ee_delta", "ee_pos", "joint_pos", "joint_delta")
 
 
 def _is_ancestor(model: mujoco.MjModel, ancestor: int, body: int) -> bool:
@@ -108,6 +108,9 @@ class BatchedController:
         ctrl, q = data["ctrl"], data["qpos"][:, self.qadr]
         if self.mode == "ee_delta":
             ctrl[:, self.act_ids] = self._ee_delta(action[:, :6], q, data)
+        elif self.mode == "ee_pos":  # ee_delta with the orientation goal held
+            still = torch.zeros_like(action[:, :3])
+            ctrl[:, self.act_ids] = self._ee_delta(torch.cat([action[:, :3], still], -1), q, data)
         elif self.mode == "joint_pos":
             ctrl[:, self.act_ids] = self.q_low + (action[:, : self.n] + 1.0) * 0.5 * (
                 self.q_high - self.q_low

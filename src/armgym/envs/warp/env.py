@@ -116,6 +116,7 @@ class WarpBatchedEnv(VectorEnv):
         self._dofadr = torch.as_tensor(self.robot.controller.dofadr, device=dev)
         self.finger_adr = int(self.robot.finger_adr)
         self.finger_max = float(self.robot.finger_max)
+        self.grip_inverted = bool(self.robot.gripper_inverted)  # as the CPU robot reads it
         self._elapsed = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=dev)
         self._rngs = [np.random.default_rng() for _ in range(num_envs)]
@@ -299,12 +300,18 @@ class WarpBatchedEnv(VectorEnv):
                 v["qvel"][:, self._dofadr],
                 v["site_xpos"][:, c.site_id],
                 mat_to_quat(v["site_xmat"][:, c.site_id]),
-                q[:, self.finger_adr : self.finger_adr + 1] / self.finger_max,
+                self._opening(q[:, self.finger_adr : self.finger_adr + 1]),
             ],
             dim=-1,
         )
         objects = self.objects(q, v["mocap_pos"], v["mocap_quat"])
         return {"observation.state": state, "observation.environment_state": objects}
+
+    def _opening(self, q: Tensor) -> Tensor:
+        """Gripper opening [N, 1] in [0, 1] (0 = closed) from the first finger joint, as
+        ``SimRobot`` reads it (inverted grippers close toward larger positions)."""
+        g = q / self.finger_max
+        return 1.0 - g if self.grip_inverted else g
 
     def _score(self, obs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         fields = observation_fields(

@@ -1,0 +1,103 @@
+"""How much can a residual of a given scale fix? The scripted expert, squeezed into it.
+
+    PYTHONPATH=src python benchmarks/residual_ceiling.py --episodes 50 --scales 0.05 0.1 0.2 0.3
+
+Over the PegInsert ``med`` MLP BC base of ``rl_residual.py`` (9 % on its own), each step
+executes ``clip(base + scale · r)`` with ``r = clip((a_expert − a_base) / scale, −1, 1)``
+(:func:`armgym.policies.residual.residual_toward`): the task's closed-loop scripted expert
+acting through the residual, i.e. the best a residual of this scale can do by imitating
+it. A scale whose ceiling is far below the target cannot reach it by any training.
+Episodes use seeds 0..episodes-1 (the evaluation seeds of rl_residual.py). Writes
+``results/residual_ceiling.json`` (success per scale with Wilson intervals, the fraction
+of steps where the residual saturates) and ``results/residual_ceiling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+from common import RESULTS, machine_info, write_json
+from rl_residual import LEVEL, TASK, base_checkpoint
+
+PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
+
+
+def ceiling(base_path: str, scale: float, episodes: int) -> dict[str, Any]:
+    """Success of the expert acting through a residual of ``scale`` on seeds 0..episodes-1."""
+    from armgym.envs import EnvConfig, make_env
+    from armgym.eval.bases import open_base, reference_of
+    from armgym.policies.residual import BASE_ACTION_KEY, ResidualWrapper
+    from armgym.policies.scripted import expert_action
+    from armgym.viz.stats import wilson_interval
+
+    base = open_base(reference_of(base_path), {}, seed=0)
+    env = make_env(EnvConfig.from_dict(dict(base.metadata.extra["env"])))
+    wrapped, inner = ResidualWrapper(env, base, scale), env.unwrapped
+    wins, saturated, steps = 0, 0.0, 0
+    for seed in range(episodes):
+        obs, _ = wrapped.reset(seed=seed)
+        expert = inner.task.make_expert()
+        expert.reset()
+        done, info = False, {}
+        while not done:
+            target = expert_action(expert(inner.robot_obs), "ee_delta")
+            raw = (target - obs[BASE_ACTION_KEY]) / scale
+            saturated += float(np.mean(np.abs(raw) > 1.0))
+            steps += 1
+            obs, _, term, trunc, info = wrapped.step(wrapped.residual_toward(target, obs))
+            done = term or trunc
+        wins += bool(info.get("is_success"))
+    lo, hi = wilson_interval(wins, episodes)
+    return {
+        "scale": scale,
+        "success_rate": wins / episodes,
+        "success_ci95": [lo, hi],
+        "episodes": episodes,
+        "saturated_fraction": saturated / max(steps, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--episodes", type=int, default=50)
+    ap.add_argument("--scales", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3])
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    base, base_rate = base_checkpoint()
+    rows = []
+    for scale in args.scales:
+        rows.append(ceiling(str(base), scale, args.episodes))
+        print(rows[-1], flush=True)
+    payload = {
+        "machine": machine_info(PACKAGES),
+        "setup": {"task": TASK, "randomization": LEVEL, "base": str(base), "expert": "scripted"},
+        "base_success": base_rate,
+        "ceilings": rows,
+    }
+    print(write_json("residual_ceiling.json", payload))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    s = [r["scale"] for r in rows]
+    p = [r["success_rate"] for r in rows]
+    err = np.array([[r["success_rate"] - r["success_ci95"][0] for r in rows],
+                    [r["success_ci95"][1] - r["success_rate"] for r in rows]])  # fmt: skip
+    ax.errorbar(s, p, yerr=err, fmt="o-", capsize=3, label="expert through the residual")
+    ax.axhline(base_rate["success_rate"], color="gray", ls="--", label="BC base alone")
+    ax.set(xlabel="residual scale (normalised action units)", ylabel="success", ylim=(-0.02, 1.02))
+    ax.set_title(f"Residual ceiling, {TASK} {LEVEL}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "residual_ceiling.png")
+
+
+if __name__ == "__main__":
+    main()
