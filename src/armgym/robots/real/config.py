@@ -41,9 +41,11 @@ class RealRobotConfig:
     robot: str = "so101"
     """Sim robot of the same kind (its spec, spaces, IK): so101, widowx250, vx300, panda."""
     driver: str = "auto"
-    """Driver: feetech, interbotix, serl_http, franky (auto = the first for --robot)."""
+    """Driver: feetech, interbotix, dynamixel, serl_http, franky (auto = the first for
+    --robot: feetech for so101, interbotix for widowx250 / vx300, serl_http for panda)."""
     port: str = "/dev/ttyACM0"
-    """Serial port of a Feetech bus (SO-101 / SO-100)."""
+    """Serial port of a Feetech bus (SO-101 / SO-100) or, with driver dynamixel, of a
+    WidowX / ViperX's U2D2 adapter (/dev/ttyUSB0)."""
     calibration: Path | None = None
     """LeRobot calibration JSON of a Feetech arm."""
     ros_host: str = "127.0.0.1"
@@ -146,6 +148,14 @@ def _interbotix(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, Devic
     return arm, arm.device_range()
 
 
+def _dynamixel(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRange]:
+    from armgym.robots.real.dynamixel import DynamixelArm, DynamixelConfig
+
+    arm = DynamixelArm(DynamixelConfig(port=cfg.port, joints=spec.arm_joints,
+                                       torque_off_on_close=cfg.torque_off_on_close))  # fmt: skip
+    return arm, arm.device_range()
+
+
 def _serl(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRange]:
     from armgym.robots.real.kinematics import ArmKinematics
     from armgym.robots.real.serl_http import SerlHttpArm, SerlHttpConfig
@@ -165,6 +175,7 @@ def _franky(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRan
 DRIVERS: Registry[DriverRecord] = Registry("real-robot driver")
 DRIVERS.register("feetech", DriverRecord(("so101",), _feetech))
 DRIVERS.register("interbotix", DriverRecord(("widowx250", "vx300"), _interbotix))
+DRIVERS.register("dynamixel", DriverRecord(("widowx250", "vx300"), _dynamixel))
 DRIVERS.register("serl_http", DriverRecord(("panda",), _serl))
 DRIVERS.register("franky", DriverRecord(("panda",), _franky))
 
