@@ -91,3 +91,36 @@ def test_a_camera_that_never_opens_says_so():
             cam.read()
     finally:
         cam.close()
+
+
+def test_realsense_recording_plays_through_pyrealsense2(tmp_path):
+    pytest.importorskip("pyrealsense2")
+    from armgym.robots.real.sim.realsense_recording import record_color
+
+    frames = [np.zeros((48, 64, 3), np.uint8) for _ in range(12)]
+    for i, f in enumerate(frames):
+        f[..., 0], f[..., 1] = 250, 10 * i  # red, green rising: RGB order and frame order
+    path = record_color(tmp_path / "d435.db3", frames, fps=30)
+    cfg = CameraConfig(f"realsense:{path}", shape=(24, 32), max_age_s=2.0, reconnect_s=0.1)
+    cam = OpenCVCamera(cfg)
+    try:
+        frame = cam.read()
+        assert frame.shape == (24, 32, 3) and frame.dtype == np.uint8
+        assert frame[..., 0].mean() > 240 and frame[..., 2].mean() < 5  # RGB kept
+        # the recording ends: the pipeline stops, is reopened and plays again
+        wait_for(lambda: cam.reconnects >= 1 and cam.frames > len(frames), what="a replay")
+        assert cam.read()[..., 0].mean() > 240
+    finally:
+        cam.close()
+
+
+def test_realsense_without_a_device_says_so(tmp_path):
+    pytest.importorskip("pyrealsense2")
+    cam = OpenCVCamera(CameraConfig("realsense:" + str(tmp_path / "none.db3"), max_age_s=0.3))
+    try:
+        with pytest.raises(
+            HardwareError, match=r"realsense:.*no frame yet.*opening it failed with RuntimeError"
+        ):
+            cam.read()
+    finally:
+        cam.close()

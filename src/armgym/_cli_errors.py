@@ -75,7 +75,7 @@ def check_common_options(argv: list[str]) -> None:
     """Options every command means the same way, checked before a command starts work.
 
     ``--task`` and ``--robot`` name a registered task / robot (``UnknownNameError`` with
-    the closest name); ``--port`` is an int in 0..65535.
+    the closest name); ``--port`` is an int in 0..65535 or a serial device path.
     """
     if tasks := _option_values(argv, "--task"):
         from armgym.tasks import TASKS
@@ -86,8 +86,15 @@ def check_common_options(argv: list[str]) -> None:
 
         _check_names("--robot", robots, ROBOTS.names())
     for port in _option_values(argv, "--port"):
+        if _serial_port(port):
+            continue  # a real arm's serial port (--real --port /dev/ttyACM0)
         if not (port.isdigit() and 0 <= int(port) <= 65535):
             raise ConfigError(f"--port: {port!r} is not a TCP port (0..65535)")
+
+
+def _serial_port(value: str) -> bool:
+    """True for a serial device path (``/dev/ttyACM0``, ``COM3``), not a TCP port."""
+    return "/" in value or (value.upper().startswith("COM") and value[3:].isdigit())
 
 
 @contextlib.contextmanager

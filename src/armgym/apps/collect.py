@@ -3,18 +3,21 @@
 Sources: ``scripted`` (the task's privileged expert), ``keyboard`` / ``spacemouse`` /
 ``gamepad`` (teleoperation, paced in real time), ``policy:<checkpoint>`` (a trained
 policy). Re-running with the same ``--out`` appends (after dropping any episode a crash
-left half-written). Prints a summary: episodes kept / tried, success rate, measured
+left half-written). ``--real`` (or ``--real-config``) records from a real arm driven
+directly (``armgym.envs.real``); a device error mid-episode holds the arm, drops the
+unfinished episode and keeps the ones saved before it. Prints a summary: episodes kept / tried, success rate, measured
 control rate, late and dropped frames.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import numpy as np
 import tyro
@@ -28,7 +31,8 @@ from armgym.data.recorder import (
 from armgym.data.writer import LeRobotWriter
 from armgym.envs import EnvConfig, make_env
 from armgym.envs.language import InstructionWrapper
-from armgym.errors import ConfigError, UnknownNameError
+from armgym.envs.real import RealArgs, on_real_arm
+from armgym.errors import ConfigError, HardwareError, UnknownNameError
 from armgym.policies.runner import ChunkRunner
 from armgym.policies.scripted import expert_action
 from armgym.progress import progress
@@ -97,6 +101,8 @@ class CollectConfig:
     """Show the scene in the MuJoCo viewer while recording (needs a display). With
     --source keyboard the keys are read from the viewer window (arrows, PageUp/PageDown,
     Home/End, space; see docs/datasets.md) instead of the terminal."""
+    arm: Annotated[RealArgs, tyro.conf.OmitArgPrefixes] = field(default_factory=RealArgs)
+    """A real arm instead of the sim (--real, --real-config, --port, --calibration ...)."""
 
 
 class ActionSource(Protocol):
@@ -214,11 +220,12 @@ def wrap_env(env: Any, source: str, intervene: str = "", viewer_keys: Any = None
 
 
 def env_config(cfg: CollectConfig) -> EnvConfig:
-    """The env to record in (also saved to meta/armgym.json for replay)."""
+    """The env to record in: the sim, or with ``--real`` the real arm (``EnvConfig.real``,
+    at the arm's control rate, recording the arm's cameras)."""
     images: dict[str, Any] = {}
     if cfg.obs != "state":
         images = dict(image_size=(cfg.image_size, cfg.image_size), cameras=tuple(cfg.cameras))
-    return EnvConfig(
+    env = EnvConfig(
         task=cfg.task,
         robot=cfg.robot,
         control=cfg.control,
@@ -227,6 +234,7 @@ def env_config(cfg: CollectConfig) -> EnvConfig:
         terminate_on_success=cfg.terminate_on_success,
         **images,
     )
+    return on_real_arm(env, cfg.arm.robot_config(cfg.robot), rate=True, own_cameras=False)
 
 
 def summarize(results: list[EpisodeResult], wall_s: float, out: Path) -> dict[str, Any]:
@@ -253,12 +261,15 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     if not cfg.action_noise >= 0.0:
         raise ConfigError(f"--action-noise must be >= 0, got {cfg.action_noise}.")
     check_source(cfg.source, cfg.intervene)
+    if cfg.viewer and cfg.arm.enabled:
+        raise ConfigError("--viewer shows a simulated scene; drop it with --real")
     if cfg.rerun:
         from armgym.viz.rerun_log import require_rerun
 
         require_rerun()  # fail before recording, not after
+    env_cfg = env_config(cfg)
     # --max-steps replaces the task's time limit (a longer one too: a person may need it)
-    base = make_env(env_config(cfg), max_episode_steps=cfg.max_steps or None)
+    base = make_env(env_cfg, max_episode_steps=cfg.max_steps or None)
     viewer = None
     try:
         keys = None
@@ -278,7 +289,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
 
             human = "keyboard" in (cfg.source, cfg.intervene)
             env = ViewerWrapper(env, viewer, human=human, takeover=bool(cfg.intervene))
-        return _record(cfg, env, act)
+        return _record(cfg, env, act, env_cfg)
     finally:
         if viewer is not None:
             from armgym.apps.viewer import close_viewer
@@ -287,8 +298,12 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         base.close()
 
 
-def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
-    """Record episodes of ``act`` in ``env`` into ``cfg.out``; return the summary."""
+def _record(cfg: CollectConfig, env: Any, act: ActionSource, env_cfg: EnvConfig) -> dict[str, Any]:
+    """Record episodes of ``act`` in ``env`` into ``cfg.out``; return the summary.
+
+    The dataset stores ``env_cfg`` without its real arm (the sim twin: replay, training
+    and eval of its policies never connect to hardware by accident).
+    """
     features = env_features(env, sim_state=cfg.sim_state)
     if cfg.intervene:
         features.update(
@@ -307,7 +322,7 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
         robot_type=robot_type,
         vcodec=cfg.vcodec,
         overwrite=cfg.overwrite,
-        env_config=env_config(cfg).to_dict(),
+        env_config=dataclasses.replace(env_cfg, real=None).to_dict(),
     )
     if writer.recovered_files:
         print(
@@ -318,7 +333,7 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
     spec_limit = env.spec.max_episode_steps if env.spec is not None else None
     limit = cfg.max_steps or int(spec_limit or 200)
     attempts = cfg.max_attempts or (3 * cfg.episodes if cfg.only_success else cfg.episodes)
-    recorder = EpisodeRecorder(env, writer, realtime=realtime, sim_state=cfg.sim_state)
+    recorder = EpisodeRecorder(env, writer, realtime=realtime)  # sim state if in features
     results: list[EpisodeResult] = []
     interventions, first = 0, writer.total_episodes
     t0 = time.perf_counter()
@@ -327,9 +342,16 @@ def _record(cfg: CollectConfig, env: Any, act: ActionSource) -> dict[str, Any]:
         seed = cfg.seed + writer.total_episodes  # appending continues the seed sequence
         while sum(r.saved for r in results) < cfg.episodes and len(results) < attempts:
             act.reset()
-            res = recorder.record(
-                act, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
-            )
+            try:
+                res = recorder.record(
+                    act, seed=seed + len(results), max_steps=limit, only_success=cfg.only_success
+                )
+            except HardwareError as e:  # the arm holds (RealRobot); saved episodes stay
+                saved = writer.total_episodes
+                raise HardwareError(
+                    f"{e} [episode attempt {len(results)} stopped; the dataset at {cfg.out} "
+                    f"keeps its {saved} saved episodes, the unfinished one is dropped]"
+                ) from e
             results.append(res)
             interventions += res.interventions if res.saved else 0
             bar.update(int(res.saved))

@@ -20,7 +20,7 @@ from armgym.robots.real.config import RealRobotConfig, load_real_config, make_re
 class RobotCheckConfig:
     """armgym robot-check: joints at home and FK of the sim model vs the connected arm."""
 
-    real: Annotated[RealRobotConfig, tyro.conf.arg(prefix_name=False)] = field(
+    real: Annotated[RealRobotConfig, tyro.conf.OmitArgPrefixes] = field(
         default_factory=RealRobotConfig
     )
     real_config: Path | None = None

@@ -16,22 +16,27 @@ The mapping picks the control mode, cameras and image size of the env, is checke
 the env before the first step, and turns each answer into env actions. Every episode gets
 an instruction (a paraphrase picked by its seed, or ``--prompt``) sent as the prompt;
 ``--record DIR`` writes the rollouts as a LeRobot dataset with it as the episode's task.
+
+``--real`` (or ``--real-config arm.json``) drives a real arm directly instead of the sim
+(``armgym.envs.real``; docs/real-robots.md), at the arm's control rate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import tyro
 
 from armgym.contracts.policy import Policy
 from armgym.envs.config import EnvConfig
+from armgym.envs.real import RealArgs, on_real_arm
 from armgym.errors import ConfigError
 from armgym.mappings import EnvFacts, Mapping, load_mapping
 from armgym.mappings.remote import connect_mapped, mapped_env_config
@@ -83,6 +88,8 @@ class RunConfig:
     """Control mode (default: the mapping's, else ee_delta)."""
     record: Path | None = None
     """Write the rollouts to this folder as a LeRobot dataset (task = the prompt)."""
+    arm: Annotated[RealArgs, tyro.conf.OmitArgPrefixes] = field(default_factory=RealArgs)
+    """A real arm instead of the sim (--real, --real-config, --port, --calibration ...)."""
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -94,9 +101,12 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def env_config(cfg: RunConfig, mapping: Mapping | None = None) -> EnvConfig:
-    """The env ``cfg`` names, as ``mapping`` needs it (see ``mapped_env_config``)."""
-    return mapped_env_config(mapping, control=cfg.control, obs=cfg.obs, task=cfg.task,
-                             robot=cfg.robot)  # fmt: skip
+    """The env ``cfg`` names, as ``mapping`` needs it (see ``mapped_env_config``), on the
+    real arm of ``--real`` if given (its cameras must carry the mapping's camera names)."""
+    env = mapped_env_config(mapping, control=cfg.control, obs=cfg.obs, task=cfg.task,
+                            robot=cfg.robot)  # fmt: skip
+    mapped_cameras = mapping is not None and bool(mapping.images)
+    return on_real_arm(env, cfg.arm.robot_config(cfg.robot), rate=True, own_cameras=mapped_cameras)
 
 
 def make_env(cfg: RunConfig, mapping: Mapping | None = None) -> Any:
@@ -194,8 +204,9 @@ def record_episodes(env: Any, policy: Policy, cfg: RunConfig, env_cfg: EnvConfig
 
     assert cfg.record is not None
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
+    twin = dataclasses.replace(env_cfg, real=None)  # a dataset never names the hardware
     writer = LeRobotWriter(cfg.record, env_features(env), fps, robot_type=cfg.robot,
-                           env_config=env_cfg.to_dict())  # fmt: skip
+                           env_config=twin.to_dict())  # fmt: skip
     recorder = EpisodeRecorder(env, writer)
     limit = cfg.max_steps or int(getattr(env.spec, "max_episode_steps", None) or 200)
     results = []
@@ -241,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         env.close()
         if client is not None:
             client.close()
-    summary["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    summary["config"] = json.loads(json.dumps(asdict(cfg), default=str))  # paths as text
     summary["policy_name"] = client.metadata.name
     if cfg.json_out:
         print(json.dumps(summary, indent=2))

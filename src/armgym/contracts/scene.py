@@ -30,6 +30,12 @@ class SceneTask(Protocol):
         ...
 
     @property
+    def virtual(self) -> bool:
+        """True when every object is a marker the arm never touches (a Reach target): the
+        task's state then lives in the model alone, so the task also runs on a real arm."""
+        ...
+
+    @property
     def object_state_size(self) -> int:
         """Length K of ``object_state`` (privileged object features)."""
         ...

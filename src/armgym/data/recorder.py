@@ -73,7 +73,8 @@ def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any
     """LeRobot features for an armgym env: its observation keys 1:1, action, outcomes; every
     vector named per dimension (:func:`env_feature_names`), the way LeRobot records ``names``.
 
-    ``sim_state`` adds ``complementary_info.sim_state`` (float64[S]) when the env supports it.
+    ``sim_state`` adds ``complementary_info.sim_state`` (float64[S]) when the env supports it
+    (an armgym env on a real arm does not).
     """
     fps = float(env.unwrapped.metadata.get("render_fps", 10))
     names = env_feature_names(env)
@@ -85,7 +86,12 @@ def env_features(env: Any, *, sim_state: bool = True) -> dict[str, dict[str, Any
             feats[key] = fmt.video_feature(space.shape[0], space.shape[1], fps)
         else:
             feats[key] = fmt.vector_feature(int(np.prod(space.shape)), names.get(key))
-    if sim_state and isinstance(env.unwrapped, SimStateful):
+    base = env.unwrapped  # an armgym env has sim state when its robot has (not a real arm)
+    if (
+        sim_state
+        and isinstance(base, SimStateful)
+        and isinstance(getattr(base, "robot", base), SimStateful)
+    ):
         env.reset(seed=0)
         n = int(np.asarray(env.unwrapped.get_sim_state()).size)
         feats[SIM_STATE_KEY] = fmt.vector_feature(n, dtype="float64")

@@ -75,6 +75,10 @@ class BatchedEnv(VectorEnv):
         cfg = EnvConfig.from_make_kwargs(task, kwargs)
         if cfg.robot_server is not None:
             raise ConfigError("BatchedEnv steps local sims; drop robot_server from the config")
+        if cfg.real is not None:
+            raise ConfigError(
+                "BatchedEnv steps local sims; a real arm runs as one env (vector sync, num_envs 1)"
+            )
         first = build_env(cfg)
         self.envs: list[ManipulationEnv] = [first]
         self.envs += [build_env(cfg, share_with=first) for _ in range(num_envs - 1)]

@@ -20,6 +20,12 @@ from armgym.envs.manipulation import OBS_MODES, REWARD_MODES
 from armgym.errors import ConfigError, UnknownNameError
 from armgym.registry import check_choice
 from armgym.robots.controllers import CONTROL_MODES, ControllerConfig
+from armgym.robots.real.config import (
+    RealRobotConfig,
+    parse_cameras,
+    real_config_from_dict,
+    real_config_to_dict,
+)
 from armgym.robots.specs import ROBOTS
 from armgym.tasks import RANDOMIZATION_LEVELS, TASKS
 
@@ -45,6 +51,11 @@ class EnvConfig:
         robot_server: ``ws://host:port`` of an ``armgym robot-server`` to drive instead of
             a local sim (task, robot and control must match what it serves; cameras,
             image size and control rate are the server's).
+        real: drive this real arm (:class:`~armgym.robots.real.config.RealRobotConfig`)
+            directly instead of a sim: its ``robot`` must be ``robot``; its control mode,
+            control rate and image size become this config's; with ``pixels``/``both``
+            ``cameras`` must name its cameras. Only virtual tasks (Reach) run on a real
+            arm; see docs/real-robots.md.
 
     Raises:
         UnknownNameError: a name (task, robot, mode) is not known; says the closest one.
@@ -63,6 +74,7 @@ class EnvConfig:
     terminate_on_success: bool = True
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     robot_server: str | None = None
+    real: RealRobotConfig | None = None
 
     def __post_init__(self) -> None:
         TASKS.get(self.task)
@@ -83,6 +95,28 @@ class EnvConfig:
             raise ConfigError("controller must be a ControllerConfig (or a map in from_dict)")
         object.__setattr__(self, "image_size", size)
         object.__setattr__(self, "cameras", tuple(self.cameras))
+        if self.real is not None:
+            object.__setattr__(self, "real", self._checked_real(self.real))
+
+    def _checked_real(self, real: RealRobotConfig) -> RealRobotConfig:
+        """``real`` with this env's control mode, rate and image size; mismatches raise."""
+        if not isinstance(real, RealRobotConfig):
+            raise ConfigError("real must be a RealRobotConfig (or a map in from_dict)")
+        if self.robot_server is not None:
+            raise ConfigError("give either robot_server or real (a real arm driven here), not both")
+        if real.robot.lower() != self.robot.lower():
+            raise ConfigError(
+                f"the real-robot config drives a {real.robot!r} but the env asks for robot "
+                f"{self.robot!r}: pass --robot {real.robot} or fix the config's robot"
+            )
+        names = tuple(parse_cameras(real))
+        if self.obs != "state" and sorted(names) != sorted(self.cameras):
+            raise ConfigError(
+                f"obs {self.obs!r} records cameras {list(self.cameras)}, the real arm has "
+                f"{list(names)}: give its cameras as NAME=SOURCE with the same names"
+            )
+        return dataclasses.replace(real, control=self.control, control_hz=self.control_hz,
+                                   image_size=self.image_size)  # fmt: skip
 
     # -- conversions ------------------------------------------------------------------------
     def make_kwargs(self) -> dict[str, Any]:
@@ -102,6 +136,7 @@ class EnvConfig:
         """JSON-ready dict: tuples as lists, ``controller`` as a map."""
         out = dataclasses.asdict(self)
         out["image_size"], out["cameras"] = list(self.image_size), list(self.cameras)
+        out["real"] = None if self.real is None else real_config_to_dict(self.real)
         return out
 
     @classmethod
@@ -126,6 +161,8 @@ class EnvConfig:
                 kw[key] = tuple(kw[key])
         if isinstance(kw.get("controller"), Mapping):
             kw["controller"] = _controller_from_dict(kw["controller"])
+        if isinstance(kw.get("real"), Mapping):
+            kw["real"] = real_config_from_dict(kw["real"], where="env config 'real'")
         try:
             return cls(**kw)
         except TypeError as exc:

@@ -3,8 +3,9 @@
 ``make_env(cfg)`` returns what ``gymnasium.make("armgym/<Task>-v0", ...)`` returns (the
 ``ManipulationEnv`` inside gymnasium's ``TimeLimit`` at the task's episode length); the
 registered entry point and ``BatchedEnv`` build the bare env with :func:`build_env`.
-The robot is a local :class:`~armgym.robots.sim.SimRobot`, or a
-:class:`~armgym.robots.remote.RemoteRobot` when ``cfg.robot_server`` names a server.
+The robot is a local :class:`~armgym.robots.sim.SimRobot`, a
+:class:`~armgym.robots.remote.RemoteRobot` when ``cfg.robot_server`` names a server, or a
+:class:`~armgym.robots.real.robot.RealRobot` when ``cfg.real`` describes a real arm.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def build_env(
         if share_with is not None:
             raise ConfigError("envs on a robot server cannot share a model; build each alone")
         return _remote_env(cfg, render_mode=render_mode, api_key=api_key)
+    if cfg.real is not None:
+        if share_with is not None:
+            raise ConfigError("a real arm is one env: build it alone (num_envs 1)")
+        return _real_env(cfg, render_mode=render_mode)
     from armgym.robots.sim import SimRobot
 
     spec = ROBOTS.get(cfg.robot)
@@ -111,6 +116,19 @@ def _remote_env(cfg: EnvConfig, *, render_mode: str | None, api_key: str | None)
     # The task only scores here; the scene lives on the server.
     task = TASKS.get(cfg.task)(ROBOTS.get(cfg.robot), robot.randomization or cfg.randomization)
     return _env(robot, task, cfg, render_mode)
+
+
+def _real_env(cfg: EnvConfig, *, render_mode: str | None) -> ManipulationEnv:
+    """An env on the real arm ``cfg.real`` describes (connected here), with the task's
+    virtual objects in the arm's kinematic model; cameras only for image observations."""
+    import dataclasses
+
+    from armgym.robots.real.config import make_real_robot
+
+    assert cfg.real is not None
+    task = TASKS.get(cfg.task)(ROBOTS.get(cfg.robot), cfg.randomization)
+    real = cfg.real if cfg.obs != "state" else dataclasses.replace(cfg.real, cameras=())
+    return _env(make_real_robot(real, task), task, cfg, render_mode)
 
 
 def _env(robot: Any, task: Any, cfg: EnvConfig, render_mode: str | None) -> ManipulationEnv:

@@ -12,6 +12,12 @@ are comparable run to run. Writes ``<out>/report.json`` (success rate with Wilso
 interval, mean return, episode lengths, per-episode seed/outcome) and
 ``<out>/videos/episode_<i>.mp4`` for the first ``--videos`` episodes, and ``<out>/index.html``
 (clip grid labelled with seed and outcome, per-seed table; :mod:`armgym.viz.run_report`).
+
+``--real`` (or ``--real-config arm.json``) runs the episodes on a real arm, one at a time
+(``--num-envs 1``), at the checkpoint's control rate, without videos::
+
+    armgym eval --checkpoint CK --task Reach --real --port /dev/ttyACM0 --calibration arm.json \
+        --num-envs 1 --episodes 10
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import tyro
 
+from armgym.envs.config import EnvConfig
+from armgym.envs.real import RealArgs, on_real_arm
 from armgym.errors import ConfigError
 from armgym.eval.report import build_report, write_json, write_video
 from armgym.eval.rollout import VECTORS, EpisodeOutcome, RolloutConfig, rollout
@@ -82,6 +90,18 @@ class EvalConfig:
     """torch CPU threads per process."""
     progress: bool = True
     """Show a progress bar."""
+    arm: Annotated[RealArgs, tyro.conf.OmitArgPrefixes] = field(default_factory=RealArgs)
+    """A real arm instead of the sim (--real, --real-config, --port, --calibration ...)."""
+
+
+def check_real(cfg: EvalConfig) -> None:
+    """Raise ``ConfigError`` for options a real arm cannot honour (one env, local, CPU)."""
+    if not cfg.arm.enabled:
+        return
+    if cfg.num_envs != 1:
+        raise ConfigError(f"--real drives one physical arm: pass --num-envs 1 (got {cfg.num_envs})")
+    if cfg.ray_address or cfg.backend != "cpu":
+        raise ConfigError("--real runs here on the cpu backend; drop --ray-address / --backend")
 
 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
@@ -99,6 +119,9 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         raise ConfigError("give either --checkpoint (a trained policy) or --policy ws://host:port")
     if cfg.policy is not None and cfg.ray_address:
         raise ConfigError("--ray-address evaluates checkpoints only; drop it for --policy")
+    check_real(cfg)
+    if cfg.arm.enabled:
+        vector = "sync"  # one env on the arm; BatchedEnv steps sims only
     torch.set_num_threads(cfg.num_threads)
     policy, env, kind = load_policy(cfg)
     seeds = [cfg.seed + i for i in range(cfg.episodes)]
@@ -117,7 +140,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         num_envs=cfg.num_envs,
         vector=vector,
         batch_inference=cfg.batch_inference,
-        video_episodes=cfg.videos if vector != "warp" else 0,  # no CPU scene to render
+        # no CPU scene to render on warp or a real arm
+        video_episodes=cfg.videos if vector != "warp" and not cfg.arm.enabled else 0,
         video_size=(int(cfg.video_size[0]), int(cfg.video_size[1])),
     )
     t0 = time.perf_counter()
@@ -187,6 +211,10 @@ def load_policy(cfg: EvalConfig) -> tuple[Any, dict[str, Any], str]:
             env["task"] = cfg.task
         if cfg.randomization is not None:
             env["randomization"] = cfg.randomization
+        if cfg.arm.enabled:  # the checkpoint's env on the arm, at the checkpoint's rate
+            on_sim = EnvConfig.from_dict(env)
+            real = cfg.arm.robot_config(on_sim.robot)
+            env = on_real_arm(on_sim, real, rate=False, own_cameras=True).to_dict()
         return policy, env, policy.kind
     from armgym.envs import make_env
     from armgym.mappings import EnvFacts, load_mapping
@@ -197,6 +225,8 @@ def load_policy(cfg: EvalConfig) -> tuple[Any, dict[str, Any], str]:
     extra = {"randomization": cfg.randomization} if cfg.randomization else {}
     env_cfg = mapped_env_config(mapping, control=cfg.control, task=cfg.task or "PickCube",
                                 robot=cfg.robot, **extra)  # fmt: skip
+    env_cfg = on_real_arm(env_cfg, cfg.arm.robot_config(cfg.robot), rate=True,
+                          own_cameras=bool(mapping.images))  # fmt: skip
     probe = make_env(env_cfg)
     try:
         facts = EnvFacts.of(probe)

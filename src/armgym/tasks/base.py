@@ -138,6 +138,8 @@ class Task(ABC):
         object_state_doc: what the K entries are, in order.
         object_state_names: one name per entry (``cube.pos.x`` …, see
             :mod:`armgym.contracts.names`); written into datasets and used by plots.
+        virtual: every object is a marker the arm never touches (Reach's target), so the
+            task's state lives in the model alone and the task runs on a real arm too.
     """
 
     name: ClassVar[str]
@@ -146,6 +148,7 @@ class Task(ABC):
     object_state_size: ClassVar[int]
     object_state_doc: ClassVar[str]
     object_state_names: ClassVar[tuple[str, ...]] = ()
+    virtual: ClassVar[bool] = False
 
     def __init__(self, robot: RobotSpec, randomization: str = "low"):
         self.robot = robot

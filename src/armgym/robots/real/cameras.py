@@ -1,4 +1,4 @@
-"""Cameras for real arms: OpenCV captures read on a background thread.
+"""Cameras for real arms: OpenCV and RealSense captures read on a background thread.
 
 ``OpenCVCamera`` keeps only the newest frame (RGB uint8[H, W, 3], resized to ``shape``);
 ``read`` returns it if it is at most ``max_age_s`` old, waits that long for one
@@ -7,12 +7,18 @@ a stale image. A capture that fails (cable pulled, end of a recorded file) is re
 and reopened every ``reconnect_s``; a recorded video therefore plays in a loop at
 ``fps``, which is how the tests drive it.
 
+A source ``realsense:`` (the first Intel RealSense found), ``realsense:<serial>`` or
+``realsense:<recording>`` (a ``.bag`` / ``.db3`` file recorded by librealsense) opens the
+colour stream through pyrealsense2 (:class:`RealSenseCapture`) behind the same thread,
+staleness limit and reconnection; everything else goes to ``cv2.VideoCapture``.
+
 The sim names images ``images.<camera>``; ``RealRobot`` does the same with the names of
 its ``cameras`` mapping, so a policy trained in sim finds its keys.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +35,8 @@ class CameraConfig:
     """One OpenCV camera.
 
     Attributes:
-        source: device index (``"0"``), device path (``/dev/video0``), video file or URL.
+        source: device index (``"0"``), device path (``/dev/video0``), video file or URL;
+            or ``realsense:``, ``realsense:<serial>``, ``realsense:<file.bag|file.db3>``.
         shape: (height, width) of the frames handed out [px] (resized if needed).
         fps: frames per second asked of the device; also the playback rate of files.
         max_age_s: the oldest frame ``read`` may return [s].
@@ -37,6 +44,7 @@ class CameraConfig:
     """
 
     source: str
+    """``0`` / ``/dev/video0`` / a file / a URL (OpenCV), or ``realsense:[serial|file]``."""
     shape: tuple[int, int] = (128, 128)
     fps: float = 30.0
     max_age_s: float = 0.5
@@ -55,25 +63,90 @@ def _cv2() -> Any:
     return cv2
 
 
-def _open_capture(source: str) -> Any:
+REALSENSE = "realsense:"
+
+
+def _realsense() -> Any:
+    try:
+        import pyrealsense2 as rs
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ConfigError("RealSense cameras need pyrealsense2: pip install 'armgym[real]'") from e
+    return rs
+
+
+class RealSenseCapture:
+    """The colour stream of a RealSense camera or recording, shaped like a
+    ``cv2.VideoCapture`` (``isOpened`` / ``read`` -> (ok, BGR uint8[H, W, 3]) / ``release``).
+
+    Args:
+        target: ``""`` (the first device), a device serial number, or the path of a
+            recording (``.bag``, or ``.db3`` from librealsense >= 2.56). A recording plays
+            once in real time; at its end ``read`` fails and the camera reopens it.
+        fps: colour rate asked of a live device [Hz].
+        timeout_s: longest wait for one frame [s].
+    """
+
+    def __init__(self, target: str, fps: float = 30.0, timeout_s: float = 1.0):
+        rs = self._rs = _realsense()
+        self.timeout_ms = int(timeout_s * 1000)
+        self.pipeline = rs.pipeline()
+        config = rs.config()
+        if target.endswith((".bag", ".db3")):
+            config.enable_device_from_file(target, repeat_playback=False)
+            config.enable_stream(rs.stream.color)
+        else:
+            if target:
+                config.enable_device(target)
+            config.enable_stream(rs.stream.color, rs.format.bgr8, int(fps))
+        self.pipeline.start(config)  # raises RuntimeError: caught by the camera thread
+        self._open = True
+
+    def isOpened(self) -> bool:  # cv2.VideoCapture's name
+        return self._open
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        ok, frames = self.pipeline.try_wait_for_frames(self.timeout_ms)
+        color = frames.get_color_frame() if ok else None
+        if not color:
+            return False, None
+        image = np.asanyarray(color.get_data())
+        fmt = color.get_profile().format()
+        if fmt == self._rs.format.rgb8:  # recordings keep the format they were made in
+            image = image[..., ::-1]
+        elif fmt not in (self._rs.format.bgr8, self._rs.format.y8):
+            raise HardwareError(f"RealSense colour format {fmt} is not supported: use rgb8 or bgr8")
+        return True, np.ascontiguousarray(image)
+
+    def release(self) -> None:
+        if self._open:
+            self._open = False
+            self.pipeline.stop()
+
+
+def _open_capture(source: str, fps: float = 30.0) -> Any:
+    if source.startswith(REALSENSE):
+        return RealSenseCapture(source[len(REALSENSE) :], fps=fps)
     cv2 = _cv2()
     return cv2.VideoCapture(int(source) if source.isdigit() else source)
 
 
 class OpenCVCamera:
-    """The newest frame of an OpenCV capture, read on a daemon thread.
+    """The newest frame of an OpenCV (or RealSense) capture, read on a daemon thread.
 
     Args:
         cfg: source, size, rate and staleness limit.
         open_capture: ``source -> capture`` with ``isOpened() / read() / release()``
-            (``cv2.VideoCapture`` by default; tests may pass a scripted source).
+            (``cv2.VideoCapture`` or :class:`RealSenseCapture` by default; tests may pass
+            a scripted source).
     """
 
-    def __init__(self, cfg: CameraConfig, open_capture: Callable[[str], Any] = _open_capture):
-        self.cfg, self._open = cfg, open_capture
+    def __init__(self, cfg: CameraConfig, open_capture: Callable[[str], Any] | None = None):
+        self.cfg = cfg
+        self._open = open_capture or functools.partial(_open_capture, fps=cfg.fps)
         self.shape = (int(cfg.shape[0]), int(cfg.shape[1]))
         self.frames = 0  # frames received
         self.reconnects = 0  # captures reopened after a failure
+        self.last_error = ""  # why the capture last failed to open
         self._latest: tuple[float, np.ndarray] | None = None
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -99,7 +172,8 @@ class OpenCVCamera:
             if cap is None:
                 try:
                     cap = self._open(self.cfg.source)
-                except Exception:
+                except Exception as e:  # no device, a missing file, a missing package
+                    self.last_error = f"{type(e).__name__}: {e}"
                     cap = None
                 if cap is None or not cap.isOpened():
                     cap = None
@@ -140,6 +214,7 @@ class OpenCVCamera:
             f"camera {self.cfg.source!r}: {age} (limit {self.cfg.max_age_s} s); check its "
             f"cable and that no other program holds it (reconnecting every "
             f"{self.cfg.reconnect_s} s)"
+            + (f"; opening it failed with {self.last_error}" if self.last_error else "")
         )
 
     def close(self) -> None:

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from armgym.contracts.scene import SceneTask
 from armgym.errors import ConfigError
 from armgym.registry import Registry
 from armgym.robots.base import RobotSpec
 from armgym.robots.real.cameras import CameraConfig, OpenCVCamera
 from armgym.robots.real.driver import ArmDriver
-from armgym.robots.real.robot import RealRobot
+from armgym.robots.real.robot import RealRobot, check_real_task
 from armgym.robots.real.safety import SafetyConfig
 from armgym.robots.specs import ROBOTS
 
@@ -40,9 +41,11 @@ class RealRobotConfig:
     robot: str = "so101"
     """Sim robot of the same kind (its spec, spaces, IK): so101, widowx250, vx300, panda."""
     driver: str = "auto"
-    """Driver: feetech, interbotix, serl_http, franky (auto = the first for --robot)."""
+    """Driver: feetech, interbotix, dynamixel, serl_http, franky (auto = the first for
+    --robot: feetech for so101, interbotix for widowx250 / vx300, serl_http for panda)."""
     port: str = "/dev/ttyACM0"
-    """Serial port of a Feetech bus (SO-101 / SO-100)."""
+    """Serial port of a Feetech bus (SO-101 / SO-100) or, with driver dynamixel, of a
+    WidowX / ViperX's U2D2 adapter (/dev/ttyUSB0)."""
     calibration: Path | None = None
     """LeRobot calibration JSON of a Feetech arm."""
     ros_host: str = "127.0.0.1"
@@ -75,19 +78,44 @@ def load_real_config(path: str | Path, **overrides: Any) -> RealRobotConfig:
         raw = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ConfigError(f"cannot read real-robot config {path}: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a real-robot config is a JSON object of RealRobotConfig fields")
     raw.update(overrides)
+    return real_config_from_dict(raw, where=str(path))
+
+
+def real_config_from_dict(
+    raw: Mapping[str, Any], *, where: str = "real-robot config"
+) -> RealRobotConfig:
+    """Inverse of :func:`real_config_to_dict` (``safety`` as a map, lists as tuples).
+
+    Raises:
+        ConfigError: an unknown key (in the main config or in ``safety``) or a bad value.
+    """
+    kw = dict(raw)
     names = {f.name for f in dataclasses.fields(RealRobotConfig)}
-    unknown = sorted(set(raw) - names)
+    unknown = sorted(set(kw) - names)
     if unknown:
-        raise ConfigError(f"{path}: unknown keys {unknown}; valid: {sorted(names)}")
-    if isinstance(raw.get("safety"), dict):
-        raw["safety"] = SafetyConfig(**raw["safety"])
-    for key in ("cameras", "image_size"):
-        if key in raw:
-            raw[key] = tuple(raw[key])
-    if raw.get("calibration") is not None:
-        raw["calibration"] = Path(raw["calibration"]).expanduser()
-    return RealRobotConfig(**raw)
+        raise ConfigError(f"{where}: unknown keys {unknown}; valid: {sorted(names)}")
+    try:
+        if isinstance(kw.get("safety"), Mapping):
+            kw["safety"] = SafetyConfig(**kw["safety"])
+        for key in ("cameras", "image_size"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
+        if kw.get("calibration") is not None:
+            kw["calibration"] = Path(kw["calibration"]).expanduser()
+        return RealRobotConfig(**kw)
+    except TypeError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def real_config_to_dict(cfg: RealRobotConfig) -> dict[str, Any]:
+    """JSON-ready dict of ``cfg`` (paths as strings, tuples as lists)."""
+    out = dataclasses.asdict(cfg)
+    out["calibration"] = None if cfg.calibration is None else str(cfg.calibration)
+    out["cameras"], out["image_size"] = list(cfg.cameras), list(cfg.image_size)
+    return out
 
 
 Builder = Callable[[RealRobotConfig, RobotSpec], tuple[ArmDriver, DeviceRange]]
@@ -120,6 +148,14 @@ def _interbotix(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, Devic
     return arm, arm.device_range()
 
 
+def _dynamixel(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRange]:
+    from armgym.robots.real.dynamixel import DynamixelArm, DynamixelConfig
+
+    arm = DynamixelArm(DynamixelConfig(port=cfg.port, joints=spec.arm_joints,
+                                       torque_off_on_close=cfg.torque_off_on_close))  # fmt: skip
+    return arm, arm.device_range()
+
+
 def _serl(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRange]:
     from armgym.robots.real.kinematics import ArmKinematics
     from armgym.robots.real.serl_http import SerlHttpArm, SerlHttpConfig
@@ -139,6 +175,7 @@ def _franky(cfg: RealRobotConfig, spec: RobotSpec) -> tuple[ArmDriver, DeviceRan
 DRIVERS: Registry[DriverRecord] = Registry("real-robot driver")
 DRIVERS.register("feetech", DriverRecord(("so101",), _feetech))
 DRIVERS.register("interbotix", DriverRecord(("widowx250", "vx300"), _interbotix))
+DRIVERS.register("dynamixel", DriverRecord(("widowx250", "vx300"), _dynamixel))
 DRIVERS.register("serl_http", DriverRecord(("panda",), _serl))
 DRIVERS.register("franky", DriverRecord(("panda",), _franky))
 
@@ -173,15 +210,20 @@ def parse_cameras(cfg: RealRobotConfig) -> dict[str, CameraConfig]:
     return out
 
 
-def make_real_robot(cfg: RealRobotConfig) -> RealRobot:
-    """Connect the arm and cameras ``cfg`` describes; a ``RealRobot`` ready to ``reset``."""
+def make_real_robot(cfg: RealRobotConfig, task: SceneTask | None = None) -> RealRobot:
+    """Connect the arm and cameras ``cfg`` describes; a ``RealRobot`` ready to ``reset``.
+
+    ``task``: a virtual task (``task.virtual``) kept in the arm's kinematic model.
+    """
     spec = ROBOTS.get(cfg.robot)
+    check_real_task(task)  # before anything connects
     cameras = parse_cameras(cfg)
     driver, device_range = DRIVERS.get(driver_for(cfg)).build(cfg, spec)
     opened = {name: OpenCVCamera(c) for name, c in cameras.items()}
     try:
         return RealRobot(spec, driver, control=cfg.control, control_hz=cfg.control_hz,
-                         safety=cfg.safety, cameras=opened, device_range=device_range)  # fmt: skip
+                         safety=cfg.safety, cameras=opened, device_range=device_range,
+                         task=task)  # fmt: skip
     except BaseException:
         driver.close()
         for cam in opened.values():

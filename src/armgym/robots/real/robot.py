@@ -15,6 +15,12 @@ done when every joint is within ``home_tolerance``, or, for a redundant arm (> 6
 when the TCP is within 5 mm and ~2° of the home TCP pose (behind a Cartesian server, e.g.
 SERL's, it may settle in another null-space configuration).
 
+Task: a *virtual* task (``task.virtual``: its objects are markers the arm never touches,
+e.g. Reach's target) lives in the kinematic model: ``reset(seed=...)`` places its objects
+with the seed's generator after the arm is home, and ``object_state`` is read from the
+model, so the task scores the real arm exactly as it scores the sim. A task with physical
+objects needs their poses measured (perception), which a real arm does not have yet.
+
 Errors: any :class:`~armgym.errors.HardwareError` from the driver or a camera first holds
 the arm (torque on, goal = present position; see :mod:`armgym.robots.real.driver`), then
 propagates; ``reset()`` is the way to continue.
@@ -33,7 +39,8 @@ import mujoco
 import numpy as np
 
 from armgym.contracts.observation import Obs
-from armgym.errors import HardwareError, InvalidActionError
+from armgym.contracts.scene import SceneTask
+from armgym.errors import ConfigError, HardwareError, InvalidActionError
 from armgym.robots.base import RobotSpec
 from armgym.robots.controllers import ControllerConfig
 from armgym.robots.real.driver import ArmDriver, JointReading
@@ -53,6 +60,15 @@ class Camera(Protocol):
     def close(self) -> None: ...
 
 
+def check_real_task(task: SceneTask | None) -> None:
+    """Raise :class:`ConfigError` unless ``task`` is None or virtual (runs on a real arm)."""
+    if task is not None and not task.virtual:
+        raise ConfigError(
+            f"task {task.name!r} scores objects a real arm does not measure (no perception "
+            "yet); on a real arm use a task whose objects are virtual markers, e.g. Reach"
+        )
+
+
 class RealRobot:
     """A real arm: ``driver`` for the joints, ``cameras`` for ``images.<name>``.
 
@@ -67,6 +83,7 @@ class RealRobot:
         device_range: the device's own joint range (low, high) [rad], e.g. from calibration.
         home_tolerance: reset is done when every joint is this close to home [rad].
         reset_timeout_s: give up reaching the home pose after this long [s].
+        task: a virtual task (``task.virtual``) kept in the kinematic model (see above).
     """
 
     def __init__(
@@ -82,15 +99,18 @@ class RealRobot:
         device_range: tuple[np.ndarray, np.ndarray] | None = None,
         home_tolerance: float = 0.03,
         reset_timeout_s: float = 15.0,
+        task: SceneTask | None = None,
     ):
+        check_real_task(task)
         if driver.n_joints != spec.n_arm:
             raise HardwareError(
                 f"the driver reports {driver.n_joints} joints but robot {spec.name!r} has "
                 f"{spec.n_arm}: wrong --robot for this arm?"
             )
         self.spec, self.driver, self.control = spec, driver, control
+        self.task = task
         self.kin = SimRobot(
-            spec, None, control=control, control_hz=control_hz, controller=controller
+            spec, task, control=control, control_hz=control_hz, controller=controller
         )
         self.model, self.data, self.controller = self.kin.model, self.kin.data, self.kin.controller
         self.control_hz = self.kin.control_hz
@@ -119,20 +139,22 @@ class RealRobot:
 
     @property
     def task_name(self) -> str | None:
-        """A real arm has no task scene (objects would come from perception)."""
-        return None
+        """The virtual task in the kinematic model, if any (physical objects would need
+        perception)."""
+        return self.task.name if self.task is not None else None
 
     @property
     def randomization(self) -> str | None:
-        """No task scene, so no randomisation level."""
-        return None
+        """Randomisation level of the virtual task's objects, if any."""
+        return self.task.level if self.task is not None else None
 
     def step_held(self) -> None:
         """Nothing to do: the servos' own position loop keeps the hold."""
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Obs:
         """Clear device errors, move to the home pose (joint space, velocity-limited), open
-        the gripper. ``options["home_qpos"]`` replaces the spec's home pose [rad]."""
+        the gripper, place a virtual task's objects (``seed``: their generator's seed).
+        ``options["home_qpos"]`` replaces the spec's home pose [rad]."""
         c = self.controller
         target = self.home
         if options and "home_qpos" in options:
@@ -164,6 +186,11 @@ class RealRobot:
         self._sync(JointReading(q=base, gripper=reading.gripper))
         c.start_episode(self.data)
         self.data.ctrl[c.grip_id] = self.spec.gripper_range[1]
+        if self.task is not None:
+            if seed is not None:
+                self.kin.np_random = np.random.default_rng(seed)
+            self.task.initialize(self.data, self.kin.np_random)
+            mujoco.mj_kinematics(self.model, self.data)
         self._prev = None
         return self.observe()
 
