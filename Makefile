@@ -23,7 +23,7 @@ $(BIN)/.core-installed: pyproject.toml Makefile
 	touch $@
 
 $(BIN)/.dev-installed: $(BIN)/.core-installed
-	$(BIN)/python -m pip install -q -e ".[train,dev,ray,real]"
+	$(BIN)/python -m pip install -q -e ".[train,dev,ray,real,franky]"
 	$(BIN)/python -m pip install -q --no-deps $(OPENPI)
 	@# the viewer tests (`armgym show`, keyboard teleop in the viewer window) run under a
 	@# virtual X server and type with xdotool; `armgym view` pages are screenshot-tested in
