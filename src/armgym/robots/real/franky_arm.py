@@ -100,7 +100,9 @@ class FrankyArm:
     def read(self) -> JointReading:
         state = self._do("read", lambda: self.robot.current_joint_state)
         gripper = self.gripper  # a second connection, which fails on its own
-        width = float(self._do("gripper read", lambda: gripper.width)) if gripper else self.max_width
+        width = (
+            float(self._do("gripper read", lambda: gripper.width)) if gripper else self.max_width
+        )
         return JointReading(
             q=np.asarray(state.position, dtype=np.float64),
             gripper=float(np.clip(width / self.max_width, 0.0, 1.0)),
