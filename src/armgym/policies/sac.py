@@ -46,8 +46,14 @@ class SACConfig:
     """Lower bound of the actor's log standard deviation."""
     log_std_max: float = 2.0
     """Upper bound of the actor's log standard deviation."""
-    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(crop_ratio=1.0))
-    """Image encoder (pixel observations only; augmentation is the random shift)."""
+    encoder: EncoderConfig = field(
+        default_factory=lambda: EncoderConfig(
+            channels=(16, 32, 32), crop_ratio=1.0, activation="relu"
+        )
+    )
+    """Image encoder (pixel observations only; augmentation is the random shift). Narrower
+    than BC's and with ReLU: 4.5 updates/s at batch 128 on one CPU thread, against 0.55 with
+    BC's encoder at batch 256 (benchmarks/rl_update_speed.py)."""
     obs_horizon: int = 1
     """Observation frames (always 1 for SAC; the checkpoint contract needs the field)."""
     horizon: int = 1
