@@ -11,7 +11,8 @@ from stable_baselines3.common.env_checker import check_env
 import armgym  # noqa: F401
 
 
-def test_sb3_env_checker_and_a_few_sac_updates() -> None:
+def test_sb3_env_checker_and_a_few_sac_updates(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path))  # else SB3 leaves a folder in /tmp per run
     env = FlattenObservation(gym.make("armgym/PickCube-v0"))
     check_env(env, warn=False)
     model = SAC(
