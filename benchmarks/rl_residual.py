@@ -99,6 +99,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "bc_weight": args.bc_weight,
             "action_l2": args.action_l2,
             "n_step": args.n_step,
+            "intervene": args.intervene,
             "base": f"{args.base_policy} BC, 100 scripted demos, {args.base_steps} steps",
             "eval_seeds": f"0..{args.eval_episodes - 1}",
             "torch_threads": 1,
@@ -168,6 +169,7 @@ def main() -> None:
     ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
     ap.add_argument("--n-step", type=int, default=1, help="n-step returns")
     ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
+    ap.add_argument("--intervene", default="", help="scripted: the expert takes over (HIL)")
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
     ap.add_argument("--resume", action="store_true", help="continue the run to --steps")
@@ -196,6 +198,7 @@ def main() -> None:
                     bc_weight=args.bc_weight,
                     action_l2=args.action_l2,
                     n_step=args.n_step,
+                    intervene=args.intervene,
                     steps=args.steps,
                     seed=seed,
                     eval_every=args.eval_every,

@@ -88,11 +88,12 @@ def test_wrapper_adds_base_action_composes_clips_and_respects_chunks() -> None:
         obs, _, _, _, info = env.step(residual)
         seen.append(info["base_action"][0])
         expected = np.clip(info["base_action"] + 0.5 * residual, -1, 1)
-        np.testing.assert_allclose(info["executed_action"], expected)
+        np.testing.assert_allclose(info["total_action"], expected)
+        np.testing.assert_array_equal(info["executed_action"], residual)  # what a buffer stores
     # the 3 rows of chunk 0 (0.75 + row / 10), then of chunk 1 (0.85 + row / 10)
     np.testing.assert_allclose(seen, [0.75, 0.85, 0.95, 0.85, 0.95, 1.05], atol=1e-6)
     assert base.calls == 3  # reset + 6 steps = 7 base actions = 3 chunks of 3
-    assert np.all(info["executed_action"] == 1.0)  # 0.95 + 0.5 clipped to the bound
+    assert np.all(info["total_action"] == 1.0)  # 0.95 + 0.5 clipped to the bound
     with pytest.raises(ConfigError, match="finite"):
         env.step(np.full(7, np.nan, np.float32))
 
@@ -121,7 +122,7 @@ def test_zero_init_residual_evaluates_exactly_as_the_base(tmp_path: Path) -> Non
     session = res.fork(SEEDS[0])
     obs, _ = _env().reset(seed=SEEDS[0])
     _, _, _, _, info = wrapped.step(np.zeros(7, np.float32))
-    np.testing.assert_array_equal(info["executed_action"], session.infer(obs)["actions"][0])
+    np.testing.assert_array_equal(info["total_action"], session.infer(obs)["actions"][0])
 
 
 def _train_cfg(base: Path, out: Path, **kw) -> ResidualTrainConfig:
@@ -403,7 +404,7 @@ def test_residual_toward_reaches_the_target_within_scale_and_clips_beyond() -> N
     residual = env.residual_toward(near, obs)
     np.testing.assert_allclose(residual, 0.5, atol=1e-5)
     _, _, _, _, info = env.step(residual)
-    np.testing.assert_allclose(info["executed_action"], near, atol=1e-6)
+    np.testing.assert_allclose(info["total_action"], near, atol=1e-6)
     far = base - np.float32(0.5)  # 5 scales away: the residual saturates at -1
     np.testing.assert_array_equal(env.residual_toward(far, obs), -1.0)
 
@@ -440,3 +441,33 @@ def test_sac_residual_runs_are_reproducible(tmp_path: Path) -> None:
         train(_train_cfg(base, tmp_path / name, steps=40, learning_starts=30))
         weights.append((tmp_path / name / "model.safetensors").read_bytes())
     assert weights[0] == weights[1]
+
+
+def test_the_buffer_stores_residuals_and_a_takeover_becomes_the_residual_toward_it() -> None:
+    """Regression: the SAC loop stores ``info["executed_action"]``; from a residual env that
+    must be the residual (the actor's space), not the composed arm action."""
+    from armgym.rl import ReplayBuffer
+    from armgym.teleop import InterventionWrapper, ScriptedEvents
+    from armgym.teleop.keyboard import KeyboardTeleop
+    from armgym.train.intervention import add_transition
+
+    env = ResidualWrapper(_env(), CountingBase(horizon=1, value=0.25), scale=0.5)
+    online, offline = ReplayBuffer.for_env(env, 8), ReplayBuffer.for_env(env, 8)
+    obs, _ = env.reset(seed=0)
+    r = np.full(7, 0.3, np.float32)
+    nxt, rew, term, trunc, info = env.step(r)
+    assert not add_transition(online, offline, obs, r, rew, term, trunc, nxt, info)
+    np.testing.assert_allclose(online.action[0], r)
+    np.testing.assert_allclose(info["total_action"], np.clip(obs[BASE_ACTION_KEY] + 0.15, -1, 1))
+    # a person takes over ("t") and drives +x ("w"): the arm executes the person's action
+    device = KeyboardTeleop(ScriptedEvents([["t"], ["w"]], []), hold_s=0.0)
+    hil = InterventionWrapper(ResidualWrapper(_env(), CountingBase(1, 0.25), 1.0), device)
+    hil.reset(seed=0)
+    obs = hil.step(np.zeros(7, np.float32))[0]
+    obs2, rew, term, trunc, info = hil.step(np.zeros(7, np.float32))
+    assert info["intervention"]
+    person = np.array([1, 0, 0, 0, 0, 0, 1], np.float32)  # +x, gripper open
+    np.testing.assert_allclose(info["total_action"], person, atol=1e-6)  # within scale: exact
+    np.testing.assert_allclose(info["executed_action"], person - info["base_action"], atol=1e-6)
+    assert add_transition(online, offline, obs, np.zeros(7), rew, term, trunc, obs2, info)
+    np.testing.assert_allclose(offline.action[0], info["executed_action"])  # demo buffer too

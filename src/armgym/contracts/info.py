@@ -8,8 +8,10 @@ all see the same transition:
 ``intervention``       bool             a person's teleop device acted this step
 ``policy_action``      float32[A]       what the agent passed to ``step`` (also when a person
                                         overrode it)
-``executed_action``    float32[A]       the action the env below actually executed (record
-                                        this as the transition's action)
+``executed_action``    float32[A]       the action actually executed, in the action space of
+                                        the wrapper that reports it (record this as the
+                                        transition's action; a residual env reports the
+                                        residual, and the composed action separately)
 ``teleop_events``      frozenset[str]   one-shot device events (``episode_success``,
                                         ``episode_failure``, ``rerecord``, ``stop``)
 ``video_path``         str              the episode's mp4, on the step that ends it

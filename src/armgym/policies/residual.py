@@ -15,7 +15,10 @@ ordinary RL on a wrapped env:
 The base's own chunking is respected (:class:`BaseStreams`: one
 :class:`~armgym.policies.runner.ChunkRunner` per env, a new chunk only every
 ``action_horizon`` steps, observation history of the base's ``obs_horizon`` frames).
-``info`` carries ``base_action``, ``residual_action`` and ``executed_action`` (float32[A]).
+``info`` carries ``base_action``, ``residual_action`` and ``total_action`` (the composed
+action the arm executed), float32[A]; ``executed_action`` is the residual, the action in
+the wrapper's own action space (what a replay buffer stores: the agent's action space is
+the residual's, and a person's takeover arrives converted by ``from_device``).
 
 The deployable policy (base + trained residual, its checkpoint) is
 :mod:`armgym.policies.residual_policy`.
@@ -38,7 +41,7 @@ from armgym.policies.runner import ChunkRunner, action_chunk
 
 BASE_ACTION_KEY = "observation.base_action"
 """Observation key of the base's action float32[A] (env action space, normalised)."""
-BASE_ACTION, RESIDUAL_ACTION = "base_action", "residual_action"
+BASE_ACTION, RESIDUAL_ACTION, TOTAL_ACTION = "base_action", "residual_action", "total_action"
 """``info`` keys: the base's action and the residual (before scaling), float32[A]."""
 DEFAULT_SCALE = 0.1
 
@@ -204,7 +207,8 @@ class ResidualWrapper(gym.Wrapper):
 
     Observations: the env's + ``observation.base_action`` float32[A]. Action: the
     residual float32[A] in [-1, 1]; the env executes ``clip(base + scale · residual)``.
-    ``info`` gains ``base_action``, ``residual_action``, ``executed_action``.
+    ``info`` gains ``base_action``, ``residual_action``, ``total_action`` (executed by the
+    env below) and ``executed_action`` = the residual (this wrapper's own action space).
 
     Args:
         env: the (armgym) env the base was trained for; must have a Box action space.
@@ -246,13 +250,21 @@ class ResidualWrapper(gym.Wrapper):
         base = self._base_action
         total = compose(base, residual, self.scale, self.low, self.high)
         obs, reward, term, trunc, info = self.env.step(total)
-        info = {**info, BASE_ACTION: base, RESIDUAL_ACTION: residual, EXECUTED_ACTION: total}
+        info = {**info, BASE_ACTION: base, RESIDUAL_ACTION: residual, TOTAL_ACTION: total,
+                EXECUTED_ACTION: residual}  # fmt: skip
         return self._with_base(obs), float(reward), bool(term), bool(trunc), info
 
     def residual_toward(self, target: np.ndarray, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         """The residual float32[A] that moves this step's base action (``obs``'s
         ``observation.base_action``) toward ``target`` float32[A] (:func:`residual_toward`)."""
         return residual_toward(target, obs[BASE_ACTION_KEY], self.scale)
+
+    def from_device(self, action: np.ndarray) -> np.ndarray:
+        """A person's (or scripted human's) action float32[A] in the env's action space as
+        the residual toward it on top of this step's base action: a takeover through
+        ``TeleopWrapper`` drives the arm as the person means, and the transition stores the
+        residual the agent would have had to choose."""
+        return residual_toward(action, self._base_action, self.scale)
 
 
 class ResidualVectorWrapper(gym.vector.VectorWrapper):

@@ -62,6 +62,9 @@ def _control(env: gym.Env) -> str | None:
 class TeleopWrapper(gym.Wrapper):
     """A person at ``device`` acts; the action passed to ``step`` is ignored (pass zeros).
 
+    The device's action is in the arm's action space; an env with a ``from_device`` method
+    (``ResidualWrapper``) turns it into its own (``executed_action`` is then that).
+
     ``interventions`` counts the steps the device acted since the last reset.
     """
 
@@ -71,6 +74,10 @@ class TeleopWrapper(gym.Wrapper):
         self.interventions = 0
         self.action_dim = int(np.prod(env.action_space.shape or (0,)))
         self.control = _control(env)
+        # an env whose actions are not the arm's (a residual over a base) converts the
+        # device's arm action with its ``from_device(action) -> action``
+        from_device = getattr(env, "from_device", None)
+        self.from_device = from_device if callable(from_device) else None
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         self.interventions = 0
@@ -84,9 +91,11 @@ class TeleopWrapper(gym.Wrapper):
         policy_action = np.asarray(action, dtype=np.float32).reshape(-1)
         cmd = self.device.poll()
         human = self._choose(cmd, policy_action)
-        executed = (
-            device_action(cmd.action, self.action_dim, self.control) if human else policy_action
-        )
+        executed = policy_action
+        if human:
+            executed = device_action(cmd.action, self.action_dim, self.control)
+            if self.from_device is not None:  # e.g. a residual env: the residual toward it
+                executed = np.asarray(self.from_device(executed), np.float32)
         self.interventions += int(human)
         obs, reward, terminated, truncated, info = self.env.step(executed)
         info = {

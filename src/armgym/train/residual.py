@@ -35,6 +35,7 @@ from armgym.errors import CheckpointError, ConfigError
 from armgym.policies.checkpoint import CONFIG_FILE
 from armgym.policies.residual import DEFAULT_SCALE, ResidualWrapper, zero_init_mean
 from armgym.policies.sac import SACConfig
+from armgym.teleop.scripted_human import ScriptedHumanConfig
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,12 @@ class ResidualTrainConfig:
     so early episodes keep the base's successes; 0: always the sampled residual."""
     buffer_capacity: int = 1_000_000
     """SAC: replay buffer slots."""
+    intervene: str = ""
+    """SAC: who may take over while training (keyboard | spacemouse | gamepad | scripted: the
+    task's expert by the rule of --human.*; "" for nobody). What they do is executed as is
+    (the residual toward it is stored) and their transitions go to both buffers (HIL-SERL)."""
+    human: ScriptedHumanConfig = field(default_factory=ScriptedHumanConfig)
+    """SAC: when the scripted human (--intervene scripted) takes over and hands back."""
     net: SACConfig = field(default_factory=SACConfig)
     """Residual actor (and SAC critic) networks."""
     ppo: PPOSettings = field(default_factory=PPOSettings)
@@ -165,6 +172,8 @@ class ResidualTrainConfig:
             raise ConfigError(f"--scale must be > 0, got {self.scale}")
         if self.demos < 0 or self.explore_ramp < 0:
             raise ConfigError("--demos and --explore-ramp must be >= 0")
+        if self.intervene and self.algo == "ppo":
+            raise ConfigError("--intervene works with --algo sac (HIL-SERL is off-policy)")
 
 
 def base_env(cfg: ResidualTrainConfig, ref: dict[str, Any], base: Policy) -> dict[str, Any]:
@@ -241,6 +250,8 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         offline_ratio=cfg.offline_ratio if cfg.demos else 0.0,
         bc_weight=cfg.bc_weight,
         action_l2=cfg.action_l2,
+        intervene=cfg.intervene,
+        human=cfg.human,
         steps=cfg.steps,
         seed=cfg.seed,
         batch_size=cfg.batch_size,
