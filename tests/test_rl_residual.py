@@ -471,3 +471,17 @@ def test_the_buffer_stores_residuals_and_a_takeover_becomes_the_residual_toward_
     np.testing.assert_allclose(info["executed_action"], person - info["base_action"], atol=1e-6)
     assert add_transition(online, offline, obs, np.zeros(7), rew, term, trunc, obs2, info)
     np.testing.assert_allclose(offline.action[0], info["executed_action"])  # demo buffer too
+
+
+def test_sac_residual_with_the_scripted_human_logs_takeovers(tmp_path: Path) -> None:
+    from armgym.teleop.scripted_human import ScriptedHumanConfig
+
+    out = tmp_path / "res"
+    human = ScriptedHumanConfig(stall_steps=5, min_hold=5)
+    train(_train_cfg(_base_ckpt(tmp_path / "base"), out, steps=210, intervene="scripted",
+                     human=human, scale=0.5))  # fmt: skip
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    eps = [r["episode"] for r in rows if "intervention_rate" in r.get("episode", {})]
+    assert eps and sum(e["interventions"] for e in eps) > 0  # the untrained residual stalls
+    with pytest.raises(ConfigError, match="--algo sac"):
+        _train_cfg(tmp_path / "base", out, algo="ppo", intervene="scripted")
