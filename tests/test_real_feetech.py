@@ -150,10 +150,11 @@ def test_calibrate_finds_offsets_and_ranges():
         bus = FeetechBus(fake.port, timeout_s=0.2)
         try:
             import threading
+            import time
 
             def sweep():
                 for v in (2000, 3000, 2600):
-                    fp.time.sleep(0.1)
+                    time.sleep(0.1)
                     fake.set_actual({1: v, 2: 1000 + (v - 2000)})
 
             t = threading.Thread(target=sweep)

@@ -12,7 +12,7 @@ and what to check. A status error byte that reports a fault is an error at once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from armgym.errors import ConfigError, HardwareError
@@ -147,6 +147,16 @@ class ServoBus(ABC):
         except HardwareError:
             return False
         return True
+
+    def require(self, ids: Sequence[int], check: str) -> None:
+        """Raise :class:`HardwareError` naming the servos of ``ids`` that do not answer a
+        PING; ``check`` says what to look at (supply, cabling)."""
+        missing = [i for i in ids if not self.ping(i)]
+        if missing:
+            raise HardwareError(
+                f"servos {missing} do not answer on {self.port} (expected ids {list(ids)}): "
+                f"{check}, and that this is the right port"
+            )
 
     def read(self, id_: int, name: str) -> int:
         """Register ``name`` of servo ``id_``."""

@@ -187,12 +187,7 @@ class DynamixelArm:
             raise
 
     def _connect(self) -> None:
-        missing = [i for i in self.ids if not self.bus.ping(i)]
-        if missing:
-            raise HardwareError(
-                f"Dynamixel servos {missing} do not answer on {self.cfg.port} (expected ids "
-                f"{self.ids}): check the 12 V supply, the U2D2 cable and that this is the right port"
-            )
+        self.bus.require(self.ids, "check the 12 V supply and the U2D2 cable")
         for i in self.ids:
             model = self.bus.read(i, "Model_Number")
             if model not in dp.XSERIES_MODELS:

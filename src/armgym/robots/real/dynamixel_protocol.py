@@ -14,9 +14,10 @@ with, so the two are checked against each other.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from armgym.robots.real.serial_io import exact_reader
 
 HEADER = b"\xff\xff\xfd\x00"
 BROADCAST_ID = 0xFE
@@ -147,14 +148,7 @@ def read_packet(read: Callable[[int, float], bytes], deadline: float) -> Packet:
     """One packet read with ``read(n, timeout_s)`` before ``deadline``; bytes before the
     header are skipped. Raises :class:`PacketTimeout` or :class:`PacketError`."""
 
-    def take(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise PacketTimeout(f"got {len(out)} of {n} bytes before the deadline")
-            out += read(n - len(out), left)
-        return out
+    take = exact_reader(read, deadline, PacketTimeout)
 
     window = b""
     while window != HEADER:

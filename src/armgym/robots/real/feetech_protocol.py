@@ -9,9 +9,10 @@ each addressed servo answers with its own status packet, in the order asked.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from armgym.robots.real.serial_io import exact_reader
 
 HEADER = b"\xff\xff"
 BROADCAST_ID = 0xFE
@@ -113,14 +114,7 @@ def read_packet(read: Callable[[int, float], bytes], deadline: float) -> Packet:
     deadline passes and :class:`PacketError` on a bad length or checksum.
     """
 
-    def take(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise PacketTimeout(f"got {len(out)} of {n} bytes before the deadline")
-            out += read(n - len(out), left)
-        return out
+    take = exact_reader(read, deadline, PacketTimeout)
 
     prev = b""
     while True:  # find FF FF followed by a non-FF id

@@ -83,12 +83,7 @@ class FeetechArm:
             raise
 
     def _connect(self) -> None:
-        missing = [i for i in self.ids if not self.bus.ping(i)]
-        if missing:
-            raise HardwareError(
-                f"servos {missing} do not answer on {self.cfg.port} (expected ids {self.ids}): "
-                "check the 12 V / 5 V supply, the daisy chain, and that this is the right port"
-            )
+        self.bus.require(self.ids, "check the 12 V / 5 V supply and the daisy chain")
         for i in self.ids:
             model = self.bus.read(i, "Model_Number")
             if model != fp.STS3215_MODEL:
