@@ -177,21 +177,23 @@ def gauss_logp(u: torch.Tensor, mean: torch.Tensor, log_std: float) -> torch.Ten
     return (-0.5 * z.pow(2)).sum(-1) - u.shape[-1] * (log_std + 0.5 * math.log(2 * math.pi))
 
 
+#: the vector env of ``armgym.eval.rollout.make_vector_env`` each ``--backend`` trains on
+VECTOR_OF_BACKEND = {"cpu": "batched", "warp": "warp"}
+
+
 def train_ppo(
     cfg: ResidualTrainConfig, base: Policy, ref: dict[str, Any], env: dict[str, Any]
 ) -> dict[str, Any]:
     """Residual PPO as configured; returns a summary (steps, updates, wall time, paths)."""
-    from armgym.envs import EnvConfig
-    from armgym.envs.batched import BatchedEnv
     from armgym.eval.report import summarize
-    from armgym.eval.rollout import RolloutConfig, rollout
+    from armgym.eval.rollout import RolloutConfig, make_vector_env, rollout
 
     p, out = cfg.ppo, Path(cfg.out)
     n, T = p.num_envs, p.rollout_steps
     iters = math.ceil(cfg.steps / (n * T))
-    env_cfg = EnvConfig.from_dict(env)
     sessions = _sessions(ref, n, cfg.api_key)
-    vec = ResidualVectorWrapper(BatchedEnv.from_config(env_cfg, n), base, cfg.scale, sessions)
+    vector = VECTOR_OF_BACKEND[cfg.backend]
+    vec = ResidualVectorWrapper(make_vector_env(env, n, vector), base, cfg.scale, sessions)
     spaces = vec.single_observation_space.spaces  # type: ignore[attr-defined]
     A = int(vec.single_action_space.shape[0])  # type: ignore[index]
     shapes = {
@@ -317,7 +319,10 @@ def train_ppo(
         ):
             seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
             results, _ = rollout(
-                as_policy(normalizer), env, seeds, RolloutConfig(num_envs=cfg.eval_num_envs)
+                as_policy(normalizer),
+                env,
+                seeds,
+                RolloutConfig(num_envs=cfg.eval_num_envs, vector=vector),
             )
             s = summarize(results)
             ev = {k: s[k] for k in ("success_rate", "success_ci95", "mean_return", "episodes")}
