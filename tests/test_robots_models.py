@@ -230,11 +230,65 @@ def test_underactuated_arm_levels_its_goal_at_episode_start() -> None:
         ({"object_halfspan": 0.0}, "object_halfspan must be > 0"),
         ({"finger_gap": -0.01}, "finger_gap must be > 0"),
         ({"object_center": (0.5,)}, "object_center must be"),
+        ({"tcp_quat": (1.0, 1.0, 0.0, 0.0)}, "tcp_quat must be a unit"),
+        ({"joint_ranges": (("joint1", 1.0, -1.0),)}, "low < high"),
     ],
 )
 def test_bad_robot_facts_are_errors(change: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         dataclasses.replace(_spec("panda"), **change)
+
+
+def test_tcp_frame_joint_ranges_and_mesh_dir_shape_a_model_from_elsewhere(tmp_path) -> None:
+    """The spec fields that adapt a model shipped elsewhere: a TCP site added at an offset
+    and orientation, a joint range replaced, meshes looked up in another folder."""
+    from armgym.robots.loader import load_spec_file
+    from armgym.robots.specs import mjcf_path
+
+    base = _spec("panda")
+    tilted = dataclasses.replace(
+        base, name="tilted", mjcf=str(mjcf_path(base).resolve()), tcp_body="hand",
+        ee_site="my_tcp", tcp_offset=(0.0, 0.0, 0.1), tcp_quat=(0.0, 0.0, 1.0, 0.0),
+        joint_ranges=(("joint7", -1.0, 1.0),),
+    )  # fmt: skip
+    model = load_arm(tilted).compile()
+    np.testing.assert_allclose(model.site("my_tcp").quat, [0, 0, 1, 0])
+    np.testing.assert_allclose(model.joint("joint7").range, [-1.0, 1.0])
+    # a model without a wrist camera gets one aimed along the TCP's +z, not the body's
+    from armgym.robots.scene import _add_wrist_camera
+
+    spec = mujoco.MjSpec.from_file(str(mjcf_path(base)))
+    if spec.camera("wrist") is not None:
+        spec.delete(spec.camera("wrist"))
+    spec.body("hand").add_site(name="my_tcp", pos=[0, 0, 0.1], quat=[0, 0, 1, 0])
+    _add_wrist_camera(spec, tilted)
+    m = spec.compile()
+    d = mujoco.MjData(m)
+    mujoco.mj_forward(m, d)
+    cam, site = m.camera("wrist").id, m.site("my_tcp").id
+    view = -d.cam_xmat[cam].reshape(3, 3)[:, 2]  # a camera looks along its -z
+    np.testing.assert_allclose(view, d.site_xmat[site].reshape(3, 3)[:, 2], atol=1e-9)
+    behind = d.site_xmat[site].reshape(3, 3).T @ (d.cam_xpos[cam] - d.site_xpos[site])
+    np.testing.assert_allclose(behind, [0.06, 0.0, -0.07], atol=1e-9)
+    with pytest.raises(ConfigError, match="'nope', not a joint"):
+        load_arm(dataclasses.replace(tilted, joint_ranges=(("nope", 0.0, 1.0),)))
+    # mesh_dir in a spec file is relative to the file, like mjcf
+    spec_file = tmp_path / "arm.toml"
+    spec_file.write_text(
+        "\n".join(
+            f"{k} = {v!r}".replace("(", "[").replace(")", "]").replace("'", '"')
+            for k, v in {
+                "name": "arm", "mjcf": str(mjcf_path(base).resolve()), "mesh_dir": "meshes",
+                "arm_joints": base.arm_joints, "arm_actuators": base.arm_actuators,
+                "gripper_actuator": base.gripper_actuator, "gripper_joints": base.gripper_joints,
+                "gripper_range": base.gripper_range, "ee_site": base.ee_site,
+                "home_qpos": base.home_qpos, "joint_ranges": (("joint7", -1.0, 1.0),),
+            }.items()
+        )
+    )  # fmt: skip
+    loaded = load_spec_file(spec_file)
+    assert loaded.mesh_dir == str((tmp_path / "meshes").resolve())
+    assert loaded.joint_ranges == (("joint7", -1.0, 1.0),)
 
 
 def test_a_misspelt_robot_fact_is_an_error() -> None:

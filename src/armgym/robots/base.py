@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from armgym.errors import ConfigError
 
 
@@ -51,6 +53,13 @@ class RobotSpec:
         gripper_kp / gripper_force: gain [N/m or N·m/rad] and force limit of the added
             gripper actuator; it drives ``gripper_tendon`` if set, else ``gripper_joints[0]``.
         gripper_tendon: tendon coupling the fingers, driven by the added gripper actuator.
+        tcp_quat: (w, x, y, z) orientation of the added TCP site in ``tcp_body``'s frame:
+            armgym's tool frame has +z along the tool (pointing down at a straight-down
+            home pose), +y across the fingers.
+        mesh_dir: folder of the MJCF's meshes when its own ``meshdir`` does not lead to them
+            (a package that ships meshes apart from the XML); empty = the file's.
+        joint_ranges: (joint, low, high) [rad or m] replacing the MJCF's range of a joint
+            (e.g. a limit widened so a straight-down tool can lift); documented per model.
     """
 
     name: str
@@ -80,9 +89,23 @@ class RobotSpec:
     gripper_kp: float = 400.0
     gripper_force: float = 20.0
     gripper_tendon: str = ""
+    tcp_quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    mesh_dir: str = ""
+    joint_ranges: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.arm_joints)
+        ranges = tuple(tuple(r) for r in self.joint_ranges)  # TOML gives lists
+        if any(len(r) != 3 or not float(r[1]) < float(r[2]) for r in ranges):  # type: ignore[arg-type]
+            raise ConfigError(
+                f"RobotSpec {self.name!r}: joint_ranges entries are (joint, low, high) with "
+                f"low < high, got {self.joint_ranges!r}"
+            )
+        object.__setattr__(self, "joint_ranges", ranges)
+        if len(self.tcp_quat) != 4 or not np.isclose(np.linalg.norm(self.tcp_quat), 1.0):
+            raise ConfigError(
+                f"RobotSpec {self.name!r}: tcp_quat must be a unit (w, x, y, z), got {self.tcp_quat!r}"
+            )
         if n == 0:
             raise ConfigError(f"RobotSpec {self.name!r}: arm_joints is empty")
         if self.actuation not in ("model", "armgym"):

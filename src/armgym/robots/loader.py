@@ -56,9 +56,15 @@ def spec_from_dict(data: dict[str, Any], *, base_dir: Path | None = None) -> Rob
     kwargs = {
         k: tuple(v) if isinstance(v, list) and k in _TUPLE_FIELDS else v for k, v in data.items()
     }
-    mjcf = kwargs.get("mjcf")
-    if isinstance(mjcf, str) and base_dir is not None and not Path(mjcf).is_absolute():
-        kwargs["mjcf"] = str((base_dir / mjcf).resolve())
+    for key in ("mjcf", "mesh_dir"):  # relative to the spec file's folder
+        value = kwargs.get(key)
+        if (
+            isinstance(value, str)
+            and value
+            and base_dir is not None
+            and not Path(value).is_absolute()
+        ):
+            kwargs[key] = str((base_dir / value).resolve())
     try:
         return RobotSpec(**kwargs)  # type: ignore[arg-type]
     except TypeError as exc:  # a required field is missing

@@ -82,11 +82,13 @@ def _armgym_actuation(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
 def load_arm(robot: RobotSpec) -> mujoco.MjSpec:
     """The arm's MJCF as an editable ``MjSpec``, prepared from its spec.
 
-    Adds the TCP site ``ee_site`` to ``tcp_body`` at ``tcp_offset`` when the spec asks
-    for it, and swaps in armgym's actuators when ``actuation == "armgym"``.
+    Points the meshes at ``mesh_dir`` and applies ``joint_ranges`` when the spec has them,
+    adds the TCP site ``ee_site`` to ``tcp_body`` at ``tcp_offset`` / ``tcp_quat`` when the
+    spec asks for it, and swaps in armgym's actuators when ``actuation == "armgym"``.
 
     Raises:
-        ConfigError: the MJCF file does not exist; ``tcp_body`` is not a body of it.
+        ConfigError: the MJCF file does not exist; ``tcp_body`` is not a body of it; a
+            ``joint_ranges`` joint is not a joint of it.
     """
     from armgym.errors import ConfigError
 
@@ -94,13 +96,23 @@ def load_arm(robot: RobotSpec) -> mujoco.MjSpec:
     if not path.is_file():
         raise ConfigError(f"robot {robot.name!r}: MJCF file {str(path)!r} does not exist")
     spec = mujoco.MjSpec.from_file(str(path))
+    if robot.mesh_dir:
+        spec.meshdir = robot.mesh_dir
+    for name, low, high in robot.joint_ranges:
+        joint = spec.joint(name)
+        if joint is None:
+            raise ConfigError(
+                f"robot {robot.name!r}: joint_ranges names {name!r}, not a joint of {path}"
+            )
+        joint.range = [low, high]
     if robot.tcp_body:
         body = spec.body(robot.tcp_body)
         if body is None:
             raise ConfigError(
                 f"robot {robot.name!r}: tcp_body {robot.tcp_body!r} is not a body of {path}"
             )
-        body.add_site(name=robot.ee_site, pos=list(robot.tcp_offset), size=[0.008] * 3, group=4)
+        body.add_site(name=robot.ee_site, pos=list(robot.tcp_offset), quat=list(robot.tcp_quat),
+                      size=[0.008] * 3, group=4)  # fmt: skip
     if robot.actuation == "armgym":
         _armgym_actuation(spec, robot)
     _add_wrist_camera(spec, robot)
@@ -109,17 +121,21 @@ def load_arm(robot: RobotSpec) -> mujoco.MjSpec:
 
 def _add_wrist_camera(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     """Add a ``wrist`` camera to the TCP site's body when the model has none: 6 cm beside
-    and 7 cm behind the TCP, looking along the tool axis (+z of the site's body)."""
+    and 7 cm behind the TCP, looking along the tool axis (+z of the site's frame)."""
     if spec.camera("wrist") is not None:
         return
     site = spec.site(robot.ee_site)
     if site is None:
         return
-    pos = [float(v) for v in site.pos]
+    pos = np.array([float(v) for v in site.pos])
+    flat = np.empty(9)  # the site's frame in its body (armgym's tool frame: +z along the tool)
+    mujoco.mju_quat2Mat(flat, np.array([float(v) for v in site.quat]))
+    rot = flat.reshape(3, 3)
     cam = site.parent.add_camera(name="wrist", fovy=75.0)
-    cam.pos = [pos[0] + 0.06, pos[1], pos[2] - 0.07]
-    quat = np.empty(4)  # camera x = -y, y = -x, looking along +z of the body
-    mujoco.mju_mat2Quat(quat, np.array([[0, -1, 0], [-1, 0, 0], [0, 0, -1]], float).ravel())
+    cam.pos = (pos + rot @ np.array([0.06, 0.0, -0.07])).tolist()
+    look = np.array([[0, -1, 0], [-1, 0, 0], [0, 0, -1]], float)  # camera x = -y, y = -x
+    quat = np.empty(4)  # looking along the tool's +z
+    mujoco.mju_mat2Quat(quat, (rot @ look).ravel())
     cam.quat = quat.tolist()
 
 
