@@ -113,7 +113,13 @@ def test_batched_scoring_matches_task_evaluate(task: str) -> None:
     assert any(r.success for r in refs), "the expert never succeeded: nothing was compared"
 
 
-def test_fallback_scoring_matches_task_evaluate() -> None:
+def test_every_task_has_a_batched_scorer() -> None:
+    assert set(BATCHED_SCORERS) == set(TASKS)
+
+
+def test_fallback_scoring_matches_task_evaluate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task without a torch port (Stack with its port removed) is scored on the host."""
+    monkeypatch.delitem(BATCHED_SCORERS, "Stack")
     env = build_env(EnvConfig(task="Stack", obs="state"))
     obs, _ = env.reset(seed=0)
     fields = observation_fields(

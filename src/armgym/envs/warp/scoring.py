@@ -125,8 +125,56 @@ def _push(task: Task, f: Fields) -> tuple[Tensor, Tensor]:
     return _shaped(0.3 * reach + 0.7 * place, success), success
 
 
+def _stack(task: Task, f: Fields) -> tuple[Tensor, Tensor]:
+    half_a, released = float(task.half_a), float(task.released)  # type: ignore[attr-defined]
+    s, opening = f["object_state"], f["gripper"][:, 0]
+    a = s[:, :3]
+    goal = s[:, 7:10] + s.new_tensor([0.0, 0.0, float(task.half_b) + half_a])  # type: ignore[attr-defined]
+    d_reach = _norm(f["ee_pos"] - a)
+    reach = _closeness(d_reach, task.scale)
+    grasp = ((d_reach < 1.5 * half_a) & (opening < released)).float()
+    place = _closeness(_norm(a - goal), task.scale)
+    success = (
+        (_norm(a[:, :2] - goal[:, :2]) < float(task.xy_tolerance))  # type: ignore[attr-defined]
+        & ((a[:, 2] - goal[:, 2]).abs() < 0.008)
+        & (opening > released)
+    )
+    return _shaped(0.25 * reach + 0.15 * grasp + 0.6 * place, success), success
+
+
+def quat_z_axis(quat: Tensor) -> Tensor:
+    """World direction [..., 3] of a body's local z axis for w-x-y-z quaternions [..., 4]."""
+    w, x, y, z = quat.unbind(-1)
+    return torch.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], -1)
+
+
+def _peg_insert(task: Task, f: Fields) -> tuple[Tensor, Tensor]:
+    t = task
+    s, opening = f["object_state"].double(), f["gripper"][:, 0]
+    centre, axis, hole = s[:, :3], quat_z_axis(s[:, 3:7]), s[:, 7:10]
+    half_len = float(t.peg_half_len)  # type: ignore[attr-defined]
+    bottom = centre - half_len * axis
+    grasp_pt = centre + (half_len - float(t.grasp_below_top)) * axis  # type: ignore[attr-defined]
+    d_reach = _norm(f["ee_pos"].double() - grasp_pt)
+    reach = _closeness(d_reach, t.scale)
+    grasp = ((d_reach < 0.02 * t.scale) & (opening < float(t.released))).double()  # type: ignore[attr-defined]
+    d_xy = _norm(bottom[:, :2] - hole[:, :2])
+    align = _closeness(d_xy, t.scale)
+    depth, full = hole[:, 2] - bottom[:, 2], float(t.depth)  # type: ignore[attr-defined]
+    inside = d_xy < float(t.hole_half)  # type: ignore[attr-defined]
+    insert = torch.where(inside, torch.clamp(depth / full, 0.0, 1.0), torch.zeros_like(depth))
+    success = inside & (depth >= full)
+    return _shaped(0.2 * reach + 0.1 * grasp + 0.3 * align + 0.4 * insert, success), success
+
+
 #: torch ports of ``Task.evaluate``, by task name
-BATCHED_SCORERS: dict[str, Scorer] = {"PickCube": _pick_cube, "Reach": _reach, "Push": _push}
+BATCHED_SCORERS: dict[str, Scorer] = {
+    "PickCube": _pick_cube,
+    "Reach": _reach,
+    "Push": _push,
+    "Stack": _stack,
+    "PegInsert": _peg_insert,
+}
 
 
 def observation_fields(state: Tensor, object_state: Tensor, n_arm: int) -> Fields:
