@@ -85,6 +85,10 @@ class ResidualTrainConfig:
     """Run folder (residual checkpoint, train state, log.jsonl, curve.png)."""
     algo: Literal["sac", "ppo"] = "sac"
     """sac (off-policy, the main path) | ppo (ResiP's on-policy recipe)."""
+    backend: Literal["cpu", "warp"] = "cpu"
+    """PPO's training envs: cpu (one BatchedEnv) | warp (all envs as worlds of one MuJoCo
+    Warp model on the GPU, else Warp's CPU device; armgym[warp], state observations). The
+    evaluations run the CPU env either way."""
     task: str | None = None
     """Task (default: the base checkpoint's; required for a served base)."""
     robot: str | None = None
@@ -165,6 +169,8 @@ class ResidualTrainConfig:
             raise ConfigError(f"--scale must be > 0, got {self.scale}")
         if self.demos < 0 or self.explore_ramp < 0:
             raise ConfigError("--demos and --explore-ramp must be >= 0")
+        if self.backend == "warp" and self.algo != "ppo":
+            raise ConfigError("--backend warp trains with --algo ppo only; drop --backend")
 
 
 def base_env(cfg: ResidualTrainConfig, ref: dict[str, Any], base: Policy) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Residual PPO (``armgym train residual --algo ppo``), one loop top to bottom.
 
-ResiP's recipe (Ankile et al. 2024) on a CPU: ``--ppo.num-envs`` envs on one
-``BatchedEnv`` behind :class:`~armgym.policies.residual.ResidualVectorWrapper` (the base
+ResiP's recipe (Ankile et al. 2024): ``--ppo.num-envs`` envs on one ``BatchedEnv``
+(``--backend warp``: one ``WarpBatchedEnv`` seen through its numpy view
+:class:`~armgym.envs.warp.host.HostVectorEnv`) behind :class:`~armgym.policies.residual.ResidualVectorWrapper` (the base
 chunks of all envs come from one batched call), one big batch of ``num_envs ×
 rollout_steps`` transitions per rollout, GAE(γ, λ), clipped PPO over ``epochs`` passes of
 ``minibatches`` minibatches with early stop once the approximate KL passes
@@ -181,17 +182,15 @@ def train_ppo(
     cfg: ResidualTrainConfig, base: Policy, ref: dict[str, Any], env: dict[str, Any]
 ) -> dict[str, Any]:
     """Residual PPO as configured; returns a summary (steps, updates, wall time, paths)."""
-    from armgym.envs import EnvConfig
-    from armgym.envs.batched import BatchedEnv
     from armgym.eval.report import summarize
-    from armgym.eval.rollout import RolloutConfig, rollout
+    from armgym.eval.rollout import RolloutConfig, make_vector_env, rollout
 
     p, out = cfg.ppo, Path(cfg.out)
     n, T = p.num_envs, p.rollout_steps
     iters = math.ceil(cfg.steps / (n * T))
-    env_cfg = EnvConfig.from_dict(env)
     sessions = _sessions(ref, n, cfg.api_key)
-    vec = ResidualVectorWrapper(BatchedEnv.from_config(env_cfg, n), base, cfg.scale, sessions)
+    envs = make_vector_env(env, n, "warp" if cfg.backend == "warp" else "batched")
+    vec = ResidualVectorWrapper(envs, base, cfg.scale, sessions)
     spaces = vec.single_observation_space.spaces  # type: ignore[attr-defined]
     A = int(vec.single_action_space.shape[0])  # type: ignore[index]
     shapes = {
