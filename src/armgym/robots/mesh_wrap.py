@@ -71,11 +71,13 @@ def _add_tool_frame(
     tcp: tuple[float, float, float],
     site: str,
     camera: tuple[float, float, float],
+    quat: str = "0 1 0 0",
 ) -> None:
     """A massless child body at ``tcp`` whose +z is the body's -z (the tool axis, pointing
     away from the wrist), holding the TCP site and a ``wrist`` camera at ``camera`` (in the
-    tool frame [m]) that looks along the tool axis."""
-    tool = ET.SubElement(body, "body", name="armgym_tool", pos=_fmt(tcp), quat="0 1 0 0")
+    tool frame [m]) that looks along the tool axis. ``quat``: the tool frame in ``body``
+    (default: flipped, for a body whose -z is the tool axis)."""
+    tool = ET.SubElement(body, "body", name="armgym_tool", pos=_fmt(tcp), quat=quat)
     ET.SubElement(tool, "site", name=site, size="0.006", rgba="1 0 0 0.5", group="4")
     ET.SubElement(tool, "camera", name="wrist", pos=_fmt(camera), xyaxes="0 -1 0 -1 0 0", fovy="75")
 
@@ -126,12 +128,84 @@ def prepare_so101(xml_path: Path, mesh_dir: Path, site: str, jaw_open: float) ->
     return write_atomic("so101-mesh.xml", root)
 
 
+#: The ViperX 300's TCP in its ``gripper_link`` [m] and the tool frame's orientation
+#: there (+z along the link's +x, the approach direction): 3.5 cm beyond armgym's ``vx300``
+#: TCP, as ALOHA's custom fingers reach 5.4 cm past it.
+VX300_TCP = (0.135, 0.0, 0.0)
+VX300_TOOL_QUAT = "0.7071068 0 0.7071068 0"
+#: The maker's finger limits [m]: (closed, open) slide of each finger from the link axis.
+VX300_FINGER = (0.021, 0.057)
+#: Joint damping [N·m·s/rad] and armature [kg·m²] in place of gym-aloha's frictionloss
+#: (30-60 N·m, a stand-in for its own controllers), as in armgym's ``vx300``.
+VX300_JOINT = {"damping": "0.5", "armature": "0.05", "frictionloss": "0"}
+VX300_FINGER_JOINT = {"damping": "2", "armature": "0.01", "frictionloss": "0"}
+
+
+def prepare_vx300(arm_xml: Path, deps_xml: Path, site: str, prefix: str) -> Path:
+    """gym-aloha's ``vx300s_left.xml`` include fragment wrapped into a one-arm model.
+
+    The fragment holds one arm of the bimanual ALOHA scene (``prefix`` = ``vx300s_left/``
+    on every name); its meshes are declared in ``deps_xml``. Edits: a ``<mujoco>`` root
+    with the fragment's body placed at the origin and the meshes from the fragment's
+    folder; the joints' frictionloss replaced by :data:`VX300_JOINT`; each finger
+    re-zeroed so its joint reads 0 closed .. 0.036 m open (the right one's axis flipped),
+    coupled by an equality and the ``armgym_split`` tendon the gripper actuator drives;
+    the tool frame with the TCP site ``site`` and the wrist camera.
+    """
+    frag = ET.parse(arm_xml).getroot()
+    deps = ET.parse(deps_xml).getroot()
+    root = ET.Element("mujoco", model=f"{prefix.strip('/')}_single")
+    ET.SubElement(root, "compiler", angle="radian", meshdir=str(arm_xml.parent), autolimits="true")
+    for asset in deps.findall("asset"):
+        root.append(asset)
+    world = ET.SubElement(root, "worldbody")
+    arm = frag.find("body")
+    if arm is None:
+        raise ValueError(f"{arm_xml}: no <body> in the fragment")
+    arm.set("pos", "0 0 0")
+    world.append(arm)
+    lo, hi = VX300_FINGER
+    fingers = []
+    for body in arm.iter("body"):
+        joint = body.find("joint")
+        if joint is None:
+            continue
+        name = joint.get("name", "")
+        if joint.get("type") == "slide":
+            side = 1.0 if float(joint.get("range", "0 0").split()[1]) > 0 else -1.0
+            x, y, z = (float(v) for v in body.get("pos", "0 0 0").split())
+            body.set("pos", _fmt((x, y + side * lo, z)))
+            joint.set("axis", _fmt((0.0, side, 0.0)))
+            joint.set("range", f"0 {hi - lo:.6g}")
+            joint.attrib.update(VX300_FINGER_JOINT)
+            fingers.append(name)
+        else:
+            joint.attrib.update(VX300_JOINT)
+    tendon = ET.SubElement(ET.SubElement(root, "tendon"), "fixed", name="armgym_split")
+    for name in fingers:
+        ET.SubElement(tendon, "joint", joint=name, coef="0.5")
+    ET.SubElement(
+        ET.SubElement(root, "equality"),
+        "joint",
+        joint1=fingers[0],
+        joint2=fingers[1],
+        solimp="0.95 0.99 0.001",
+        solref="0.005 1",
+    )
+    _add_tool_frame(
+        _body(root, f"{prefix}gripper_link"), VX300_TCP, site, (0.06, 0.0, -0.07), VX300_TOOL_QUAT
+    )
+    return write_atomic("vx300-mesh.xml", root)
+
+
 __all__ = [
     "SO101_BASE",
     "SO101_CAMERA",
     "SO101_PADS",
     "SO101_TCP",
+    "VX300_TCP",
     "cache_dir",
     "prepare_so101",
+    "prepare_vx300",
     "write_atomic",
 ]
