@@ -100,7 +100,15 @@ def prepare_so101(xml_path: Path, mesh_dir: Path, site: str, jaw_open: float) ->
     compiler.set("meshdir", str(mesh_dir))
     for act in root.findall("actuator"):
         root.remove(act)
-    _body(root, "base").set("pos", _fmt(SO101_BASE))
+    world = root.find("worldbody")
+    base = _body(root, "base")
+    if world is None or base not in list(world):
+        raise ValueError(f"{xml_path}: no top-level body 'base'")
+    # the scene places the first body at the spec's base_pos: wrap the base in a mount
+    world.remove(base)
+    mount = ET.SubElement(world, "body", name="armgym_mount")
+    mount.append(base)
+    base.set("pos", _fmt(SO101_BASE))
     for joint in root.iter("joint"):
         if joint.get("name") == "gripper":
             joint.set("range", f"0 {jaw_open:.6g}")
