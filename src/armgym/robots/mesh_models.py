@@ -26,6 +26,7 @@ import importlib.metadata as md
 import os
 from pathlib import Path
 
+from armgym.errors import ConfigError
 from armgym.robots.base import RobotSpec
 from armgym.robots.mesh_wrap import prepare_so101, prepare_vx300
 
@@ -219,7 +220,11 @@ def register_installed() -> list[str]:
     for name, (finder, install) in VARIANTS.items():
         if name in ROBOTS:
             continue
-        spec = finder()
+        try:
+            spec = finder()
+        except ConfigError as exc:  # installed, but not the files armgym knows how to prepare
+            ROBOTS.missing[name] = f"robot {name!r}: {exc}"
+            continue
         if spec is None:
             ROBOTS.missing[name] = (
                 f"robot {name!r} needs model files that are not installed: {install}"

