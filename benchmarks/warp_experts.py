@@ -1,92 +1,69 @@
 #!/usr/bin/env python
-"""Scripted-expert success of every task on the MuJoCo Warp backend, beside the CPU env.
+"""Success of each task's scripted expert, run batched on the MuJoCo Warp backend.
 
-    PYTHONPATH=src python benchmarks/warp_experts.py --worlds 20 --device cpu
+    .venv/bin/python benchmarks/warp_experts.py                     # all tasks, 20 worlds, low
+    .venv/bin/python benchmarks/warp_experts.py --tasks Push --worlds 4 --quick
 
-For each task, ``--worlds`` worlds of a ``WarpBatchedEnv`` at ``--randomization`` (seeded
-``--seed``: world i is reset with the seed the CPU env's episode i would get) run the
-task's scripted expert for one episode each (``armgym.envs.warp.experts.run_experts``),
-and the CPU env runs the same expert on the same seeds. The bar is the CPU env's: ≥ 95 %
-at ``low``. Writes ``benchmarks/results/warp_experts.json``.
+World ``i`` runs the first episode from seed ``i`` (as the CPU env with that seed) under
+the task's CPU expert (:func:`armgym.envs.warp.experts.run_experts`). The CPU bar is
+≥ 95 % at ``low`` (``tests/test_tasks_experts.py``). Writes
+``benchmarks/results/warp_experts_<cpu|cuda>.json`` (machine, versions, command line,
+per-task successes, episode lengths and wall time).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import time
+import tempfile
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info, write_json
+from common import RESULTS, machine_info
 
-from armgym.contracts.observation import robot_obs_from_env_obs
-from armgym.envs import EnvConfig, build_env
-from armgym.envs.warp import WarpBatchedEnv
 from armgym.envs.warp.experts import run_experts
 from armgym.tasks import TASKS
 
 
-def cpu_experts(task: str, seeds: range, randomization: str) -> list[bool]:
-    """The same expert on the CPU env, one episode per seed."""
-    env, out = build_env(EnvConfig(task=task, obs="state", randomization=randomization)), []
-    for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        expert, done, info = env.task.make_expert(), False, {}
-        while not done:
-            obs, _, term, trunc, info = env.step(expert(robot_obs_from_env_obs(obs, env.n_arm)))
-            done = term or trunc
-        out.append(bool(info.get("is_success")))
-    env.close()
-    return out
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tasks", nargs="+", default=sorted(TASKS))
-    ap.add_argument("--worlds", type=int, default=20)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--randomization", default="low")
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args()
-    rows: list[dict[str, Any]] = []
-    for task in a.tasks:
-        t0 = time.perf_counter()
-        env = WarpBatchedEnv(task, a.worlds, device=a.device, randomization=a.randomization)
-        build_s = time.perf_counter() - t0
-        try:
-            res = run_experts(env, seed=a.seed)
-        finally:
-            env.close()
-        cpu = cpu_experts(task, range(a.seed, a.seed + a.worlds), a.randomization)
-        row = {
-            "task": task,
-            "worlds": a.worlds,
-            "warp_successes": int(res["success"].sum()),
-            "warp_success_rate": float(res["success"].mean()),
-            "cpu_successes": int(np.sum(cpu)),
-            "mean_episode_steps": float(res["length"].mean()),
-            "meets_bar": bool(res["success"].mean() >= 0.95),
-            "build_s": round(build_s, 1),
-            "rollout_s": round(res["wall_s"], 1),
+    ap.add_argument("--tasks", nargs="+", default=sorted(TASKS), choices=sorted(TASKS))
+    ap.add_argument("--worlds", type=int, default=20, help="worlds (episodes) per task")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    ap.add_argument("--randomization", default="low", choices=("low", "med", "high"))
+    ap.add_argument("--quick", action="store_true", help="write to a temp folder")
+    ap.add_argument("--out-dir", type=Path, default=None)
+    args = ap.parse_args(argv)
+    out = args.out_dir or (Path(tempfile.mkdtemp()) if args.quick else RESULTS)
+    rows = {}
+    for task in args.tasks:
+        run = run_experts(task, args.worlds, device=args.device, randomization=args.randomization)
+        rows[task] = {
+            "worlds": args.worlds,
+            "successes": int(run.success.sum()),
+            "success_rate": float(run.success.mean()),
+            "failed_seeds": [int(i) for i in (~run.success).nonzero()[0]],
+            "mean_length": float(run.length.mean()),
+            "max_length": int(run.length.max()),
+            "wall_s": round(run.wall_s, 1),
         }
-        rows.append(row)
-        print(row, flush=True)
-    write_json(
-        "warp_experts.json",
-        {
-            "benchmark": "warp_experts",
-            "device": a.device,
-            "randomization": a.randomization,
-            "seeds": f"{a.seed}..{a.seed + a.worlds - 1}",
-            "bar": ">= 95 % (the CPU env's)",
-            "rows": rows,
-            "machine": machine_info(("armgym", "mujoco", "mujoco_warp", "warp", "torch")),
+        print(f"{task}: {rows[task]['successes']}/{args.worlds} in {run.wall_s:.0f} s", flush=True)
+    device = "cuda" if args.device.startswith("cuda") else args.device
+    payload = {
+        "benchmark": "warp_experts",
+        "machine": machine_info(("armgym", "numpy", "mujoco", "mujoco-warp", "warp-lang", "torch")),
+        "settings": {
+            "device": args.device,
+            "randomization": args.randomization,
+            "seeds": f"0..{args.worlds - 1}",
+            "episodes": "the first of each world",
         },
-    )
+        "tasks": rows,
+    }
+    path = out / f"warp_experts_{device}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(path)
 
 
 if __name__ == "__main__":

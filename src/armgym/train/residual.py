@@ -87,8 +87,9 @@ class ResidualTrainConfig:
     algo: Literal["sac", "ppo"] = "sac"
     """sac (off-policy, the main path) | ppo (ResiP's on-policy recipe)."""
     backend: Literal["cpu", "warp"] = "cpu"
-    """PPO's envs (training and evaluation): cpu (BatchedEnv) | warp (one MuJoCo Warp model,
-    all envs as its worlds, on a GPU if there is one: pip install 'armgym[warp]')."""
+    """PPO's training envs: cpu (one BatchedEnv) | warp (all envs as worlds of one MuJoCo
+    Warp model on the GPU, else Warp's CPU device; armgym[warp], state observations). The
+    evaluations run the CPU env either way."""
     task: str | None = None
     """Task (default: the base checkpoint's; required for a served base)."""
     robot: str | None = None
@@ -175,8 +176,8 @@ class ResidualTrainConfig:
             raise ConfigError(f"--scale must be > 0, got {self.scale}")
         if self.demos < 0 or self.explore_ramp < 0:
             raise ConfigError("--demos and --explore-ramp must be >= 0")
-        if self.backend != "cpu" and self.algo != "ppo":
-            raise ConfigError("--backend warp trains --algo ppo (SAC steps one env)")
+        if self.backend == "warp" and self.algo != "ppo":
+            raise ConfigError("--backend warp trains with --algo ppo only; drop --backend")
         if self.intervene and self.algo == "ppo":
             raise ConfigError("--intervene works with --algo sac (HIL-SERL is off-policy)")
 

@@ -1,7 +1,8 @@
 """Residual PPO (``armgym train residual --algo ppo``), one loop top to bottom.
 
-ResiP's recipe (Ankile et al. 2024) on a CPU: ``--ppo.num-envs`` envs on one
-``BatchedEnv`` behind :class:`~armgym.policies.residual.ResidualVectorWrapper` (the base
+ResiP's recipe (Ankile et al. 2024): ``--ppo.num-envs`` envs on one ``BatchedEnv``
+(``--backend warp``: one ``WarpBatchedEnv`` seen through its numpy view
+:class:`~armgym.envs.warp.host.HostVectorEnv`) behind :class:`~armgym.policies.residual.ResidualVectorWrapper` (the base
 chunks of all envs come from one batched call), one big batch of ``num_envs ×
 rollout_steps`` transitions per rollout, GAE(γ, λ), clipped PPO over ``epochs`` passes of
 ``minibatches`` minibatches with early stop once the approximate KL passes
@@ -177,10 +178,6 @@ def gauss_logp(u: torch.Tensor, mean: torch.Tensor, log_std: float) -> torch.Ten
     return (-0.5 * z.pow(2)).sum(-1) - u.shape[-1] * (log_std + 0.5 * math.log(2 * math.pi))
 
 
-#: the vector env of ``armgym.eval.rollout.make_vector_env`` each ``--backend`` trains on
-VECTOR_OF_BACKEND = {"cpu": "batched", "warp": "warp"}
-
-
 def train_ppo(
     cfg: ResidualTrainConfig, base: Policy, ref: dict[str, Any], env: dict[str, Any]
 ) -> dict[str, Any]:
@@ -192,8 +189,8 @@ def train_ppo(
     n, T = p.num_envs, p.rollout_steps
     iters = math.ceil(cfg.steps / (n * T))
     sessions = _sessions(ref, n, cfg.api_key)
-    vector = VECTOR_OF_BACKEND[cfg.backend]
-    vec = ResidualVectorWrapper(make_vector_env(env, n, vector), base, cfg.scale, sessions)
+    envs = make_vector_env(env, n, "warp" if cfg.backend == "warp" else "batched")
+    vec = ResidualVectorWrapper(envs, base, cfg.scale, sessions)
     spaces = vec.single_observation_space.spaces  # type: ignore[attr-defined]
     A = int(vec.single_action_space.shape[0])  # type: ignore[index]
     shapes = {
@@ -319,10 +316,7 @@ def train_ppo(
         ):
             seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
             results, _ = rollout(
-                as_policy(normalizer),
-                env,
-                seeds,
-                RolloutConfig(num_envs=cfg.eval_num_envs, vector=vector),
+                as_policy(normalizer), env, seeds, RolloutConfig(num_envs=cfg.eval_num_envs)
             )
             s = summarize(results)
             ev = {k: s[k] for k in ("success_rate", "success_ci95", "mean_return", "episodes")}

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 LOG = "log.jsonl"
 #: settings that may differ between a run and its --resume
 RESUMABLE = {
+    "backend",  # the same scene on either backend (parity-tested), so a run may switch
     "steps",
     "resume",
     "overwrite",
