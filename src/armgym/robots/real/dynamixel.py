@@ -47,6 +47,19 @@ def _sdk() -> Any:
     return dynamixel_sdk
 
 
+def _port_handler(sdk: Any, port: str, margin_ms: float) -> Any:
+    """The SDK's ``PortHandler`` waiting ``margin_ms`` longer for each reply than its own
+    estimate (transfer time + 2 × the USB latency timer + 2 ms, ~34 ms for a short packet):
+    a loaded host or a slow adapter otherwise reads a late reply as a lost one."""
+
+    class Port(sdk.PortHandler):  # type: ignore[misc, name-defined]
+        def setPacketTimeout(self, packet_length: int) -> None:
+            super().setPacketTimeout(packet_length)
+            self.packet_timeout += margin_ms
+
+    return Port(port)
+
+
 class DynamixelBus(ServoBus):
     """Dynamixel Protocol 2.0 servos on ``port`` through ``dynamixel-sdk``.
 
@@ -56,10 +69,12 @@ class DynamixelBus(ServoBus):
 
     baud_hint = " (1 Mbaud for Interbotix arms)"
 
-    def __init__(self, port: str, *, baudrate: int = 1_000_000, retries: int = 2):
+    def __init__(
+        self, port: str, *, baudrate: int = 1_000_000, retries: int = 2, reply_margin_s: float = 0.1
+    ):
         super().__init__(port, dp.XSERIES, retries=retries, signed=dp.SIGNED)
         sdk = self.sdk = _sdk()
-        self.handler = sdk.PortHandler(port)
+        self.handler = _port_handler(sdk, port, 1000.0 * reply_margin_s)
         try:
             opened = self.handler.setBaudRate(baudrate)  # opens the port
         except Exception as e:  # pyserial's SerialException / OSError
@@ -145,6 +160,7 @@ class DynamixelConfig:
         gripper_ticks: gripper positions (closed, open) [ticks]; measure them on your arm.
         baudrate: bus speed [bit/s].
         retries: extra attempts after a timeout or a corrupt reply.
+        reply_margin_s: extra wait for each reply beyond the SDK's own estimate [s].
         torque_off_on_close: switch torque off at close (the arm then drops under gravity).
     """
 
@@ -155,6 +171,7 @@ class DynamixelConfig:
     gripper_ticks: tuple[int, int] = (1400, 2700)
     baudrate: int = 1_000_000
     retries: int = 2
+    reply_margin_s: float = 0.1
     torque_off_on_close: bool = False
 
     def __post_init__(self) -> None:
@@ -179,7 +196,9 @@ class DynamixelArm:
         self.arm_ids = [cfg.ids[j] for j in cfg.joints]
         self.ids = [*self.arm_ids, cfg.gripper_id]
         self.n_joints = len(self.arm_ids)
-        self.bus = DynamixelBus(cfg.port, baudrate=cfg.baudrate, retries=cfg.retries)
+        self.bus = DynamixelBus(
+            cfg.port, baudrate=cfg.baudrate, retries=cfg.retries, reply_margin_s=cfg.reply_margin_s
+        )
         try:
             self._connect()
         except BaseException:
