@@ -37,7 +37,7 @@ class FeetechBus(ServoBus):
         port: str,
         *,
         baudrate: int = 1_000_000,
-        timeout_s: float = 0.02,
+        timeout_s: float = 0.1,
         retries: int = 2,
         table: Mapping[str, tuple[int, int]] = fp.STS3215,
     ):

@@ -44,7 +44,8 @@ class SO101Config:
         port: serial device of the arm's bus adapter (``/dev/ttyACM0``).
         calibration: LeRobot calibration JSON of this arm.
         baudrate: bus speed [bit/s].
-        timeout_s: reply timeout per request [s].
+        timeout_s: reply timeout per request [s] (a servo answers in ~1 ms; the margin is
+            for a loaded host, where Python may read a reply late).
         retries: extra attempts after a timeout or checksum error.
         torque_off_on_close: switch torque off at close (the arm then drops under gravity).
         write_calibration: write homing offset and limits to the servos at connect.
@@ -53,7 +54,7 @@ class SO101Config:
     port: str
     calibration: Path
     baudrate: int = 1_000_000
-    timeout_s: float = 0.02
+    timeout_s: float = 0.1
     retries: int = 2
     torque_off_on_close: bool = False
     write_calibration: bool = True
