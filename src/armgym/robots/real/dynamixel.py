@@ -20,6 +20,7 @@ between ``gripper_ticks`` (closed, open) — xs_sdk drives it in PWM mode instea
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,15 +48,28 @@ def _sdk() -> Any:
     return dynamixel_sdk
 
 
+#: sleep between empty polls of the port while waiting for a reply [s] (~2 bytes at 1 Mbaud)
+IDLE_POLL_S = 0.0002
+
+
 def _port_handler(sdk: Any, port: str, margin_ms: float) -> Any:
     """The SDK's ``PortHandler`` waiting ``margin_ms`` longer for each reply than its own
     estimate (transfer time + 2 × the USB latency timer + 2 ms, ~34 ms for a short packet):
-    a loaded host or a slow adapter otherwise reads a late reply as a lost one."""
+    a loaded host or a slow adapter otherwise reads a late reply as a lost one. It also
+    sleeps ``IDLE_POLL_S`` when a poll finds no byte: the SDK waits for replies in a busy
+    loop, which held the GIL against every other thread of the process (the fake bus's
+    thread in the tests, a camera thread in an app) and burnt a core."""
 
     class Port(sdk.PortHandler):  # type: ignore[misc, name-defined]
         def setPacketTimeout(self, packet_length: int) -> None:
             super().setPacketTimeout(packet_length)
             self.packet_timeout += margin_ms
+
+        def readPort(self, length: int) -> list[int]:
+            data = super().readPort(length)
+            if not data:  # the SDK polls in a busy loop: yield the CPU (and the GIL) briefly
+                time.sleep(IDLE_POLL_S)
+            return data
 
     return Port(port)
 

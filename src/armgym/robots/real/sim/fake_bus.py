@@ -98,6 +98,8 @@ class FakeBus(ABC, Generic[M]):
         self.requests: list[Any] = []
         self.lock = threading.Lock()
         self._master, self._slave = os.openpty()
+        self._poller = select.poll()
+        self._poller.register(self._master, select.POLLIN)
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
         self._stop = threading.Event()
@@ -141,16 +143,21 @@ class FakeBus(ABC, Generic[M]):
         self.close()
 
     # -- the bus thread -------------------------------------------------------------------
+    def _ready(self, timeout: float) -> bool:
+        """Whether the master side has bytes within ``timeout`` [s]. ``poll``, not
+        ``select``: select fails on descriptors above 1023, which a long test process
+        reaches."""
+        return bool(self._poller.poll(max(0.0, timeout) * 1000.0))
+
     def _read(self, n: int, timeout: float) -> bytes:
-        ready, _, _ = select.select([self._master], [], [], min(timeout, 0.05))
+        ready = self._ready(min(timeout, 0.05))
         if self._stop.is_set():
             raise TimeoutError("stopped")
         return os.read(self._master, n) if ready else b""
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
-            if not ready:
+            if not self._ready(0.05):
                 continue
             try:  # a request arrives whole; the deadline only guards a truncated one
                 packet = self.read_request(self._read, time.monotonic() + 0.5)
