@@ -225,9 +225,10 @@ def test_a_driver_error_mid_episode_holds_the_arm_and_keeps_saved_episodes(
     assert calls[0] == 7
     reader = LeRobotReader(cfg.out)
     assert reader.num_episodes == 1 and reader.num_frames == 4
-    # after the failed read (its PINGs ask which servo is gone): goals = present, twice
-    # (the robot's error path, then close), and the servos hold there with torque on
+    # after the failed read (its PINGs ask which servo is gone): goals = present (the robot's
+    # error path, then close; one of the two may meet the last corrupted replies, so at
+    # least one lands), and the servos hold there with torque on
     last_ping = max(i for i, p in enumerate(bus.requests) if p.code == 0x01)
     holds = [p for p in bus.requests[last_ping:] if p.code == 0x83 and p.params[0] == 42]
-    assert len(holds) >= 2
+    assert len(holds) >= 1
     _held(bus)
