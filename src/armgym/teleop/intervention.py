@@ -21,7 +21,7 @@ gripper) the wrappers execute the device's translation and gripper and drop its 
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat
+from typing import Any, Protocol, SupportsFloat, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -54,6 +54,14 @@ def device_action(action: np.ndarray, action_dim: int, control: str | None) -> n
     )
 
 
+@runtime_checkable
+class DeviceActionEnv(Protocol):
+    """An env whose actions are not the arm's (a residual over a base policy): it turns a
+    device's arm action float32[A] into its own action space."""
+
+    def from_device(self, action: np.ndarray) -> np.ndarray: ...
+
+
 def _control(env: gym.Env) -> str | None:
     robot = getattr(env.unwrapped, "robot", None)  # ManipulationEnv's robot, if any
     return robot.control if isinstance(robot, Robot) else None
@@ -62,7 +70,7 @@ def _control(env: gym.Env) -> str | None:
 class TeleopWrapper(gym.Wrapper):
     """A person at ``device`` acts; the action passed to ``step`` is ignored (pass zeros).
 
-    The device's action is in the arm's action space; an env with a ``from_device`` method
+    The device's action is in the arm's action space; a :class:`DeviceActionEnv`
     (``ResidualWrapper``) turns it into its own (``executed_action`` is then that).
 
     ``interventions`` counts the steps the device acted since the last reset.
@@ -74,10 +82,8 @@ class TeleopWrapper(gym.Wrapper):
         self.interventions = 0
         self.action_dim = int(np.prod(env.action_space.shape or (0,)))
         self.control = _control(env)
-        # an env whose actions are not the arm's (a residual over a base) converts the
-        # device's arm action with its ``from_device(action) -> action``
-        from_device = getattr(env, "from_device", None)
-        self.from_device = from_device if callable(from_device) else None
+        # an env whose actions are not the arm's (a residual over a base) converts them
+        self.converter = env if isinstance(env, DeviceActionEnv) else None
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         self.interventions = 0
@@ -94,8 +100,8 @@ class TeleopWrapper(gym.Wrapper):
         executed = policy_action
         if human:
             executed = device_action(cmd.action, self.action_dim, self.control)
-            if self.from_device is not None:  # e.g. a residual env: the residual toward it
-                executed = np.asarray(self.from_device(executed), np.float32)
+            if self.converter is not None:  # e.g. a residual env: the residual toward it
+                executed = np.asarray(self.converter.from_device(executed), np.float32)
         self.interventions += int(human)
         obs, reward, terminated, truncated, info = self.env.step(executed)
         info = {
