@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from common import RESULTS, machine_info, write_json
@@ -28,6 +29,8 @@ from armgym.apps.collect import CollectConfig, collect
 from armgym.data.reader import LeRobotReader
 from armgym.eval.cli import EvalConfig, evaluate
 from armgym.eval.report import plot_learning_curve, read_log
+from armgym.policies.diffusion import DiffusionConfig
+from armgym.policies.mlp import MLPConfig
 from armgym.train.bc import BCConfig, train
 
 WORK = Path("/tmp/armgym-bench-bc")
@@ -67,9 +70,13 @@ def run(args: argparse.Namespace) -> None:
     suffix = "" if args.randomization == "low" else f"_{args.randomization}"
     if args.obs != "state":
         suffix += f"_{args.obs}_{'_'.join(args.cameras)}_{args.image_size}"
+    suffix += args.tag
     name = f"bc_{args.task.lower()}_{args.policy}{suffix}"
     out = WORK / f"{args.task.lower()}_{args.policy}_{args.steps}{suffix}"
+    pcfg = MLPConfig() if args.policy == "mlp" else DiffusionConfig()
+    pcfg = replace(pcfg, encoder=replace(pcfg.encoder, activation=args.encoder_activation))
     cfg = BCConfig(
+        **{args.policy: pcfg},
         dataset=root,
         out=out,
         policy=args.policy,
@@ -218,6 +225,8 @@ def main() -> None:
     ap.add_argument("--obs", choices=("state", "pixels"), default="state")
     ap.add_argument("--cameras", nargs="+", default=["front", "wrist"])
     ap.add_argument("--image-size", type=int, default=84)
+    ap.add_argument("--encoder-activation", choices=("mish", "relu"), default="mish")
+    ap.add_argument("--tag", default="", help="suffix of the result file names (e.g. _relu)")
     ap.add_argument("--compare", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()

@@ -18,6 +18,7 @@ early still reports what it reached) and ``results/rl_residual_<algo>.png``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -77,6 +78,20 @@ def base_checkpoint(
     return out, {**{k: report[k] for k in keys}, "successful_seeds": wins}
 
 
+def human_config(pairs: list[str]) -> Any:
+    """A ScriptedHumanConfig from ``FIELD=VALUE`` strings (each value cast to the field's
+    default's type)."""
+    from armgym.teleop.scripted_human import ScriptedHumanConfig
+
+    default = ScriptedHumanConfig()
+    kw: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        kind = type(getattr(default, key))
+        kw[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return dataclasses.replace(default, **kw)
+
+
 def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: float | None) -> Path:
     run = WORK / f"{args.algo}{args.tag}_s{seed}"
     curve = curve_of(run)
@@ -100,6 +115,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "action_l2": args.action_l2,
             "n_step": args.n_step,
             "intervene": args.intervene,
+            "human": dataclasses.asdict(human_config(args.human)) if args.intervene else None,
             "base": f"{args.base_policy} BC, 100 scripted demos, {args.base_steps} steps",
             "eval_seeds": f"0..{args.eval_episodes - 1}",
             "torch_threads": 1,
@@ -170,6 +186,13 @@ def main() -> None:
     ap.add_argument("--n-step", type=int, default=1, help="n-step returns")
     ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
     ap.add_argument("--intervene", default="", help="scripted: the expert takes over (HIL)")
+    ap.add_argument(
+        "--human",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="scripted human settings (ScriptedHumanConfig), e.g. min_hold=200 stray_m=0.02",
+    )
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
     ap.add_argument("--resume", action="store_true", help="continue the run to --steps")
@@ -199,6 +222,7 @@ def main() -> None:
                     action_l2=args.action_l2,
                     n_step=args.n_step,
                     intervene=args.intervene,
+                    human=human_config(args.human),
                     steps=args.steps,
                     seed=seed,
                     eval_every=args.eval_every,

@@ -471,6 +471,32 @@ def test_the_buffer_stores_residuals_and_a_takeover_becomes_the_residual_toward_
     np.testing.assert_allclose(info["executed_action"], person - info["base_action"], atol=1e-6)
     assert add_transition(online, offline, obs, np.zeros(7), rew, term, trunc, obs2, info)
     np.testing.assert_allclose(offline.action[0], info["executed_action"])  # demo buffer too
+    # beyond the residual's reach the arm still executes the person's action (the base is
+    # overridden); the stored residual is the saturated one toward it
+    device = KeyboardTeleop(ScriptedEvents([["t"], ["w"]], []), hold_s=0.0)
+    hil = InterventionWrapper(ResidualWrapper(_env(), CountingBase(1, 0.25), 0.1), device)
+    hil.reset(seed=0)
+    hil.step(np.zeros(7, np.float32))
+    info = hil.step(np.zeros(7, np.float32))[-1]
+    np.testing.assert_allclose(info["total_action"], person, atol=1e-6)
+    expect = np.clip((person - info["base_action"]) / 0.1, -1, 1)
+    np.testing.assert_allclose(info["executed_action"], expect, atol=1e-6)
+    assert np.abs(info["executed_action"]).max() == 1.0  # saturated
+    with pytest.raises(ConfigError, match="device action"):
+        hil.env.step_device(np.full(3, np.nan, np.float32))
+
+
+def test_interventions_over_a_residual_are_sampled_from_the_offline_buffer(tmp_path: Path) -> None:
+    """Regression: without --demos the offline buffer was never sampled, so a person's
+    takeovers over a residual reached the learner only as online transitions."""
+    from armgym.train.residual import sac_config
+
+    env = {"task": "PegInsert", "control": "ee_delta"}
+    plain = sac_config(_train_cfg(tmp_path, tmp_path / "a"), env)
+    hil = sac_config(_train_cfg(tmp_path, tmp_path / "b", intervene="scripted"), env)
+    demos = sac_config(_train_cfg(tmp_path, tmp_path / "c", demos=5), env)
+    assert plain.offline_ratio == 0.0
+    assert hil.offline_ratio == demos.offline_ratio == 0.5
 
 
 def test_sac_residual_with_the_scripted_human_logs_takeovers(tmp_path: Path) -> None:

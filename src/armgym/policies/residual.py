@@ -18,7 +18,9 @@ The base's own chunking is respected (:class:`BaseStreams`: one
 ``info`` carries ``base_action``, ``residual_action`` and ``total_action`` (the composed
 action the arm executed), float32[A]; ``executed_action`` is the residual, the action in
 the wrapper's own action space (what a replay buffer stores: the agent's action space is
-the residual's, and a person's takeover arrives converted by ``from_device``).
+the residual's). A person who takes over drives the arm itself (:meth:`ResidualWrapper.
+step_device`: the base is overridden, as a hand on a real arm overrides it), and the
+transition records the residual toward their action.
 
 The deployable policy (base + trained residual, its checkpoint) is
 :mod:`armgym.policies.residual_policy`.
@@ -247,8 +249,35 @@ class ResidualWrapper(gym.Wrapper):
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         residual = checked_residual(action, self.action_space.shape)
+        total = compose(self._base_action, residual, self.scale, self.low, self.high)
+        return self._execute(residual, total)
+
+    def step_device(
+        self, action: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Execute a person's (or scripted human's) arm action float32[A] as it is (clipped
+        to the action bounds), overriding the base, as a takeover on a real arm does.
+
+        ``info["executed_action"]`` is the residual toward it on top of this step's base
+        action (:func:`residual_toward`): what the agent would have had to choose, and what
+        a replay buffer stores. Where the person's action lies farther from the base's than
+        ``scale`` reaches, that residual saturates (the arm still executes the person's
+        action: a residual too small to follow a takeover would otherwise leave the base in
+        control and the person unable to steer).
+        """
+        arm = np.asarray(action, np.float32).reshape(-1)
+        if arm.shape != self.low.shape or not np.all(np.isfinite(arm)):
+            raise ConfigError(
+                f"a device action must be finite float32{self.low.shape} in the arm's action "
+                f"space, got shape {arm.shape}"
+            )
+        total = np.clip(arm, self.low, self.high).astype(np.float32)
+        return self._execute(residual_toward(total, self._base_action, self.scale), total)
+
+    def _execute(
+        self, residual: np.ndarray, total: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         base = self._base_action
-        total = compose(base, residual, self.scale, self.low, self.high)
         obs, reward, term, trunc, info = self.env.step(total)
         info = {**info, BASE_ACTION: base, RESIDUAL_ACTION: residual, TOTAL_ACTION: total,
                 EXECUTED_ACTION: residual}  # fmt: skip
@@ -258,13 +287,6 @@ class ResidualWrapper(gym.Wrapper):
         """The residual float32[A] that moves this step's base action (``obs``'s
         ``observation.base_action``) toward ``target`` float32[A] (:func:`residual_toward`)."""
         return residual_toward(target, obs[BASE_ACTION_KEY], self.scale)
-
-    def from_device(self, action: np.ndarray) -> np.ndarray:
-        """A person's (or scripted human's) action float32[A] in the env's action space as
-        the residual toward it on top of this step's base action: a takeover through
-        ``TeleopWrapper`` drives the arm as the person means, and the transition stores the
-        residual the agent would have had to choose."""
-        return residual_toward(action, self._base_action, self.scale)
 
 
 class ResidualVectorWrapper(gym.vector.VectorWrapper):

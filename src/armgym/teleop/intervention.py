@@ -56,10 +56,13 @@ def device_action(action: np.ndarray, action_dim: int, control: str | None) -> n
 
 @runtime_checkable
 class DeviceActionEnv(Protocol):
-    """An env whose actions are not the arm's (a residual over a base policy): it turns a
-    device's arm action float32[A] into its own action space."""
+    """An env whose actions are not the arm's (a residual over a base policy): it executes
+    a device's arm action float32[A] as the arm's, and reports in ``info["executed_action"]``
+    that action in its own action space."""
 
-    def from_device(self, action: np.ndarray) -> np.ndarray: ...
+    def step_device(
+        self, action: np.ndarray
+    ) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]: ...
 
 
 def _control(env: gym.Env) -> str | None:
@@ -71,7 +74,8 @@ class TeleopWrapper(gym.Wrapper):
     """A person at ``device`` acts; the action passed to ``step`` is ignored (pass zeros).
 
     The device's action is in the arm's action space; a :class:`DeviceActionEnv`
-    (``ResidualWrapper``) turns it into its own (``executed_action`` is then that).
+    (``ResidualWrapper``) executes it as the arm's and reports it in its own action space
+    (``executed_action`` is then that).
 
     ``interventions`` counts the steps the device acted since the last reset.
     """
@@ -82,8 +86,8 @@ class TeleopWrapper(gym.Wrapper):
         self.interventions = 0
         self.action_dim = int(np.prod(env.action_space.shape or (0,)))
         self.control = _control(env)
-        # an env whose actions are not the arm's (a residual over a base) converts them
-        self.converter = env if isinstance(env, DeviceActionEnv) else None
+        # an env whose actions are not the arm's (a residual over a base) executes the arm's
+        self.arm_env = env if isinstance(env, DeviceActionEnv) else None
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         self.interventions = 0
@@ -98,12 +102,15 @@ class TeleopWrapper(gym.Wrapper):
         cmd = self.device.poll()
         human = self._choose(cmd, policy_action)
         executed = policy_action
-        if human:
-            executed = device_action(cmd.action, self.action_dim, self.control)
-            if self.converter is not None:  # e.g. a residual env: the residual toward it
-                executed = np.asarray(self.converter.from_device(executed), np.float32)
         self.interventions += int(human)
-        obs, reward, terminated, truncated, info = self.env.step(executed)
+        if human and self.arm_env is not None:  # e.g. a residual env: the person drives the arm
+            arm = device_action(cmd.action, self.action_dim, self.control)  # same A
+            obs, reward, terminated, truncated, info = self.arm_env.step_device(arm)
+            executed = np.asarray(info.get(EXECUTED_ACTION, arm), np.float32)
+        else:
+            if human:
+                executed = device_action(cmd.action, self.action_dim, self.control)
+            obs, reward, terminated, truncated, info = self.env.step(executed)
         info = {
             **info,
             INTERVENTION: human,

@@ -237,7 +237,11 @@ def check_resumed_base(out: Path, ref: dict[str, Any]) -> None:
 
 
 def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
-    """The :class:`~armgym.train.sac.SACTrainConfig` of the residual run (no demos)."""
+    """The :class:`~armgym.train.sac.SACTrainConfig` of the residual run.
+
+    The offline buffer is sampled (``offline_ratio``) when it can fill: with ``--demos`` or
+    with ``--intervene`` (a person's steps go there, HIL-SERL); else every batch is online.
+    """
     from armgym.train.sac import SACTrainConfig
 
     kw: dict[str, Any] = {}
@@ -253,7 +257,7 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         reward=cfg.reward,
         randomization=env.get("randomization", "low"),
         demos=str(cfg.demos),
-        offline_ratio=cfg.offline_ratio if cfg.demos else 0.0,
+        offline_ratio=cfg.offline_ratio if (cfg.demos or cfg.intervene) else 0.0,
         bc_weight=cfg.bc_weight,
         action_l2=cfg.action_l2,
         intervene=cfg.intervene,
