@@ -51,6 +51,16 @@ def io_error(port: str, e: object) -> HardwareError:
     return HardwareError(f"I/O on {port} failed ({e}); is the bus adapter still plugged in?")
 
 
+def close_on_failure(bus: ServoBus, connect: Callable[[], None]) -> None:
+    """Run ``connect()`` (an arm's handshake over ``bus``); if it raises, close the bus (the
+    port is released for the next try) and re-raise."""
+    try:
+        connect()
+    except BaseException:
+        bus.close()
+        raise
+
+
 class ServoBus(ABC):
     """Servos on ``port``, registers by name from ``table``.
 

@@ -29,7 +29,13 @@ import numpy as np
 
 from armgym.errors import ConfigError, HardwareError
 from armgym.robots.real import dynamixel_protocol as dp
-from armgym.robots.real.bus import ServoBus, TransientBusError, io_error, port_error
+from armgym.robots.real.bus import (
+    ServoBus,
+    TransientBusError,
+    close_on_failure,
+    io_error,
+    port_error,
+)
 from armgym.robots.real.driver import JointReading
 
 #: Arm joint -> id of its (primary) servo in Interbotix's 6-dof arms; the gripper is 9.
@@ -213,11 +219,7 @@ class DynamixelArm:
         self.bus = DynamixelBus(
             cfg.port, baudrate=cfg.baudrate, retries=cfg.retries, reply_margin_s=cfg.reply_margin_s
         )
-        try:
-            self._connect()
-        except BaseException:
-            self.bus.close()
-            raise
+        close_on_failure(self.bus, self._connect)
 
     def _connect(self) -> None:
         self.bus.require(self.ids, "check the 12 V supply and the U2D2 cable")

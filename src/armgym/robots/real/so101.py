@@ -21,6 +21,7 @@ import numpy as np
 
 from armgym.errors import ConfigError, HardwareError
 from armgym.robots.real import feetech_protocol as fp
+from armgym.robots.real.bus import close_on_failure
 from armgym.robots.real.calibration import Calibration, MotorCalibration, load_calibration
 from armgym.robots.real.driver import JointReading
 from armgym.robots.real.feetech import FeetechBus
@@ -77,11 +78,7 @@ class FeetechArm:
         self.bus = FeetechBus(
             cfg.port, baudrate=cfg.baudrate, timeout_s=cfg.timeout_s, retries=cfg.retries
         )
-        try:
-            self._connect()
-        except BaseException:
-            self.bus.close()
-            raise
+        close_on_failure(self.bus, self._connect)
 
     def _connect(self) -> None:
         self.bus.require(self.ids, "check the 12 V / 5 V supply and the daisy chain")
