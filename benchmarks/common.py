@@ -49,3 +49,22 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     return path
+
+
+def human_config(pairs: list[str]) -> Any:
+    """A ``ScriptedHumanConfig`` from ``FIELD=VALUE`` strings (``--human`` of the HIL
+    benchmarks); each value is cast to the type of the field's default."""
+    import dataclasses
+
+    from armgym.teleop.scripted_human import ScriptedHumanConfig
+
+    default = ScriptedHumanConfig()
+    names = [f.name for f in dataclasses.fields(default)]
+    kw: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in names:
+            raise SystemExit(f"--human {pair}: no field {key!r}; fields: {', '.join(names)}")
+        kind = type(getattr(default, key))
+        kw[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return dataclasses.replace(default, **kw)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, machine_info, write_json
+from common import RESULTS, human_config, machine_info, write_json
 from rl_pickcube import PACKAGES, curve_of, run_rlpd
 
 TARGET = 0.9
@@ -72,20 +72,6 @@ def summarize(res: dict[str, Any], robot: str, seed: int) -> dict[str, Any]:
 
 def mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
-
-
-def human_config(pairs: list[str]) -> Any:
-    """``ScriptedHumanConfig`` with ``FIELD=VALUE`` overrides (numbers)."""
-    from armgym.teleop.scripted_human import ScriptedHumanConfig
-
-    fields = {f.name: f.type for f in dataclasses.fields(ScriptedHumanConfig)}
-    kw: dict[str, Any] = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        if key not in fields:
-            raise SystemExit(f"--human {pair}: no field {key!r}; fields: {', '.join(fields)}")
-        kw[key] = float(value) if "." in value else int(value)
-    return ScriptedHumanConfig(**kw)
 
 
 def main() -> None:

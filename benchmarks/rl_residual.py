@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS, machine_info, write_json
+from common import RESULTS, human_config, machine_info, write_json
 from rl_pickcube import curve_of
 
 PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
@@ -76,20 +76,6 @@ def base_checkpoint(
     keys = ("success_rate", "success_ci95", "episodes")
     wins = [int(e["seed"]) for e in report["per_episode"] if e["success"]]
     return out, {**{k: report[k] for k in keys}, "successful_seeds": wins}
-
-
-def human_config(pairs: list[str]) -> Any:
-    """A ScriptedHumanConfig from ``FIELD=VALUE`` strings (each value cast to the field's
-    default's type)."""
-    from armgym.teleop.scripted_human import ScriptedHumanConfig
-
-    default = ScriptedHumanConfig()
-    kw: dict[str, Any] = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        kind = type(getattr(default, key))
-        kw[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-    return dataclasses.replace(default, **kw)
 
 
 def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: float | None) -> Path:
