@@ -9,7 +9,9 @@ acting through the residual, i.e. the best a residual of this scale can do by im
 it. A scale whose ceiling is far below the target cannot reach it by any training.
 Episodes use seeds 0..episodes-1 (the evaluation seeds of rl_residual.py). Writes
 ``results/residual_ceiling.json`` (success per scale with Wilson intervals, the fraction
-of steps where the residual saturates) and ``results/residual_ceiling.png``.
+of steps where the residual saturates) and ``results/residual_ceiling.png``. ``--task
+PickCube --base-policy diffusion --base-steps 4000`` measures the PickCube ``med`` diffusion
+base of ``rl_residual.py`` instead (``residual_ceiling_pickcube.*``).
 """
 
 from __future__ import annotations
@@ -63,22 +65,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--episodes", type=int, default=50)
     ap.add_argument("--scales", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3])
+    ap.add_argument("--task", default=TASK, help="task of the base (rl_residual.py's bases)")
+    ap.add_argument("--base-policy", choices=("mlp", "diffusion"), default="mlp")
+    ap.add_argument("--base-steps", type=int, default=3000)
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    base, base_rate = base_checkpoint()
+    base, base_rate = base_checkpoint(args.task, args.base_policy, args.base_steps)
+    name = "residual_ceiling" if args.task == TASK else f"residual_ceiling_{args.task.lower()}"
     rows = []
     for scale in args.scales:
         rows.append(ceiling(str(base), scale, args.episodes))
         print(rows[-1], flush=True)
     payload = {
         "machine": machine_info(PACKAGES),
-        "setup": {"task": TASK, "randomization": LEVEL, "base": str(base), "expert": "scripted"},
+        "setup": {
+            "task": args.task,
+            "randomization": LEVEL,
+            "base": str(base),
+            "base_policy": f"{args.base_policy} BC, {args.base_steps} steps",
+            "expert": "scripted",
+        },
         "base_success": base_rate,
         "ceilings": rows,
     }
-    print(write_json("residual_ceiling.json", payload))
+    print(write_json(f"{name}.json", payload))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,11 +104,11 @@ def main() -> None:
     ax.errorbar(s, p, yerr=err, fmt="o-", capsize=3, label="expert through the residual")
     ax.axhline(base_rate["success_rate"], color="gray", ls="--", label="BC base alone")
     ax.set(xlabel="residual scale (normalised action units)", ylabel="success", ylim=(-0.02, 1.02))
-    ax.set_title(f"Residual ceiling, {TASK} {LEVEL}")
+    ax.set_title(f"Residual ceiling, {args.task} {LEVEL} ({args.base_policy} base)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "residual_ceiling.png")
+    fig.savefig(RESULTS / f"{name}.png")
 
 
 if __name__ == "__main__":
