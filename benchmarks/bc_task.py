@@ -74,7 +74,10 @@ def run(args: argparse.Namespace) -> None:
     name = f"bc_{args.task.lower()}_{args.policy}{suffix}"
     out = WORK / f"{args.task.lower()}_{args.policy}_{args.steps}{suffix}"
     pcfg = MLPConfig() if args.policy == "mlp" else DiffusionConfig()
-    pcfg = replace(pcfg, encoder=replace(pcfg.encoder, activation=args.encoder_activation))
+    enc = {"activation": args.encoder_activation}
+    if args.encoder_channels:
+        enc["channels"] = tuple(args.encoder_channels)
+    pcfg = replace(pcfg, encoder=replace(pcfg.encoder, **enc))
     cfg = BCConfig(
         **{args.policy: pcfg},
         dataset=root,
@@ -226,6 +229,7 @@ def main() -> None:
     ap.add_argument("--cameras", nargs="+", default=["front", "wrist"])
     ap.add_argument("--image-size", type=int, default=84)
     ap.add_argument("--encoder-activation", choices=("mish", "relu"), default="mish")
+    ap.add_argument("--encoder-channels", type=int, nargs="+", default=None)
     ap.add_argument("--tag", default="", help="suffix of the result file names (e.g. _relu)")
     ap.add_argument("--compare", action="store_true")
     args = ap.parse_args()

@@ -13,7 +13,12 @@ episodes, both cameras; its report is ``results/reward_classifier.json``). The r
 32) channels, ReLU), one torch thread, seed 0, evaluated with the task's own success check
 on 50 unseen seeds every ``--eval-every`` env steps; it is stopped after ``--minutes`` of
 wall clock (the issue's budget: 60) and the curve is read from its log, so a run cut short
-still reports. Writes ``results/rl_pixels_classifier_s<seed>.json``.
+still reports. Writes ``results/rl_pixels_classifier_s<seed><tag>.json``.
+
+``--encoder-from CK`` freezes the image encoders of pixel BC checkpoint CK in SAC (as
+HIL-SERL freezes a pretrained backbone; ``armgym.train.pretrained_encoder``), e.g. the MLP
+of ``bc_task.py --obs pixels --demos 20 --encoder-channels 16 32 32 --encoder-activation
+relu`` trained on 20 scripted demos (the same number SAC gets).
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ def command(a: argparse.Namespace) -> list[str]:
     return [sys.executable, "-m", "armgym.cli", "train", "sac", "--task", "PickCube",
             "--robot", "panda", "--obs", "pixels", "--cameras", "front", "wrist",
             "--image-size", "84", "--demos", "20", "--reward-classifier", str(a.classifier),
-            "--batch-size", "128", "--steps", str(a.steps), "--eval-every", str(a.eval_every),
-            "--eval-episodes", "50", "--seed", str(a.seed), "--out", str(a.out),
-            "--no-progress", "--overwrite"]  # fmt: skip
+            "--batch-size", str(a.batch_size), "--steps", str(a.steps),
+            "--eval-every", str(a.eval_every), "--eval-episodes", "50", "--seed", str(a.seed),
+            "--out", str(a.out), "--no-progress", "--overwrite",
+            *(["--encoder-from", str(a.encoder_from)] if a.encoder_from else [])]  # fmt: skip
 
 
 def run(a: argparse.Namespace) -> float:
@@ -77,6 +83,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=14_000)
     ap.add_argument("--eval-every", type=int, default=2000)
     ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument(
+        "--encoder-from",
+        type=Path,
+        default=None,
+        help="a pixel BC checkpoint whose image encoders SAC copies and freezes",
+    )
+    ap.add_argument("--tag", default="", help="suffix of the result names (a variant)")
     ap.add_argument("--report-only", action="store_true")
     a = ap.parse_args()
     wall = None if a.report_only else run(a)
@@ -94,7 +108,7 @@ def main() -> None:
         "wall_s": wall,
         "machine": machine_info(PACKAGES),
     }
-    path = write_json(f"rl_pixels_classifier_s{a.seed}.json", payload)
+    path = write_json(f"rl_pixels_classifier_s{a.seed}{a.tag}.json", payload)
     png = plot_curves(a.out)  # success vs env steps and vs wall clock, from the log
     if png is not None:
         shutil.copyfile(png, path.with_suffix(".png"))

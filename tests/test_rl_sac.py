@@ -292,3 +292,43 @@ def test_n_step_returns_sum_discounted_rewards_and_stop_at_episode_ends() -> Non
     assert np.all(one["next_obs"]["observation.state"] == one["obs"]["observation.state"] + 1)
     with pytest.raises(ConfigError, match="n_step"):
         buf.sample(4, n_step=0)
+
+
+def test_encoder_from_a_bc_checkpoint_is_copied_frozen_and_saved(tmp_path: Path) -> None:
+    """--encoder-from: SAC's image encoder is the BC policy's, unchanged by training, and the
+    SAC checkpoint carries it (and its settings)."""
+    from safetensors.torch import load_file
+
+    from armgym.apps.collect import CollectConfig, collect
+    from armgym.errors import CheckpointError
+    from armgym.policies.encoders import EncoderConfig
+    from armgym.policies.mlp import MLPConfig
+    from armgym.train.bc import BCConfig
+    from armgym.train.bc import train as train_bc
+
+    data, bc_out = tmp_path / "pix", tmp_path / "bc"
+    collect(CollectConfig(out=data, task="Reach", episodes=2, obs="pixels", cameras=("front",),
+                          image_size=32, sim_state=False, vcodec="libx264", progress=False))  # fmt: skip
+    enc = EncoderConfig(channels=(8, 8), image_feature_dim=16, crop_ratio=0.9, activation="relu")
+    train_bc(BCConfig(dataset=data, out=bc_out, policy="mlp", obs="pixels", cameras=("front",),
+                      steps=3, batch_size=4, progress=False,
+                      mlp=MLPConfig(hidden_dims=(16,), encoder=enc)))  # fmt: skip
+    pix = dict(obs="pixels", cameras=("front",), image_size=32, batch_size=4, eval_episodes=1,
+               eval_num_envs=1)  # fmt: skip
+    out = tmp_path / "sac"
+    train(_cfg(out, steps=45, encoder_from=bc_out, **pix))
+    prefix = "encoder.images."
+    bc_w, sac_w = load_file(bc_out / "model.safetensors"), load_file(out / "model.safetensors")
+    copied = [k for k in bc_w if k.startswith(prefix)]
+    assert copied and all(torch.equal(bc_w[k], sac_w[k]) for k in copied)  # frozen
+    saved = json.loads((out / "config.json").read_text())["policy_config"]["encoder"]
+    assert saved["channels"] == [8, 8] and saved["image_feature_dim"] == 16
+    assert load_checkpoint(out).schema["observation.images.front"].shape == (32, 32, 3)
+
+    with pytest.raises(ConfigError, match="--obs pixels"):
+        _cfg(tmp_path / "s", encoder_from=bc_out)
+    with pytest.raises(ConfigError, match=r"camera\(s\) \['observation_images_wrist'\]"):
+        train(_cfg(tmp_path / "w", steps=45, encoder_from=bc_out,
+                   **{**pix, "cameras": ("front", "wrist")}))  # fmt: skip
+    with pytest.raises(CheckpointError, match="no config.json"):
+        train(_cfg(tmp_path / "m", steps=45, encoder_from=tmp_path / "nowhere", **pix))

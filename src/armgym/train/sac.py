@@ -37,6 +37,7 @@ from armgym.rl import ReplayBuffer
 from armgym.teleop.scripted_human import ScriptedHumanConfig
 from armgym.train import intervention as hil
 from armgym.train.logger import ScalarLogger
+from armgym.train.pretrained_encoder import load_frozen, with_encoder_from
 from armgym.train.run_page import finish_page
 from armgym.train.sac_utils import (
     Prep,
@@ -168,6 +169,10 @@ class SACTrainConfig:
     gamepad | scripted (the task's expert, by the rule of --human.*); "" for nobody."""
     human: ScriptedHumanConfig = field(default_factory=ScriptedHumanConfig)
     """When the scripted human (--intervene scripted) takes over and hands back."""
+    encoder_from: Path | None = None
+    """Pixels: a pixel policy checkpoint (e.g. `armgym train bc --obs pixels` on the demos)
+    whose image encoders SAC copies and freezes, as HIL-SERL freezes a pretrained backbone;
+    its encoder settings replace --net.encoder.* (see armgym.train.pretrained_encoder)."""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.utd < 1 or self.n_step < 1:
@@ -175,6 +180,8 @@ class SACTrainConfig:
         if not 0.0 <= self.offline_ratio < 1.0:
             raise ConfigError(f"--offline-ratio must be in [0, 1), got {self.offline_ratio}")
         hil.check_intervene(self.intervene)
+        if self.encoder_from is not None and self.obs == "state":
+            raise ConfigError("--encoder-from needs image observations: add --obs pixels")
 
         if self.actors < 0 or self.push_every < 1 or self.actor_queue < 1:
             raise ConfigError("--actors must be >= 0, --push-every and --actor-queue >= 1")
@@ -272,6 +279,8 @@ def build_nets(
     shapes = {k: tuple(sp.shape) for k, sp in env.observation_space.spaces.items()}
     model_shapes = {k: (s[2], s[0], s[1]) if len(s) == 3 else s for k, s in shapes.items()}
     actor = SACActor(cfg.net, model_shapes, action_dim)
+    if cfg.encoder_from is not None:  # frozen: trained by neither loss, run forward only
+        load_frozen(actor.encoder, cfg.encoder_from)
     if hooks:
         hooks.init_actor(actor)
     critic = CriticEnsemble(cfg.net, actor.encoder.out_dim, action_dim)
@@ -285,7 +294,10 @@ def build_nets(
     }
     opts: dict[str, torch.optim.Optimizer] = {
         "actor": torch.optim.Adam(actor.net.parameters(), lr=cfg.lr),
-        "critic": torch.optim.Adam([*critic.parameters(), *actor.encoder.parameters()], lr=cfg.lr),
+        "critic": torch.optim.Adam(
+            [*critic.parameters(), *(p for p in actor.encoder.parameters() if p.requires_grad)],
+            lr=cfg.lr,
+        ),
         "alpha": torch.optim.Adam([nets["log_alpha"]], lr=cfg.lr),
     }
     return nets, opts
@@ -299,6 +311,7 @@ def train(cfg: SACTrainConfig, hooks: SACHooks | None = None) -> dict[str, Any]:
     (residual RL, :mod:`armgym.train.residual`): another env, actor init, and the policy
     evaluated and saved; ``None`` = plain SAC.
     """
+    cfg = with_encoder_from(cfg)  # --encoder-from: its encoder settings are the net's
     if cfg.actors > 0:
         if hooks is not None:
             raise ConfigError("--actors is not supported for residual RL yet; use --actors 0")
