@@ -17,6 +17,7 @@ base of ``rl_residual.py`` instead (``residual_ceiling_pickcube.*``).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,38 +27,59 @@ from rl_residual import LEVEL, TASK, base_checkpoint
 PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
 
 
-def ceiling(base_path: str, scale: float, episodes: int) -> dict[str, Any]:
-    """Success of the expert acting through a residual of ``scale`` on seeds 0..episodes-1."""
+def residual_env(base_path: str, scale: float) -> tuple[Any, Any]:
+    """(``ResidualWrapper`` of scale ``scale`` over the base at ``base_path`` in its own env,
+    the unwrapped env)."""
     from armgym.envs import EnvConfig, make_env
     from armgym.eval.bases import open_base, reference_of
-    from armgym.policies.residual import BASE_ACTION_KEY, ResidualWrapper
-    from armgym.policies.scripted import expert_action
-    from armgym.viz.stats import wilson_interval
+    from armgym.policies.residual import ResidualWrapper
 
     base = open_base(reference_of(base_path), {}, seed=0)
     env = make_env(EnvConfig.from_dict(dict(base.metadata.extra["env"])))
-    wrapped, inner = ResidualWrapper(env, base, scale), env.unwrapped
-    wins, saturated, steps = 0, 0.0, 0
+    return ResidualWrapper(env, base, scale), env.unwrapped
+
+
+def expert_episode(
+    wrapped: Any, inner: Any, seed: int, choose: Callable[[dict[str, Any], np.ndarray], Any]
+) -> bool:
+    """One episode of seed ``seed``: every step the task's expert (its phase following the
+    scene) gives the residual toward its action, ``r* = clip((a_expert − a_base) / scale)``,
+    and ``choose(obs, r*)`` returns the residual to execute. Returns the task's success."""
+    from armgym.policies.scripted import expert_action
+
+    obs, _ = wrapped.reset(seed=seed)
+    expert = inner.task.make_expert()
+    expert.reset()
+    done, info = False, {}
+    while not done:
+        target = expert_action(expert(inner.robot_obs), "ee_delta")
+        obs, _, term, trunc, info = wrapped.step(choose(obs, wrapped.residual_toward(target, obs)))
+        done = term or trunc
+    return bool(info.get("is_success"))
+
+
+def ceiling(base_path: str, scale: float, episodes: int) -> dict[str, Any]:
+    """Success of the expert acting through a residual of ``scale`` on seeds 0..episodes-1."""
+    from armgym.viz.stats import wilson_interval
+
+    wrapped, inner = residual_env(base_path, scale)
+    count = {"saturated": 0.0, "steps": 0}
+
+    def follow(obs: dict[str, Any], r_star: np.ndarray) -> np.ndarray:
+        count["saturated"] += float(np.mean(np.abs(r_star) >= 1.0))  # clipped: out of reach
+        count["steps"] += 1
+        return r_star
+
+    wins = 0
     for seed in range(episodes):
-        obs, _ = wrapped.reset(seed=seed)
-        expert = inner.task.make_expert()
-        expert.reset()
-        done, info = False, {}
-        while not done:
-            target = expert_action(expert(inner.robot_obs), "ee_delta")
-            raw = (target - obs[BASE_ACTION_KEY]) / scale
-            saturated += float(np.mean(np.abs(raw) > 1.0))
-            steps += 1
-            obs, _, term, trunc, info = wrapped.step(wrapped.residual_toward(target, obs))
-            done = term or trunc
-        wins += bool(info.get("is_success"))
+        wins += expert_episode(wrapped, inner, seed, follow)
     lo, hi = wilson_interval(wins, episodes)
     return {
         "scale": scale,
         "success_rate": wins / episodes,
         "success_ci95": [lo, hi],
         "episodes": episodes,
-        "saturated_fraction": saturated / max(steps, 1),
+        "saturated_fraction": count["saturated"] / max(count["steps"], 1),
     }
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from common import machine_info, write_json
+from residual_ceiling import expert_episode, residual_env
 from rl_residual import LEVEL, TASK, base_checkpoint
 
 PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
@@ -41,19 +42,13 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from armgym.envs import EnvConfig, make_env
-    from armgym.eval.bases import open_base, reference_of
-    from armgym.policies.residual import ResidualWrapper
-    from armgym.policies.scripted import expert_action
     from armgym.viz.stats import wilson_interval
 
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     base_path, base_rate = base_checkpoint()
-    base = open_base(reference_of(str(base_path)), {}, seed=0)
-    env = make_env(EnvConfig.from_dict(dict(base.metadata.extra["env"])))
-    wrapped, inner = ResidualWrapper(env, base, args.scale), env.unwrapped
+    wrapped, inner = residual_env(str(base_path), args.scale)
     keys = sorted(wrapped.observation_space.spaces)
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
@@ -68,19 +63,13 @@ def main() -> None:
             return torch.tanh(fit["net"](x))[0].numpy()
 
     def rollout(seed: int, expert_drives: bool, label: bool) -> bool:
-        obs, _ = wrapped.reset(seed=seed)
-        expert = inner.task.make_expert()
-        expert.reset()
-        done, info = False, {}
-        while not done:
-            target = expert_action(expert(inner.robot_obs), "ee_delta")
-            r_star = wrapped.residual_toward(target, obs)
+        def choose(obs: dict[str, np.ndarray], r_star: np.ndarray) -> np.ndarray:
             if label:
                 xs.append(flat(obs))
                 ys.append(r_star)
-            obs, _, term, trunc, info = wrapped.step(r_star if expert_drives else policy(obs))
-            done = term or trunc
-        return bool(info.get("is_success"))
+            return r_star if expert_drives else policy(obs)
+
+        return expert_episode(wrapped, inner, seed, choose)
 
     def refit() -> float:
         x, y = np.asarray(xs), np.clip(np.asarray(ys), -0.97, 0.97)
