@@ -330,5 +330,5 @@ def test_encoder_from_a_bc_checkpoint_is_copied_frozen_and_saved(tmp_path: Path)
     with pytest.raises(ConfigError, match=r"camera\(s\) \['observation_images_wrist'\]"):
         train(_cfg(tmp_path / "w", steps=45, encoder_from=bc_out,
                    **{**pix, "cameras": ("front", "wrist")}))  # fmt: skip
-    with pytest.raises(CheckpointError, match="no config.json"):
+    with pytest.raises(CheckpointError, match=r"no config\.json"):
         train(_cfg(tmp_path / "m", steps=45, encoder_from=tmp_path / "nowhere", **pix))
