@@ -86,6 +86,12 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
         if (run / "train_state.json").exists()
         else None
     )
+    path = RESULTS / f"rl_residual_{args.algo}{args.tag}_s{seed}.json"
+    if wall is None and path.exists():  # --report-only: keep a finished run's wall clock
+        old = json.loads(path.read_text())
+        reached = curve[-1]["env_steps"] if curve else 0
+        if old.get("finished") and old.get("env_steps_reached") == reached:
+            wall = old.get("wall_s")
     payload = {
         "machine": machine_info(PACKAGES),
         "setup": {
