@@ -123,7 +123,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
         "wall_s": wall if wall is not None else (curve[-1]["wall_s"] if curve else None),
         "finished": wall is not None,
     }
-    return write_json(f"rl_residual_{args.algo}{args.tag}_s{seed}.json", payload)
+    return write_json(path.name, payload)
 
 
 def plot(algo: str, base_rate: float, task: str = TASK) -> None:

@@ -2,7 +2,8 @@
 
 Fills a demo buffer with scripted PickCube episodes, then times ``--updates`` calls of
 :func:`armgym.train.sac.update` (critic ensemble + actor + temperature + Polyak) per
-observation mode. Pixels: front + wrist cameras at 84×84, DrQ shift, shared encoder, at\nthe batch sizes and encoder widths of ``PIXEL_VARIANTS``; with ``--encoder-from CK`` also
+observation mode. Pixels: front + wrist cameras at 84×84, DrQ shift, shared encoder, at
+the batch sizes and encoder widths of ``PIXEL_VARIANTS``; with ``--encoder-from CK`` also
 the frozen encoder copied from pixel checkpoint CK (``armgym train sac --encoder-from``) at
 batch 256 and 128.
 
