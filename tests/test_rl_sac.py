@@ -330,5 +330,14 @@ def test_encoder_from_a_bc_checkpoint_is_copied_frozen_and_saved(tmp_path: Path)
     with pytest.raises(ConfigError, match=r"camera\(s\) \['observation_images_wrist'\]"):
         train(_cfg(tmp_path / "w", steps=45, encoder_from=bc_out,
                    **{**pix, "cameras": ("front", "wrist")}))  # fmt: skip
+    from armgym.policies.encoders import ObsEncoder
+    from armgym.train.pretrained_encoder import load_frozen
+
+    other = ObsEncoder({"observation.images.front": (3, 32, 32)}, 1, EncoderConfig(channels=(4, 4)))
+    with pytest.raises(
+        ConfigError, match=r"net\.0\.weight is \(8, 3, 3, 3\), SAC's is \(4, 3, 3, 3\)"
+    ):
+        load_frozen(other, bc_out)
+    assert all(p.requires_grad for p in other.parameters())  # nothing frozen on a refusal
     with pytest.raises(CheckpointError, match=r"no config\.json"):
         train(_cfg(tmp_path / "m", steps=45, encoder_from=tmp_path / "nowhere", **pix))

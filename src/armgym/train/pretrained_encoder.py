@@ -78,7 +78,8 @@ def load_frozen(encoder: ObsEncoder, path: Path) -> int:
         if theirs[key].shape != value.shape:
             raise ConfigError(
                 f"--encoder-from {path}: {key} is {tuple(theirs[key].shape)}, SAC's is "
-                f"{tuple(value.shape)}; use the same --image-size and encoder settings"
+                f"{tuple(value.shape)}; build SAC's encoder with the checkpoint's settings "
+                "(with_encoder_from)"
             )
     with torch.no_grad():
         encoder.images.load_state_dict({k: theirs[k] for k in own})
