@@ -323,6 +323,11 @@ def test_encoder_from_a_bc_checkpoint_is_copied_frozen_and_saved(tmp_path: Path)
     assert copied and all(torch.equal(bc_w[k], sac_w[k]) for k in copied)  # frozen
     saved = json.loads((out / "config.json").read_text())["policy_config"]["encoder"]
     assert saved["channels"] == [8, 8] and saved["image_feature_dim"] == 16
+    # the trainable bottleneck over the frozen features is saved with them, and trained
+    assert saved["bottleneck"] is True
+    assert {"encoder.bottleneck.observation_images_front.1.weight"} <= set(sac_w)
+    assert not torch.equal(sac_w["encoder.bottleneck.observation_images_front.1.weight"],
+                           torch.ones(16))  # LayerNorm gain moved from its init  # fmt: skip
     assert load_checkpoint(out).schema["observation.images.front"].shape == (32, 32, 3)
 
     with pytest.raises(ConfigError, match="--obs pixels"):

@@ -42,6 +42,11 @@ class EncoderConfig:
     activation: Literal["mish", "relu"] = "mish"
     """Nonlinearity after each conv (Mish: diffusion-policy style; ReLU: DrQ style, ~3× cheaper
     on a CPU)."""
+    bottleneck: bool = False
+    """Pass each camera's features through a Linear + LayerNorm + tanh (HIL-SERL's bottleneck
+    over its frozen backbone, DrQ-v2's trunk): features on the scale of the normalised state
+    whatever scale the convs leave them at. SAC turns it on over a frozen encoder
+    (``--encoder-from``), where it is the only trainable part of the image path."""
 
 
 class SpatialSoftmax(nn.Module):
@@ -120,17 +125,42 @@ class ObsEncoder(nn.Module):
         self.images = nn.ModuleDict(
             {k.replace(".", "_"): ImageEncoder(cfg) for k in self.image_keys}
         )
+        dim = cfg.image_feature_dim
+        self.bottleneck = nn.ModuleDict(
+            {
+                k.replace(".", "_"): nn.Sequential(
+                    nn.Linear(dim, dim), nn.LayerNorm(dim), nn.Tanh()
+                )
+                for k in (self.image_keys if cfg.bottleneck else [])
+            }
+        )
         per_frame = sum(int(obs_shapes[k][0]) for k in self.vector_keys)
         per_frame += len(self.image_keys) * cfg.image_feature_dim
         self.out_dim = per_frame * obs_horizon
 
-    def forward(
+    def image_features(
         self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        parts = [obs[k].float() for k in self.vector_keys]
+    ) -> dict[str, torch.Tensor]:
+        """Each camera's conv features before the bottleneck: ``{name: float[B, To, F_img]}``
+        (SAC computes them once for two encoders that share frozen convs)."""
+        feats = {}
         for key in self.image_keys:
             img = obs[key]
             b, t = img.shape[:2]
-            feat = self.images[key.replace(".", "_")](img.flatten(0, 1), generator)
-            parts.append(feat.view(b, t, -1))
+            name = key.replace(".", "_")
+            feats[name] = self.images[name](img.flatten(0, 1), generator).view(b, t, -1)
+        return feats
+
+    def combine(
+        self, obs: Mapping[str, torch.Tensor], feats: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Vectors of ``obs`` + the bottlenecked ``feats`` -> float[B, To * F]."""
+        parts = [obs[k].float() for k in self.vector_keys]
+        for name, feat in feats.items():
+            parts.append(self.bottleneck[name](feat) if name in self.bottleneck else feat)
         return torch.cat(parts, dim=-1).flatten(1)
+
+    def forward(
+        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        return self.combine(obs, self.image_features(obs, generator))

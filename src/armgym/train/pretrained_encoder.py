@@ -11,6 +11,10 @@ are copied into the SAC actor's :class:`~armgym.policies.encoders.ObsEncoder` an
 * the critic loss no longer trains them, so an update runs them forward only (no conv
   backward pass, the largest cost of a pixel update);
 * their settings (channels, feature size, activation, crop) replace ``--net.encoder.*``;
+* a trainable bottleneck (Linear + LayerNorm + tanh per camera, as HIL-SERL puts over its
+  frozen ResNet) follows them: BC left its features at its own scale (std ~0.03 across
+  states, against ~1 for the normalised state), which SAC's fresh heads would all but
+  ignore; the bottleneck learns through the critic loss like a trainable encoder;
 * the SAC checkpoint holds the copied weights, so ``armgym eval`` / ``serve`` need nothing
   else. Vector observations and everything after the encoder are SAC's own.
 """
@@ -52,10 +56,12 @@ def encoder_config_of(path: Path) -> EncoderConfig:
 
 
 def with_encoder_from(cfg: SACTrainConfig) -> SACTrainConfig:
-    """``cfg`` with ``net.encoder`` set to that of ``cfg.encoder_from`` (``cfg`` without)."""
+    """``cfg`` with ``net.encoder`` set to that of ``cfg.encoder_from`` plus the trainable
+    bottleneck (``cfg`` without)."""
     if cfg.encoder_from is None:
         return cfg
-    net: SACConfig = dataclasses.replace(cfg.net, encoder=encoder_config_of(cfg.encoder_from))
+    enc = dataclasses.replace(encoder_config_of(cfg.encoder_from), bottleneck=True)
+    net: SACConfig = dataclasses.replace(cfg.net, encoder=enc)
     return dataclasses.replace(cfg, net=net)
 
 

@@ -226,8 +226,11 @@ def update(
     not_done = 1.0 - torch.as_tensor(batch["terminated"], dtype=torch.float32)
     alpha = log_alpha.exp().detach()
     with torch.no_grad():
-        a_next, logp_next = actor.sample(actor.features(nxt), gen)
-        q_next = critic_t.target_min(enc_t(nxt), a_next, gen) - alpha * logp_next
+        raw_next = actor.encoder.image_features(nxt)
+        a_next, logp_next = actor.sample(actor.encoder.combine(nxt, raw_next), gen)
+        # frozen convs (--encoder-from) are the same in the target: run them once
+        feat_t = enc_t.combine(nxt, raw_next) if nets["frozen_images"] else enc_t(nxt)
+        q_next = critic_t.target_min(feat_t, a_next, gen) - alpha * logp_next
         discount = torch.as_tensor(batch["discount"]) if "discount" in batch else cfg.gamma
         target = reward + discount * not_done * q_next
     feat = actor.features(obs)  # the encoder learns through the critic loss only
@@ -291,6 +294,7 @@ def build_nets(
         "enc_t": copy.deepcopy(actor.encoder).requires_grad_(False),
         "log_alpha": torch.tensor(math.log(cfg.init_temperature), requires_grad=True),
         "target_entropy": -action_dim / 2 if cfg.target_entropy is None else cfg.target_entropy,
+        "frozen_images": cfg.encoder_from is not None,
     }
     opts: dict[str, torch.optim.Optimizer] = {
         "actor": torch.optim.Adam(actor.net.parameters(), lr=cfg.lr),
