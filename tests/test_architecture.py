@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "atomic": {"errors"},
     "contracts": {"errors"},
     "transport": {"errors"},
-    "robots": {"errors", "registry", "contracts", "transport"},
+    "robots": {"errors", "registry", "contracts", "transport", "atomic"},
     "tasks": {"errors", "registry", "contracts", "robots"},
     "envs": {"errors", "registry", "contracts", "progress", "robots", "tasks"},
     "teleop": {"errors", "registry", "contracts", "transport", "robots", "tasks"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,10 @@ def fsync_dir(path: Path) -> None:
 
 
 def tmp_path(path: Path) -> Path:
-    """The temporary name ``path`` is staged under (``<name>.tmp`` beside it)."""
+    """The fixed temporary name ``<name>.tmp`` beside ``path``, for a file that one writer
+    streams into before :func:`commit` (a dataset's parquet chunk, a video). The
+    ``write_*_atomic`` functions stage under a unique name instead, so concurrent writers
+    of the same file never share a temporary file."""
     return path.with_name(path.name + TMP_SUFFIX)
 
 
@@ -45,12 +49,27 @@ def commit(tmp: Path, final: Path) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably (parent folders are created)."""
+    """Write ``data`` to ``path`` atomically and durably (parent folders are created).
+
+    Staged under ``<name>.<pid>.<random>.tmp`` beside ``path`` (created exclusively, the
+    umask's permissions), so two processes writing the same file at once each rename a
+    complete file of their own over it: the last rename wins, nothing is interleaved. On an
+    error the temporary file is removed and ``path`` is as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(path)
-    tmp.write_bytes(data)
-    commit(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

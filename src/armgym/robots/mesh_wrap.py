@@ -15,10 +15,10 @@ written atomically, so parallel test workers may prepare the same model at once.
 from __future__ import annotations
 
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from armgym.atomic import write_bytes_atomic
 from armgym.errors import ConfigError
 
 ENV_CACHE = "ARMGYM_CACHE"
@@ -51,13 +51,10 @@ def cache_dir() -> Path:
 
 
 def write_atomic(name: str, root: ET.Element) -> Path:
-    """Write ``root`` as ``cache_dir()/name`` via a temporary file and a rename."""
-    folder = cache_dir()
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        ET.ElementTree(root).write(fh, encoding="utf-8", xml_declaration=True)
-    path = folder / name
-    os.replace(tmp, path)
+    """Write ``root`` as ``cache_dir()/name`` atomically (parallel test workers preparing
+    the same model each rename a complete file over it)."""
+    path = cache_dir() / name
+    write_bytes_atomic(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))
     return path
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from armgym.atomic import write_json_atomic
 from armgym.errors import ConfigError
 from armgym.robots.real.feetech_protocol import TICKS_PER_TURN
 
@@ -119,8 +120,4 @@ def load_calibration(path: str | Path, motors: tuple[str, ...] | None = None) ->
 
 def save_calibration(path: str | Path, cal: Calibration) -> None:
     """Write ``cal`` as LeRobot's calibration JSON (indent 4, motor order kept)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({k: asdict(v) for k, v in cal.items()}, indent=4))
-    tmp.replace(path)
+    write_json_atomic(Path(path), {k: asdict(v) for k, v in cal.items()}, indent=4)
