@@ -83,19 +83,29 @@ def ceiling(base_path: str, scale: float, episodes: int) -> dict[str, Any]:
     }
 
 
+def add_base_args(ap: argparse.ArgumentParser) -> None:
+    """--task / --base-policy / --base-steps: which of rl_residual.py's bases to use."""
+    ap.add_argument("--task", default=TASK, help="task of the base (rl_residual.py's bases)")
+    ap.add_argument("--base-policy", choices=("mlp", "diffusion"), default="mlp")
+    ap.add_argument("--base-steps", type=int, default=3000)
+
+
+def result_name(prefix: str, task: str) -> str:
+    """``prefix`` for the default task (PegInsert), ``prefix_<task>`` for another."""
+    return prefix if task == TASK else f"{prefix}_{task.lower()}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--episodes", type=int, default=50)
     ap.add_argument("--scales", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3])
-    ap.add_argument("--task", default=TASK, help="task of the base (rl_residual.py's bases)")
-    ap.add_argument("--base-policy", choices=("mlp", "diffusion"), default="mlp")
-    ap.add_argument("--base-steps", type=int, default=3000)
+    add_base_args(ap)
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
     base, base_rate = base_checkpoint(args.task, args.base_policy, args.base_steps)
-    name = "residual_ceiling" if args.task == TASK else f"residual_ceiling_{args.task.lower()}"
+    name = result_name("residual_ceiling", args.task)
     rows = []
     for scale in args.scales:
         rows.append(ceiling(str(base), scale, args.episodes))

@@ -15,6 +15,11 @@ residual's observation does not determine the expert's correction (the expert is
 machine whose phase, hold counters and re-grasp jumps the residual cannot see), and RL on
 the same inputs has the same ceiling. Training rollouts use seeds 10⁷+; the final policy is
 evaluated on seeds 0..99. Writes ``results/residual_dagger.json``.
+
+``--task PickCube --base-policy diffusion --base-steps 4000 --iterations 1 --episodes 100``
+is the behaviour-cloning control of ``rl_residual.py``'s PickCube runs with 100 residual
+demos: the residual fit to 100 expert-through-residual episodes and nothing else (no RL, no
+DAgger), written to ``results/residual_dagger_pickcube.json``.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from typing import Any
 
 import numpy as np
 from common import machine_info, write_json
-from residual_ceiling import expert_episode, residual_env
-from rl_residual import LEVEL, TASK, base_checkpoint
+from residual_ceiling import add_base_args, expert_episode, residual_env, result_name
+from rl_residual import LEVEL, base_checkpoint
 
 PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
 
@@ -39,6 +44,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--eval-episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    add_base_args(ap)
     args = ap.parse_args()
     import torch
 
@@ -47,7 +53,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    base_path, base_rate = base_checkpoint()
+    base_path, base_rate = base_checkpoint(args.task, args.base_policy, args.base_steps)
     wrapped, inner = residual_env(str(base_path), args.scale)
     keys = sorted(wrapped.observation_space.spaces)
     xs: list[np.ndarray] = []
@@ -118,11 +124,11 @@ def main() -> None:
     final = {"success_rate": wins / args.eval_episodes, "success_ci95": [lo, hi]}
     print("final", final, flush=True)
     write_json(
-        "residual_dagger.json",
+        f"{result_name('residual_dagger', args.task)}.json",
         {
             "machine": machine_info(PACKAGES),
             "setup": {
-                "task": TASK,
+                "task": args.task,
                 "randomization": LEVEL,
                 "base": str(base_path),
                 "scale": args.scale,
