@@ -64,9 +64,10 @@ def wrap_env(cfg: SACTrainConfig, env: Any, device: TeleopDevice | None = None) 
 def report_evaluation(env: Any, success_rate: float) -> None:
     """Tell a scripted human (the outermost wrapper of ``env``, from :func:`wrap_env`) the
     policy's latest evaluation success; a person at a device watches for themselves."""
-    observe = getattr(env, "observe_evaluation", None)
-    if callable(observe):
-        observe(success_rate)
+    from armgym.teleop.scripted_human import ScriptedInterventionWrapper
+
+    if isinstance(env, ScriptedInterventionWrapper):
+        env.observe_evaluation(success_rate)
 
 
 def add_transition(
