@@ -16,7 +16,8 @@ wall clock (the issue's budget: 60) and the curve is read from its log, so a run
 still reports. Writes ``results/rl_pixels_classifier_s<seed><tag>.json``.
 
 ``--encoder-from CK`` freezes the image encoders of pixel BC checkpoint CK in SAC (as
-HIL-SERL freezes a pretrained backbone; ``armgym.train.pretrained_encoder``), e.g. the MLP
+HIL-SERL freezes a pretrained backbone, with its trainable bottleneck after them;
+``armgym.train.pretrained_encoder``), e.g. the MLP
 of ``bc_task.py --obs pixels --demos 20 --encoder-channels 16 32 32 --encoder-activation
 relu`` trained on 20 scripted demos (the same number SAC gets).
 """
