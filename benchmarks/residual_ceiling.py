@@ -27,16 +27,19 @@ from rl_residual import LEVEL, TASK, base_checkpoint
 PACKAGES = ("armgym", "mujoco", "torch", "gymnasium")
 
 
-def residual_env(base_path: str, scale: float) -> tuple[Any, Any]:
+def residual_env(base_path: str, scale: float, features: bool = False) -> tuple[Any, Any]:
     """(``ResidualWrapper`` of scale ``scale`` over the base at ``base_path`` in its own env,
-    the unwrapped env)."""
+    with the task's relative features in its observation if ``features``; the unwrapped
+    env)."""
     from armgym.envs import EnvConfig, make_env
     from armgym.eval.bases import open_base, reference_of
-    from armgym.policies.residual import ResidualWrapper
+    from armgym.policies.residual import ResidualWrapper, TaskFeatures
 
     base = open_base(reference_of(base_path), {}, seed=0)
-    env = make_env(EnvConfig.from_dict(dict(base.metadata.extra["env"])))
-    return ResidualWrapper(env, base, scale), env.unwrapped
+    env_dict = dict(base.metadata.extra["env"])
+    env = make_env(EnvConfig.from_dict(env_dict))
+    extra = TaskFeatures.for_env(env_dict, env.observation_space) if features else None
+    return ResidualWrapper(env, base, scale, extra), env.unwrapped
 
 
 def expert_episode(

@@ -44,6 +44,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--eval-episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--features", action="store_true", help="the residual also sees the task's features"
+    )
     add_base_args(ap)
     args = ap.parse_args()
     import torch
@@ -54,7 +57,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     base_path, base_rate = base_checkpoint(args.task, args.base_policy, args.base_steps)
-    wrapped, inner = residual_env(str(base_path), args.scale)
+    wrapped, inner = residual_env(str(base_path), args.scale, args.features)
     keys = sorted(wrapped.observation_space.spaces)
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
@@ -124,7 +127,7 @@ def main() -> None:
     final = {"success_rate": wins / args.eval_episodes, "success_ci95": [lo, hi]}
     print("final", final, flush=True)
     write_json(
-        f"{result_name('residual_dagger', args.task)}.json",
+        f"{result_name('residual_dagger', args.task)}{'_features' if args.features else ''}.json",
         {
             "machine": machine_info(PACKAGES),
             "setup": {
@@ -132,6 +135,7 @@ def main() -> None:
                 "randomization": LEVEL,
                 "base": str(base_path),
                 "scale": args.scale,
+                "features": args.features,
                 "episodes_per_iteration": args.episodes,
                 "fit_steps": args.fit_steps,
                 "net": "MLP 256-256, ReLU, tanh output, MSE, Adam 1e-3, batch 256",

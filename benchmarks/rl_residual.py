@@ -101,6 +101,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "reward": args.reward,
             "scale": args.scale,
             "demos": args.demos,
+            "features": args.features,
             "explore_ramp": args.explore_ramp,
             "utd": args.utd,
             "bc_weight": args.bc_weight,
@@ -177,6 +178,7 @@ def main() -> None:
     ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
     ap.add_argument("--n-step", type=int, default=1, help="n-step returns")
     ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
+    ap.add_argument("--features", action="store_true", help="task features to the residual")
     ap.add_argument("--intervene", default="", help="scripted: the expert takes over (HIL)")
     ap.add_argument(
         "--human",
@@ -208,6 +210,7 @@ def main() -> None:
                     reward=args.reward,
                     scale=args.scale,
                     demos=args.demos,
+                    features=args.features,
                     explore_ramp=args.explore_ramp,
                     utd=args.utd,
                     bc_weight=args.bc_weight,

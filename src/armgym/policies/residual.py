@@ -37,15 +37,64 @@ import numpy as np
 import torch
 
 from armgym.contracts.info import EXECUTED_ACTION
+from armgym.contracts.observation import ENV_STATE_KEY, STATE_KEY, robot_obs_from_env_obs
 from armgym.contracts.policy import BatchPolicy, Policy, PolicyMetadata, SessionPolicy
 from armgym.errors import ConfigError
 from armgym.policies.runner import ChunkRunner, action_chunk
+from armgym.tasks.base import Task
 
 BASE_ACTION_KEY = "observation.base_action"
 """Observation key of the base's action float32[A] (env action space, normalised)."""
 BASE_ACTION, RESIDUAL_ACTION, TOTAL_ACTION = "base_action", "residual_action", "total_action"
 """``info`` keys: the base's action and the residual (before scaling), float32[A]."""
 DEFAULT_SCALE = 0.1
+FEATURES_KEY = "observation.task_features"
+"""Observation key of the task's goal-relative features float32[F] (``--features``)."""
+
+
+class TaskFeatures:
+    """The task's goal-relative features (:meth:`Task.relative_features`) of an env
+    observation: ``features(obs) -> float32[F]`` (``obs`` one frame with
+    ``observation.state`` and ``observation.environment_state``).
+
+    The residual's own observation may add them (``--features``): a state observation
+    gives absolute positions normalised over the workspace, in which the millimetre
+    offsets of a tight insertion are hard for a small network to resolve. They are a
+    function of the observation, so the deployed policy recomputes them; no env change.
+
+    Raises:
+        ConfigError: the task defines no features, or the env has no
+            ``observation.environment_state`` (``obs`` mode ``pixels``).
+    """
+
+    def __init__(self, task: Task, obs_space: gym.spaces.Dict):
+        names = tuple(task.relative_feature_names)
+        if not names:
+            raise ConfigError(
+                f"task {task.name} defines no relative features; drop --features "
+                "(tasks with them: their relative_feature_names is not empty)"
+            )
+        if ENV_STATE_KEY not in obs_space.spaces:
+            raise ConfigError(
+                f"--features needs {ENV_STATE_KEY!r} in the observation; use obs state or both"
+            )
+        self.task, self.names = task, names
+        self.n_arm = (int(np.prod(obs_space[STATE_KEY].shape or (0,))) - 8) // 2
+        self.space = gym.spaces.Box(-np.inf, np.inf, (len(names),), np.float32)
+
+    @classmethod
+    def for_env(cls, env: Mapping[str, Any], obs_space: gym.spaces.Dict) -> TaskFeatures:
+        """For the env ``{"task", "robot", "randomization", ...}`` (a checkpoint's ``env``)."""
+        from armgym.robots.specs import ROBOTS
+        from armgym.tasks import TASKS
+
+        robot = ROBOTS.get(str(env.get("robot", "panda")))
+        task = TASKS.get(str(env["task"]))(robot, str(env.get("randomization", "low")))
+        return cls(task, obs_space)
+
+    def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        frame = {k: np.asarray(obs[k]) for k in (STATE_KEY, ENV_STATE_KEY)}
+        return self.task.relative_features(robot_obs_from_env_obs(frame, self.n_arm))
 
 
 def check_base(meta: PolicyMetadata, obs_space: gym.spaces.Dict, action_dim: int) -> None:
@@ -194,10 +243,16 @@ class BaseStreams:
         return np.stack([r.pop() for r in self.runners]).astype(np.float32)
 
 
-def _spaces(env_obs: gym.spaces.Dict, action_space: gym.spaces.Box) -> gym.spaces.Dict:
+def _spaces(
+    env_obs: gym.spaces.Dict, action_space: gym.spaces.Box, features: TaskFeatures | None
+) -> gym.spaces.Dict:
     low, high = action_space.low.astype(np.float32), action_space.high.astype(np.float32)
-    base = gym.spaces.Box(low, high, low.shape, np.float32)
-    return gym.spaces.Dict({**env_obs.spaces, BASE_ACTION_KEY: base})
+    extra: dict[str, gym.Space] = {
+        BASE_ACTION_KEY: gym.spaces.Box(low, high, low.shape, np.float32)
+    }
+    if features is not None:
+        extra[FEATURES_KEY] = features.space
+    return gym.spaces.Dict({**env_obs.spaces, **extra})
 
 
 def _residual_space(action_space: gym.spaces.Box) -> gym.spaces.Box:
@@ -207,18 +262,27 @@ def _residual_space(action_space: gym.spaces.Box) -> gym.spaces.Box:
 class ResidualWrapper(gym.Wrapper):
     """One env whose agent is a residual on top of a frozen ``base``.
 
-    Observations: the env's + ``observation.base_action`` float32[A]. Action: the
-    residual float32[A] in [-1, 1]; the env executes ``clip(base + scale · residual)``.
-    ``info`` gains ``base_action``, ``residual_action``, ``total_action`` (executed by the
-    env below) and ``executed_action`` = the residual (this wrapper's own action space).
+    Observations: the env's + ``observation.base_action`` float32[A] (+
+    ``observation.task_features`` float32[F] with ``features``). Action: the residual
+    float32[A] in [-1, 1]; the env executes ``clip(base + scale · residual)``. ``info``
+    gains ``base_action``, ``residual_action``, ``total_action`` (executed by the env
+    below) and ``executed_action`` = the residual (this wrapper's own action space).
 
     Args:
         env: the (armgym) env the base was trained for; must have a Box action space.
         base: the frozen policy (see :class:`BaseStreams`).
         scale: residual scale (fraction of the normalised action range; default 0.1).
+        features: the task's goal-relative features (:class:`TaskFeatures`) to add to the
+            residual's observation; None: none.
     """
 
-    def __init__(self, env: gym.Env, base: Policy, scale: float = DEFAULT_SCALE):
+    def __init__(
+        self,
+        env: gym.Env,
+        base: Policy,
+        scale: float = DEFAULT_SCALE,
+        features: TaskFeatures | None = None,
+    ):
         super().__init__(env)
         space = env.action_space
         if not isinstance(space, gym.spaces.Box) or not isinstance(
@@ -229,14 +293,18 @@ class ResidualWrapper(gym.Wrapper):
             raise ConfigError(f"--scale must be > 0, got {scale}")
         check_base(base.metadata, env.observation_space, int(space.shape[0]))
         self.scale, self.low, self.high = float(scale), space.low, space.high
-        self.observation_space = _spaces(env.observation_space, space)
+        self.features = features
+        self.observation_space = _spaces(env.observation_space, space, features)
         self.action_space = _residual_space(space)
         self.streams = BaseStreams(base, 1)
         self._base_action = np.zeros(space.shape, np.float32)
 
     def _with_base(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self._base_action = self.streams.act([obs])[0]
-        return {**obs, BASE_ACTION_KEY: self._base_action.copy()}
+        out = {**obs, BASE_ACTION_KEY: self._base_action.copy()}
+        if self.features is not None:
+            out[FEATURES_KEY] = self.features(obs)
+        return out
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -293,8 +361,9 @@ class ResidualVectorWrapper(gym.vector.VectorWrapper):
     """A vector env (``BatchedEnv``, autoreset ``NEXT_STEP``) with a residual agent per env;
     the base chunks of all envs that need one come from one batched call.
 
-    Observations gain ``observation.base_action`` float32[N, A]; ``step(residual [N, A])``
-    executes ``clip(base + scale · residual)``; ``infos`` gain ``base_action`` and
+    Observations gain ``observation.base_action`` float32[N, A] (and, with ``features``,
+    ``observation.task_features`` float32[N, F]); ``step(residual [N, A])`` executes
+    ``clip(base + scale · residual)``; ``infos`` gain ``base_action`` and
     ``residual_action`` float32[N, A].
     """
 
@@ -304,6 +373,7 @@ class ResidualVectorWrapper(gym.vector.VectorWrapper):
         base: Policy,
         scale: float = DEFAULT_SCALE,
         sessions: Sequence[Policy] | None = None,
+        features: TaskFeatures | None = None,
     ):
         super().__init__(env)
         space = env.single_action_space
@@ -311,7 +381,8 @@ class ResidualVectorWrapper(gym.vector.VectorWrapper):
             raise ConfigError(f"--scale must be > 0, got {scale}")
         check_base(base.metadata, env.single_observation_space, int(space.shape[0]))
         self.scale, self.low, self.high = float(scale), space.low, space.high
-        self.single_observation_space = _spaces(env.single_observation_space, space)
+        self.features = features
+        self.single_observation_space = _spaces(env.single_observation_space, space, features)
         self.single_action_space = _residual_space(space)
         n = env.num_envs
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
@@ -321,9 +392,12 @@ class ResidualVectorWrapper(gym.vector.VectorWrapper):
         self._restart = np.zeros(n, bool)
 
     def _with_base(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        n = self.num_envs
-        self._base = self.streams.act([{k: v[i] for k, v in obs.items()} for i in range(n)])
-        return {**obs, BASE_ACTION_KEY: self._base.copy()}
+        frames = [{k: v[i] for k, v in obs.items()} for i in range(self.num_envs)]
+        self._base = self.streams.act(frames)
+        out = {**obs, BASE_ACTION_KEY: self._base.copy()}
+        if self.features is not None:
+            out[FEATURES_KEY] = np.stack([self.features(f) for f in frames])
+        return out
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -360,10 +434,12 @@ __all__ = [
     "BASE_ACTION",
     "BASE_ACTION_KEY",
     "DEFAULT_SCALE",
+    "FEATURES_KEY",
     "RESIDUAL_ACTION",
     "BaseStreams",
     "ResidualVectorWrapper",
     "ResidualWrapper",
+    "TaskFeatures",
     "check_base",
     "compose",
     "zero_init_mean",

@@ -16,6 +16,9 @@ normalisation (as a ``sac`` checkpoint has), plus ``residual``::
     {"scale": 0.1, "base": {"kind": "scripted", "task": "PegInsert", "control": "ee_pos"}}
     {"scale": 0.1, "base": {"kind": "remote", "url": "ws://…", "name": "mlp"}}
 
+(and ``"features": true`` when the actor reads ``observation.task_features``, which the
+policy computes from each observation: :class:`~armgym.policies.residual.TaskFeatures`).
+
 Loading loads the base too and refuses a base whose weights changed (sha256), a missing
 base, and a base whose action or observation spec does not fit the env.
 """
@@ -33,7 +36,14 @@ from armgym.contracts.policy import FeatureSpec, Policy, PolicyMetadata, Session
 from armgym.errors import CheckpointError, ConfigError
 from armgym.policies.checkpoint import CONFIG_FILE
 from armgym.policies.learned import LearnedPolicy, save_checkpoint
-from armgym.policies.residual import BASE_ACTION_KEY, BaseStreams, check_base, compose
+from armgym.policies.residual import (
+    BASE_ACTION_KEY,
+    FEATURES_KEY,
+    BaseStreams,
+    TaskFeatures,
+    check_base,
+    compose,
+)
 
 KIND = "residual"
 BaseOpener = Callable[[Mapping[str, Any], Mapping[str, Any]], Policy]
@@ -48,7 +58,8 @@ class ResidualPolicy:
 
     Args:
         base: the frozen base policy.
-        residual: the residual actor behind the Policy protocol.
+        residual: the residual actor behind the Policy protocol (its schema includes
+            ``observation.task_features`` when it was trained with ``--features``).
         scale: residual scale (normalised action units).
         base_ref: how the checkpoint names the base (see the module docstring).
         env: ``{"task", **make kwargs}`` of the env (the base's env).
@@ -74,7 +85,12 @@ class ResidualPolicy:
         a = residual.action_dim
         self.low = np.full(a, -1.0, np.float32) if low is None else low
         self.high = np.full(a, 1.0, np.float32) if high is None else high
-        obs = {k: v for k, v in residual.schema.items() if k != BASE_ACTION_KEY}
+        obs = actor_env_schema(residual.schema)
+        self.features = (
+            TaskFeatures.for_env(self.env, _dict_space(obs))
+            if FEATURES_KEY in residual.schema
+            else None
+        )
         self.metadata = PolicyMetadata(
             observation=obs,
             action_dim=a,
@@ -115,7 +131,7 @@ class ResidualPolicy:
         frames = [self._frame(obs) for _, obs in items]
         bases = [s._stream.act([f])[0] for (s, _), f in zip(items, frames, strict=True)]
         calls = [
-            (s._session, {**f, BASE_ACTION_KEY: b})
+            (s._session, {**f, **self._extra(f), BASE_ACTION_KEY: b})
             for (s, _), f, b in zip(items, frames, bases, strict=True)
         ]
         residuals = self.residual.infer_sessions(calls)
@@ -123,6 +139,9 @@ class ResidualPolicy:
             {"actions": compose(b, r["actions"][0], self.scale, self.low, self.high)[None]}
             for b, r in zip(bases, residuals, strict=True)
         ]
+
+    def _extra(self, frame: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {} if self.features is None else {FEATURES_KEY: self.features(frame)}
 
     def _frame(self, obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = {}
@@ -138,7 +157,13 @@ class ResidualPolicy:
 
     def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write the residual checkpoint (the actor's weights + config with the base ref)."""
-        section = {"residual": {"scale": self.scale, "base": self.base_ref}}
+        section = {
+            "residual": {
+                "scale": self.scale,
+                "base": self.base_ref,
+                "features": self.features is not None,
+            }
+        }
         return save_checkpoint(path, self.residual, extra, kind=KIND, sections=section)
 
 
@@ -193,12 +218,18 @@ def load_residual(
     actor = load_model(root, {**config, "policy": "sac"}, seed=seed)
     env = dict(config.get("env") or {})
     base = load_base(ref, env, seed=seed, opener=opener)
-    obs = {k: v for k, v in actor.schema.items() if k != BASE_ACTION_KEY}
+    obs = actor_env_schema(actor.schema)
     try:
         check_base(base.metadata, _dict_space(obs), actor.action_dim)
     except ConfigError as exc:
         raise CheckpointError(f"{root}: {exc}") from None
     return ResidualPolicy(base, actor, scale, ref, env, seed)
+
+
+def actor_env_schema(schema: Mapping[str, FeatureSpec]) -> dict[str, FeatureSpec]:
+    """The residual actor's inputs that come from the env: all but the base action and
+    the task features (which the policy adds)."""
+    return {k: v for k, v in schema.items() if k not in (BASE_ACTION_KEY, FEATURES_KEY)}
 
 
 def _dict_space(schema: Mapping[str, FeatureSpec]) -> Any:

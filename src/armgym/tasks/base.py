@@ -87,6 +87,16 @@ def tool_yaw(ee_quat: np.ndarray) -> float:
     return float(np.arctan2(mat[3], mat[0]))
 
 
+#: length scale [m] of the squashed offsets of :meth:`Task.relative_features`
+FEATURE_SCALE = 0.005
+
+
+def offset_features(*offsets: np.ndarray) -> list[np.ndarray]:
+    """Each offset [m] raw, then each squashed, ``tanh(offset / FEATURE_SCALE)``."""
+    raw = [np.asarray(o, np.float64) for o in offsets]
+    return raw + [np.tanh(o / FEATURE_SCALE) for o in raw]
+
+
 def add_box(
     spec: mujoco.MjSpec,
     name: str,
@@ -140,6 +150,8 @@ class Task(ABC):
             :mod:`armgym.contracts.names`); written into datasets and used by plots.
         virtual: every object is a marker the arm never touches (Reach's target), so the
             task's state lives in the model alone and the task runs on a real arm too.
+        relative_feature_names: one name per entry of :meth:`relative_features` (empty:
+            the task defines none).
     """
 
     name: ClassVar[str]
@@ -149,6 +161,7 @@ class Task(ABC):
     object_state_doc: ClassVar[str]
     object_state_names: ClassVar[tuple[str, ...]] = ()
     virtual: ClassVar[bool] = False
+    relative_feature_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, robot: RobotSpec, randomization: str = "low"):
         self.robot = robot
@@ -193,6 +206,16 @@ class Task(ABC):
     @abstractmethod
     def make_expert(self) -> Expert:
         """A fresh scripted expert: ``expert(robot_obs) -> float32[7]`` ee_delta action."""
+
+    def relative_features(self, obs: Obs) -> np.ndarray:
+        """Goal-relative features of the robot observation, float32[F]
+        (``relative_feature_names``): the offsets the task's success hinges on (tool to
+        object, object to goal, headings), each in metres (or rad) and squashed,
+        ``tanh(offset / 5 mm)``, so that a network resolves millimetres where a
+        normalised absolute position spans the workspace. A pure function of ``obs``
+        (``ee_pos``, ``ee_quat``, ``gripper``, ``object_state``), so a policy recomputes
+        it from the env observation. The default is empty (F = 0)."""
+        return np.zeros(0, np.float32)
 
     # -- helpers for subclasses ----------------------------------------------------------
     def sample_xy(self, rng: np.random.Generator) -> np.ndarray:

@@ -13,6 +13,7 @@ from armgym.tasks.base import (
     TaskResult,
     add_box,
     closeness,
+    offset_features,
     shaped,
     tool_yaw,
     wrap,
@@ -49,6 +50,16 @@ class PegInsert(Task):
         "hole opening centre xyz [m] (3; z = fixture top), hole yaw [rad] (1)"
     )
     object_state_names = (*pose_names("peg"), *position_names("hole"), "hole.yaw")
+    relative_feature_names = (
+        *(f"grasp_from_tool.{a}" for a in "xyz"),
+        *(f"peg_bottom_from_hole.{a}" for a in "xyz"),
+        *(f"grasp_from_tool.{a}.squashed" for a in "xyz"),
+        *(f"peg_bottom_from_hole.{a}.squashed" for a in "xyz"),
+        "peg_yaw_from_tool",
+        "hole_yaw_from_peg",
+        "grasp_from_tool.dist",
+        "peg_bottom_from_hole.dist_xy",
+    )
     clearance = 0.0025
     depth = 0.03
 
@@ -134,6 +145,23 @@ class PegInsert(Task):
         success = bool(inside and depth >= self.depth)
         progress = 0.2 * reach + 0.1 * grasp + 0.3 * align + 0.4 * insert
         return TaskResult(shaped(progress, success), success)
+
+    def relative_features(self, obs: Obs) -> np.ndarray:
+        """float32[16]: grasp point − tool and peg bottom − hole opening [m] (raw, then
+        squashed), the peg's heading from the tool's and the hole's from the peg's [rad,
+        wrapped to ±π/4: the square's symmetry], the tool-grasp distance and the bottom's
+        xy distance from the hole axis [m]."""
+        s = obs["object_state"].astype(np.float64)
+        tool = obs["ee_pos"].astype(np.float64)
+        bottom, grasp_pt = self.peg_points(s)
+        peg_yaw = yaw_of_quat(s[3:7])
+        reach, align = grasp_pt - tool, bottom - s[7:10]
+        headings = [
+            wrap(peg_yaw - tool_yaw(obs["ee_quat"]), np.pi / 2),
+            wrap(s[10] - peg_yaw, np.pi / 2),
+        ]
+        dists = [np.linalg.norm(reach), np.linalg.norm(align[:2])]
+        return np.concatenate([*offset_features(reach, align), headings, dists]).astype(np.float32)
 
     def make_expert(self) -> Expert:
         above = 0.05 * self.scale  # peg bottom height above the hole while carrying

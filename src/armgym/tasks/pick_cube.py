@@ -13,6 +13,7 @@ from armgym.tasks.base import (
     TaskResult,
     add_box,
     closeness,
+    offset_features,
     shaped,
     tool_yaw,
     wrap,
@@ -36,6 +37,12 @@ class PickCube(Task):
     object_state_doc = "cube position xyz [m] (3), cube orientation quaternion wxyz (4)"
     object_state_names = tuple(pose_names("cube"))
     lift_height = 0.10
+    relative_feature_names = (
+        *(f"cube_from_tool.{a}" for a in "xyz"),
+        *(f"cube_from_tool.{a}.squashed" for a in "xyz"),
+        "cube_yaw_from_tool",
+        "lift_to_go",
+    )
 
     def configure(self) -> None:
         self.half = 0.02 * self.scale
@@ -58,6 +65,15 @@ class PickCube(Task):
         lift = float(np.clip((cube[2] - self.half) / self.lift_height, 0.0, 1.0))
         success = bool(cube[2] - self.half >= self.lift_height)
         return TaskResult(shaped(0.3 * reach + 0.2 * grasp + 0.5 * lift, success), success)
+
+    def relative_features(self, obs: Obs) -> np.ndarray:
+        """float32[8]: cube − tool [m] (raw, then squashed), the cube's heading from the
+        tool's [rad, wrapped to ±π/4] and the height still to lift [m]."""
+        cube = obs["object_state"].astype(np.float64)
+        reach = cube[:3] - obs["ee_pos"].astype(np.float64)
+        heading = wrap(yaw_of_quat(cube[3:7]) - tool_yaw(obs["ee_quat"]), np.pi / 2)
+        to_go = self.lift_height - (cube[2] - self.half)
+        return np.concatenate([*offset_features(reach), [heading, to_go]]).astype(np.float32)
 
     def make_expert(self) -> Expert:
         half, lift = self.half, self.lift_height

@@ -33,7 +33,12 @@ import numpy as np
 from armgym.contracts.policy import Policy
 from armgym.errors import CheckpointError, ConfigError
 from armgym.policies.checkpoint import CONFIG_FILE
-from armgym.policies.residual import DEFAULT_SCALE, ResidualWrapper, zero_init_mean
+from armgym.policies.residual import (
+    DEFAULT_SCALE,
+    ResidualWrapper,
+    TaskFeatures,
+    zero_init_mean,
+)
 from armgym.policies.sac import SACConfig
 from armgym.teleop.scripted_human import ScriptedHumanConfig
 
@@ -102,6 +107,10 @@ class ResidualTrainConfig:
     """Env reward the learner sees (dense: the task's staged shaping, never positive)."""
     scale: float = DEFAULT_SCALE
     """Residual scale: executed = clip(base + scale · residual), normalised action units."""
+    features: bool = False
+    """Add the task's goal-relative features (tool → object → goal offsets, raw and
+    squashed at 5 mm; ``Task.relative_features``) to the residual's observation as
+    ``observation.task_features``; the saved policy recomputes them."""
     steps: int = 100_000
     """Env steps to train for (all envs together)."""
     seed: int = 0
@@ -304,7 +313,9 @@ def train(cfg: ResidualTrainConfig) -> dict[str, Any]:
         wrapped: list[ResidualWrapper] = []
 
         def build(c: Any) -> ResidualWrapper:
-            wrapped.append(ResidualWrapper(make_env(c), base, cfg.scale))
+            e = make_env(c)
+            features = TaskFeatures.for_env(env, e.observation_space) if cfg.features else None
+            wrapped.append(ResidualWrapper(e, base, cfg.scale, features))
             return wrapped[-1]
 
         hooks = SACHooks(

@@ -38,7 +38,7 @@ from armgym.policies.checkpoint import CONFIG_FILE
 from armgym.policies.encoders import ObsEncoder
 from armgym.policies.learned import LearnedPolicy
 from armgym.policies.normalize import Normalizer
-from armgym.policies.residual import ResidualVectorWrapper, zero_init_mean
+from armgym.policies.residual import ResidualVectorWrapper, TaskFeatures, zero_init_mean
 from armgym.policies.residual_policy import ResidualPolicy
 from armgym.policies.sac import SACActor, SACConfig, mlp
 from armgym.progress import progress
@@ -190,7 +190,8 @@ def train_ppo(
     iters = math.ceil(cfg.steps / (n * T))
     sessions = _sessions(ref, n, cfg.api_key)
     envs = make_vector_env(env, n, "warp" if cfg.backend == "warp" else "batched")
-    vec = ResidualVectorWrapper(envs, base, cfg.scale, sessions)
+    features = TaskFeatures.for_env(env, envs.single_observation_space) if cfg.features else None
+    vec = ResidualVectorWrapper(envs, base, cfg.scale, sessions, features)
     spaces = vec.single_observation_space.spaces  # type: ignore[attr-defined]
     A = int(vec.single_action_space.shape[0])  # type: ignore[index]
     shapes = {
