@@ -43,15 +43,20 @@ def residual_env(base_path: str, scale: float, features: bool = False) -> tuple[
 
 
 def expert_episode(
-    wrapped: Any, inner: Any, seed: int, choose: Callable[[dict[str, Any], np.ndarray], Any]
+    wrapped: Any,
+    inner: Any,
+    seed: int,
+    choose: Callable[[dict[str, Any], np.ndarray], Any],
+    kind: str = "scripted",
 ) -> bool:
-    """One episode of seed ``seed``: every step the task's expert (its phase following the
-    scene) gives the residual toward its action, ``r* = clip((a_expert − a_base) / scale)``,
-    and ``choose(obs, r*)`` returns the residual to execute. Returns the task's success."""
-    from armgym.policies.scripted import expert_action
+    """One episode of seed ``seed``: every step the task's expert (``kind`` scripted: its
+    phase following the scene; reactive: stateless) gives the residual toward its action,
+    ``r* = clip((a_expert − a_base) / scale)``, and ``choose(obs, r*)`` returns the
+    residual to execute. Returns the task's success."""
+    from armgym.policies.scripted import expert_action, make_demo_expert
 
     obs, _ = wrapped.reset(seed=seed)
-    expert = inner.task.make_expert()
+    expert = make_demo_expert(inner.task, kind)
     expert.reset()
     done, info = False, {}
     while not done:

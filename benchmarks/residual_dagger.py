@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument(
         "--features", action="store_true", help="the residual also sees the task's features"
     )
+    ap.add_argument("--expert", choices=("scripted", "reactive"), default="scripted")
+    ap.add_argument("--tag", default="", help="suffix of the JSON's name")
     add_base_args(ap)
     args = ap.parse_args()
     import torch
@@ -78,7 +80,7 @@ def main() -> None:
                 ys.append(r_star)
             return r_star if expert_drives else policy(obs)
 
-        return expert_episode(wrapped, inner, seed, choose)
+        return expert_episode(wrapped, inner, seed, choose, args.expert)
 
     def refit() -> float:
         x, y = np.asarray(xs), np.clip(np.asarray(ys), -0.97, 0.97)
@@ -127,7 +129,7 @@ def main() -> None:
     final = {"success_rate": wins / args.eval_episodes, "success_ci95": [lo, hi]}
     print("final", final, flush=True)
     write_json(
-        f"{result_name('residual_dagger', args.task)}{'_features' if args.features else ''}.json",
+        f"{result_name('residual_dagger', args.task)}{args.tag}.json",
         {
             "machine": machine_info(PACKAGES),
             "setup": {
@@ -136,6 +138,7 @@ def main() -> None:
                 "base": str(base_path),
                 "scale": args.scale,
                 "features": args.features,
+                "expert": args.expert,
                 "episodes_per_iteration": args.episodes,
                 "fit_steps": args.fit_steps,
                 "net": "MLP 256-256, ReLU, tanh output, MSE, Adam 1e-3, batch 256",

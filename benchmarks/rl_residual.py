@@ -102,9 +102,11 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "scale": args.scale,
             "demos": args.demos,
             "features": args.features,
+            "demo_expert": args.demo_expert,
             "explore_ramp": args.explore_ramp,
             "utd": args.utd,
             "bc_weight": args.bc_weight,
+            "bc_filter": not args.no_bc_filter,
             "action_l2": args.action_l2,
             "n_step": args.n_step,
             "intervene": args.intervene,
@@ -176,9 +178,11 @@ def main() -> None:
     ap.add_argument("--explore-ramp", type=int, default=0, help="progressive exploration")
     ap.add_argument("--utd", type=int, default=1, help="SAC updates per env step")
     ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
+    ap.add_argument("--no-bc-filter", action="store_true", help="BC on every demo row")
     ap.add_argument("--n-step", type=int, default=1, help="n-step returns")
     ap.add_argument("--action-l2", type=float, default=0.0, help="residual L2 in actor loss")
     ap.add_argument("--features", action="store_true", help="task features to the residual")
+    ap.add_argument("--demo-expert", choices=("scripted", "reactive"), default="scripted")
     ap.add_argument("--intervene", default="", help="scripted: the expert takes over (HIL)")
     ap.add_argument(
         "--human",
@@ -211,9 +215,11 @@ def main() -> None:
                     scale=args.scale,
                     demos=args.demos,
                     features=args.features,
+                    demo_expert=args.demo_expert,
                     explore_ramp=args.explore_ramp,
                     utd=args.utd,
                     bc_weight=args.bc_weight,
+                    bc_filter=not args.no_bc_filter,
                     action_l2=args.action_l2,
                     n_step=args.n_step,
                     intervene=args.intervene,

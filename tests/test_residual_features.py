@@ -145,3 +145,13 @@ def test_a_residual_trained_with_features_saves_reloads_and_recomputes_them(
     with_f = session.infer({**frame, FEATURES_KEY: policy.features(obs)})["actions"]
     no_f = session.infer({**frame, FEATURES_KEY: np.zeros(8, np.float32)})["actions"]
     assert not np.allclose(with_f, no_f)
+
+
+def test_reactive_demos_fill_the_buffer_from_the_stateless_expert() -> None:
+    from armgym.rl import ReplayBuffer, fill_from_scripted
+
+    env = make_env(EnvConfig.from_dict(PEG))
+    spaces = {k: (s.shape, "float32") for k, s in env.observation_space.spaces.items()}
+    buffer = ReplayBuffer(spaces, 7, capacity=1000)
+    info = fill_from_scripted(buffer, env, 2, seed=0, expert="reactive")
+    assert info["episodes"] == 2 and 20 < info["transitions"] == len(buffer) < 400

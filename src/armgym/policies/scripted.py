@@ -17,7 +17,7 @@ from armgym.errors import ConfigError
 from armgym.policies.runner import first_action
 from armgym.registry import check_choice
 from armgym.robots.controllers import EE_ACTION_DIM
-from armgym.tasks.base import Task
+from armgym.tasks.base import Expert, Task
 
 #: control modes the experts can drive (their 7-dim ee_delta action, or its xyz + gripper)
 SCRIPTED_CONTROLS = tuple(EE_ACTION_DIM)
@@ -27,6 +27,27 @@ def expert_action(action: np.ndarray, control: str) -> np.ndarray:
     """An expert's float32[7] ee_delta action in ``control`` (``ee_pos``: xyz + gripper)."""
     a = np.asarray(action, np.float32)
     return a[[0, 1, 2, 6]] if control == "ee_pos" else a
+
+
+DEMO_EXPERTS = ("scripted", "reactive")
+
+
+def make_demo_expert(task: Task, kind: str = "scripted") -> Expert:
+    """The task's ``scripted`` expert (``make_expert``: phases) or its ``reactive`` one
+    (``make_reactive_expert``: a function of the observation alone).
+
+    Raises:
+        UnknownNameError: ``kind`` is neither.
+        ConfigError: the task has no reactive expert.
+    """
+    check_choice("demo expert", kind, DEMO_EXPERTS)
+    expert = task.make_expert() if kind == "scripted" else task.make_reactive_expert()
+    if expert is None:
+        raise ConfigError(
+            f"task {task.name} has no reactive expert (Task.make_reactive_expert); "
+            "use the scripted one (--demo-expert scripted)"
+        )
+    return expert
 
 
 class ScriptedPolicy:

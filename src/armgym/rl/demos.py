@@ -112,6 +112,7 @@ def fill_from_scripted(
     seed: int = 0,
     max_tries: int = 3,
     to_action: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray] | None = None,
+    expert: str = "scripted",
 ) -> dict[str, int]:
     """Run the task's scripted expert until ``n_episodes`` succeeded; add those episodes.
 
@@ -119,12 +120,13 @@ def fill_from_scripted(
     ``to_action(expert_action, obs)`` maps the expert's action (the unwrapped env's action
     space) to the action ``env`` takes and the buffer stores (residual RL: the residual
     toward the expert, :meth:`~armgym.policies.residual.ResidualWrapper.residual_toward`);
-    ``None`` stores the expert's action.
+    ``None`` stores the expert's action. ``expert``: ``scripted`` (the task's
+    ``make_expert``) or ``reactive`` (its stateless ``make_reactive_expert``).
 
     Failed expert episodes are not added. Seeds ``seed, seed + 1, …`` (at most
     ``max_tries · n_episodes`` episodes). Returns ``{"episodes", "transitions", "tried"}``.
     """
-    from armgym.policies.scripted import SCRIPTED_CONTROLS, expert_action
+    from armgym.policies.scripted import SCRIPTED_CONTROLS, expert_action, make_demo_expert
 
     base = env.unwrapped  # the expert reads the robot observation: any obs mode works
     control = getattr(base.robot, "control", "ee_delta")
@@ -133,16 +135,16 @@ def fill_from_scripted(
             f"scripted demos need control ee_delta or ee_pos, not {control!r}; "
             "pass a recorded dataset as demos instead"
         )
-    expert = base.task.make_expert()
+    policy = make_demo_expert(base.task, expert)
     kept = added = tried = 0
     while kept < n_episodes and tried < max_tries * max(n_episodes, 1):
         obs, _ = env.reset(seed=seed + tried)
-        expert.reset()
+        policy.reset()
         tried += 1
         steps: list[tuple[Mapping[str, np.ndarray], np.ndarray, float, bool, bool, Any]] = []
         done = False
         while not done:
-            action = expert_action(expert(base.robot_obs), control)
+            action = expert_action(policy(base.robot_obs), control)
             if to_action is not None:
                 action = to_action(action, obs)
             nxt, r, term, trunc, info = env.step(action)

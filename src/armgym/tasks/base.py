@@ -207,6 +207,13 @@ class Task(ABC):
     def make_expert(self) -> Expert:
         """A fresh scripted expert: ``expert(robot_obs) -> float32[7]`` ee_delta action."""
 
+    def make_reactive_expert(self) -> Expert | None:
+        """A stateless expert (:class:`~armgym.tasks.experts.ReactiveExpert`: the action a
+        function of this observation alone), or None where the task has only its
+        phase-based ``make_expert``. Residual demos and DAgger labels use it
+        (``--demo-expert reactive``)."""
+        return None
+
     def relative_features(self, obs: Obs) -> np.ndarray:
         """Goal-relative features of the robot observation, float32[F]
         (``relative_feature_names``): the offsets the task's success hinges on (tool to

@@ -16,6 +16,33 @@ from armgym.robots.controllers import ControllerConfig
 
 #: plan(obs, phase) -> (target tool position [m], gripper command, yaw error [rad], align?)
 Plan = Callable[[Obs, int], tuple[np.ndarray, float, float, bool]]
+#: decide(obs) -> (target tool position [m], gripper command, yaw error [rad], align?, speed)
+Decide = Callable[[Obs], tuple[np.ndarray, float, float, bool, float]]
+
+
+def servo_action(
+    obs: Obs,
+    target: np.ndarray,
+    grip: float,
+    yaw_err: float,
+    align: bool,
+    speed: float,
+    cfg: ControllerConfig,
+    gain: float,
+) -> np.ndarray:
+    """float32[7] ee_delta action driving the tool toward ``target`` [m]: proportional
+    (``gain``) and capped at ``speed`` (1 = full ``pos_step``) with its direction kept;
+    the yaw error [rad] is servoed when ``align``; ``grip`` +1 open … −1 closed."""
+    action = np.zeros(7, dtype=np.float32)
+    v = gain * (np.asarray(target, np.float64) - obs["ee_pos"].astype(np.float64)) / cfg.pos_step
+    norm = float(np.max(np.abs(v)))
+    action[:3] = v * (speed / norm) if norm > speed else v  # keep the direction when capping
+    if align:
+        action[5] = np.clip(yaw_err / cfg.rot_step, -1.0, 1.0)
+    action[6] = grip
+    return action
+
+
 #: jump(obs, phase, steps_in_phase) -> phase to switch to now, or None to stay
 Jump = Callable[[Obs, int, int], "int | None"]
 
@@ -96,14 +123,28 @@ class WaypointExpert:
         ):
             self._goto(p + 1)
             target, grip, yaw_err, align = self.plan(obs, self.phase)
-            err = target - obs["ee_pos"].astype(np.float64)
         self.steps_in_phase += 1
-        action = np.zeros(7, dtype=np.float32)
-        v = self.gain * err / self.cfg.pos_step
         cap = self.speeds[self.phase]
-        norm = float(np.max(np.abs(v)))
-        action[:3] = v * (cap / norm) if norm > cap else v  # keep the direction when capping
-        if align:
-            action[5] = np.clip(yaw_err / self.cfg.rot_step, -1.0, 1.0)
-        action[6] = grip
-        return action
+        return servo_action(obs, target, grip, yaw_err, align, cap, self.cfg, self.gain)
+
+
+class ReactiveExpert:
+    """A stateless expert: every action is a function of this observation alone.
+
+    ``decide(obs)`` picks the target from what the observation shows (is the object held?
+    is it over the goal?) instead of a phase counter, so two visits of one state get one
+    action. A learner that sees the same observation can then imitate it exactly, and an
+    expert queried at states it did not lead to (DAgger's labels, the corrections a
+    residual is trained toward) gives consistent labels; a :class:`WaypointExpert`'s hold
+    counters, timeouts and jumps do not.
+    """
+
+    def __init__(self, decide: Decide, cfg: ControllerConfig | None = None, gain: float = 1.5):
+        self.decide, self.cfg, self.gain = decide, cfg or ControllerConfig(), gain
+
+    def reset(self) -> None:
+        return None
+
+    def __call__(self, obs: Obs) -> np.ndarray:
+        target, grip, yaw_err, align, speed = self.decide(obs)
+        return servo_action(obs, target, grip, yaw_err, align, speed, self.cfg, self.gain)

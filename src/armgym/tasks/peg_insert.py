@@ -19,7 +19,7 @@ from armgym.tasks.base import (
     wrap,
     yaw_of_quat,
 )
-from armgym.tasks.experts import WaypointExpert
+from armgym.tasks.experts import ReactiveExpert, WaypointExpert
 
 
 def _axis(quat: np.ndarray) -> np.ndarray:
@@ -211,3 +211,48 @@ class PegInsert(Task):
             timeouts=(0, 40, 0, 40, 60, 30, 40, 0, 0),
             jump=jump,
         )
+
+    def make_reactive_expert(self) -> Expert:
+        """The expert of :meth:`make_expert` as a function of the observation: held or not
+        (tool at the grasp point, fingers closed on the peg), aligned over the hole or not,
+        inside the hole or not, decide the target; no phase, counter or timeout."""
+        above = 0.05 * self.scale
+        target_depth = min(self.depth + 0.008, self.height - 0.003)
+        holding_width = 2.0 * self.peg_half / float(self.robot.finger_gap) + 0.06
+
+        def decide(obs: Obs) -> tuple[np.ndarray, float, float, bool, float]:
+            s = obs["object_state"].astype(np.float64)
+            tcp = obs["ee_pos"].astype(np.float64)
+            bottom, grasp_pt = self.peg_points(s)
+            hole = s[7:10]
+            peg_yaw = yaw_of_quat(s[3:7])
+            d_grasp = float(np.linalg.norm(tcp - grasp_pt))
+            if not (d_grasp < 0.02 * self.scale and obs["gripper"][0] < holding_width):
+                err = wrap(peg_yaw - tool_yaw(obs["ee_quat"]), np.pi / 2)
+                xy = float(np.linalg.norm(tcp[:2] - grasp_pt[:2]))
+                if d_grasp < 0.006 and abs(err) < 0.08:  # at the grasp point: close
+                    return grasp_pt, -1.0, 0.0, False, 1.0
+                if obs["gripper"][0] < 0.9 and d_grasp > 0.006:  # half closed elsewhere: open
+                    return tcp + [0.0, 0.0, 0.01], 1.0, err, True, 1.0
+                if xy < 0.004 and abs(err) < 0.05:  # above it, turned: descend
+                    return grasp_pt, 1.0, err, True, 1.0
+                hover = grasp_pt + [0.0, 0.0, 0.08 * self.scale]
+                if xy > 0.01 and tcp[2] < grasp_pt[2] + 0.04 * self.scale:  # up first
+                    return np.array([tcp[0], tcp[1], hover[2]]), 1.0, err, True, 1.0
+                return hover, 1.0, err, True, 1.0
+            # held: servo the peg's bottom (tool target = tool + goal − bottom)
+            hole_err = wrap(s[10] - peg_yaw, np.pi / 2)
+            off = float(np.linalg.norm(bottom[:2] - hole[:2]))
+            inside = bottom[2] < hole[2] - 0.002 and off < self.clearance + 0.001
+            aligned = off < 0.0015 and abs(hole_err) < 0.05
+            if inside or (aligned and bottom[2] < hole[2] + 0.008):  # insert slowly
+                return tcp + hole - [0.0, 0.0, target_depth] - bottom, -1.0, hole_err, True, 0.25
+            if aligned:  # down to just above the opening
+                return tcp + hole + [0.0, 0.0, 0.006] - bottom, -1.0, hole_err, True, 0.4
+            if off > 0.01 and bottom[2] < hole[2] + above - 0.01:  # lift before carrying
+                return tcp + [0.0, 0.0, hole[2] + above - bottom[2]], -1.0, 0.0, False, 1.0
+            if off > 0.004:  # carry over the hole
+                return tcp + hole + [0.0, 0.0, above] - bottom, -1.0, hole_err, True, 1.0
+            return tcp + hole + [0.0, 0.0, 0.006] - bottom, -1.0, hole_err, True, 0.4  # centre
+
+        return ReactiveExpert(decide)

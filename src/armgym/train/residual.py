@@ -133,6 +133,9 @@ class ResidualTrainConfig:
     """SAC: scripted expert episodes expressed as residuals toward the expert's action
     (``clip((a_expert − a_base) / scale)``; only episodes that still succeed are kept) in
     RLPD's demo buffer, half of every batch (--offline-ratio); 0: none."""
+    demo_expert: Literal["scripted", "reactive"] = "scripted"
+    """SAC: expert of the residual demos: scripted (the task's phase-based expert) |
+    reactive (its stateless one, a function of the observation alone; PegInsert)."""
     offline_ratio: float = 0.5
     """SAC: fraction of each batch from the residual demos (with --demos)."""
     action_l2: float = 0.0
@@ -141,6 +144,8 @@ class ResidualTrainConfig:
     bc_weight: float = 0.0
     """SAC: weight of the Q-filtered BC term pulling the residual toward the demos'
     residuals where the critics rate them higher (with --demos; 0: off)."""
+    bc_filter: bool = True
+    """SAC: Q-filter the BC term; --no-bc-filter clones every demo row (TD3+BC's term)."""
     explore_ramp: int = 0
     """SAC: progressive exploration (Policy Decorator): a training step takes the sampled
     residual with probability min(1, step / explore_ramp) and the base alone otherwise,
@@ -266,8 +271,10 @@ def sac_config(cfg: ResidualTrainConfig, env: dict[str, Any]) -> Any:
         reward=cfg.reward,
         randomization=env.get("randomization", "low"),
         demos=str(cfg.demos),
+        demo_expert=cfg.demo_expert,
         offline_ratio=cfg.offline_ratio if (cfg.demos or cfg.intervene) else 0.0,
         bc_weight=cfg.bc_weight,
+        bc_filter=cfg.bc_filter,
         action_l2=cfg.action_l2,
         intervene=cfg.intervene,
         human=cfg.human,

@@ -79,6 +79,9 @@ class SACTrainConfig:
     """Camera height and width [px]."""
     demos: str = "20"
     """Demonstrations: N (scripted expert episodes), a LeRobot dataset folder, or 0 for none."""
+    demo_expert: Literal["scripted", "reactive"] = "scripted"
+    """Expert of scripted demos: scripted (the task's phase-based expert) | reactive (its
+    stateless one, a function of the observation alone; PegInsert)."""
     reward_classifier: Path | None = None
     """Checkpoint of `armgym train reward-classifier`: the training env's reward and episode
     end come from it (the task's success is hidden from the learner; evaluation keeps it)."""
@@ -108,6 +111,10 @@ class SACTrainConfig:
     """Weight of a Q-filtered behaviour-cloning term on the demo rows of each batch (Nair et
     al. 2018): ``‖tanh(mean(s)) − a_demo‖²`` where the critics rate the demo action above
     the policy's; 0 turns it off (plain RLPD)."""
+    bc_filter: bool = True
+    """Q-filter the BC term (above); --no-bc-filter clones every demo row (TD3+BC's plain
+    term), which holds the policy at the demos where an early, wrong critic would switch
+    the filtered term off."""
     action_l2: float = 0.0
     """Weight of ``‖a‖²`` (the sampled action, in [-1, 1]^A) in the actor loss; residual
     RL uses it to keep the residual near 0 — the policy near its base — unless the
@@ -196,15 +203,21 @@ def q_filtered_bc(
     action: torch.Tensor,
     q_pi: torch.Tensor,
     batch: dict[str, Any],
+    q_filter: bool = True,
 ) -> torch.Tensor:
-    """Mean over the demo rows of ``‖tanh(mean(s)) − a‖²`` kept where ``Q(s, a) > Q(s, π)``.
+    """Mean over the demo rows of ``‖tanh(mean(s)) − a‖²`` kept where ``Q(s, a) > Q(s, π)``
+    (every demo row with ``q_filter=False``).
 
     ``feat`` [B, F] (detached), ``action`` [B, A] the stored actions, ``q_pi`` [B] the
     ensemble-mean value of the sampled policy action; ``batch["demo"]`` bool [B].
     """
     rows = torch.as_tensor(batch["demo"])
     with torch.no_grad():
-        keep = (critic(feat[rows], action[rows]).mean(0) > q_pi[rows]).float()
+        keep = (
+            (critic(feat[rows], action[rows]).mean(0) > q_pi[rows]).float()
+            if q_filter
+            else torch.ones(int(rows.sum()))
+        )
     mean, _ = actor(feat[rows])
     return (keep * (torch.tanh(mean) - action[rows]).pow(2).sum(-1)).mean()
 
@@ -247,7 +260,7 @@ def update(
         actor_loss = actor_loss + cfg.action_l2 * a_pi.pow(2).sum(-1).mean()
     if cfg.bc_weight > 0 and "demo" in batch and batch["demo"].any():
         actor_loss = actor_loss + cfg.bc_weight * q_filtered_bc(
-            actor, critic, feat, action, q_pi, batch
+            actor, critic, feat, action, q_pi, batch, cfg.bc_filter
         )
     opts["actor"].zero_grad(set_to_none=True)
     actor_loss.backward()

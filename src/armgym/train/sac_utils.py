@@ -136,8 +136,10 @@ def fill_demos(
     to_action = hooks.demo_action if hooks else None
     if demos.isdigit():
         seed = DEMO_SEED + 1000 * cfg.seed
-        info = fill_from_scripted(offline, env, int(demos), seed=seed, to_action=to_action)
-        return {"source": f"scripted:{demos}", **info}
+        info = fill_from_scripted(
+            offline, env, int(demos), seed=seed, to_action=to_action, expert=cfg.demo_expert
+        )
+        return {"source": f"{cfg.demo_expert}:{demos}", **info}
     if to_action is not None:
         raise ConfigError("residual demos are scripted episodes: pass --demos N (a number)")
     path = Path(demos)
