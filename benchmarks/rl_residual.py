@@ -105,6 +105,7 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
             "demo_expert": args.demo_expert,
             "explore_ramp": args.explore_ramp,
             "utd": args.utd,
+            "lr": args.lr,
             "bc_weight": args.bc_weight,
             "bc_filter": not args.no_bc_filter,
             "action_l2": args.action_l2,
@@ -176,6 +177,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.1, help="residual scale")
     ap.add_argument("--demos", type=int, default=0, help="residual demos (scripted expert)")
     ap.add_argument("--explore-ramp", type=int, default=0, help="progressive exploration")
+    ap.add_argument("--lr", type=float, default=3e-4, help="SAC learning rate")
     ap.add_argument("--utd", type=int, default=1, help="SAC updates per env step")
     ap.add_argument("--bc-weight", type=float, default=0.0, help="Q-filtered BC (demos)")
     ap.add_argument("--no-bc-filter", action="store_true", help="BC on every demo row")
@@ -218,6 +220,7 @@ def main() -> None:
                     demo_expert=args.demo_expert,
                     explore_ramp=args.explore_ramp,
                     utd=args.utd,
+                    lr=args.lr,
                     bc_weight=args.bc_weight,
                     bc_filter=not args.no_bc_filter,
                     action_l2=args.action_l2,
