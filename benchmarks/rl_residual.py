@@ -130,14 +130,17 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
     return write_json(path.name, payload)
 
 
-def plot(algo: str, base_rate: float, task: str = TASK) -> None:
+def plot(algo: str, base_rate: float, task: str = TASK, group: str = "") -> None:
+    """Curves of every run of ``algo`` on ``task`` (only tags starting ``-<group>`` with a
+    group, into ``rl_residual_<algo>[_<task>][_<group>].png``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
-    for f in sorted(RESULTS.glob(f"rl_residual_{algo}*_s*.json")):
+    pattern = f"rl_residual_{algo}-{group}*_s*.json" if group else f"rl_residual_{algo}*_s*.json"
+    for f in sorted(RESULTS.glob(pattern)):
         d = json.loads(f.read_text())
         if d["setup"].get("task", TASK) != task:
             continue
@@ -158,7 +161,7 @@ def plot(algo: str, base_rate: float, task: str = TASK) -> None:
     axes[0].legend()
     fig.suptitle(f"Residual {algo.upper()} over BC, {task} {LEVEL} (2-core CPU)")
     fig.tight_layout()
-    suffix = "" if task == TASK else f"_{task.lower()}"
+    suffix = ("" if task == TASK else f"_{task.lower()}") + (f"_{group}" if group else "")
     fig.savefig(RESULTS / f"rl_residual_{algo}{suffix}.png")
     plt.close(fig)
 
@@ -194,6 +197,7 @@ def main() -> None:
         help="scripted human settings (ScriptedHumanConfig), e.g. min_hold=200 stray_m=0.02",
     )
     ap.add_argument("--tag", default="", help="suffix of a variant's run folder and JSON")
+    ap.add_argument("--plot-group", default="", help="plot only tags -<group>* (own PNG)")
     ap.add_argument("--report-only", action="store_true", help="JSON + plot from the logs")
     ap.add_argument("--resume", action="store_true", help="continue the run to --steps")
     args = ap.parse_args()
@@ -241,7 +245,7 @@ def main() -> None:
             )
             wall = time.perf_counter() - t0
         print(report(args, seed, base_rate, wall), flush=True)
-    plot(args.algo, base_rate["success_rate"], args.task)
+    plot(args.algo, base_rate["success_rate"], args.task, args.plot_group)
 
 
 if __name__ == "__main__":
