@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,7 @@ from armgym.policies.residual import (
     ResidualWrapper,
     TaskFeatures,
 )
-from armgym.policies.residual_policy import ResidualPolicy
-from armgym.policies.sac import SACConfig
 from armgym.tasks.base import FEATURE_SCALE
-from armgym.train.residual import ResidualTrainConfig, train
 from tests._policies import ENV, tiny_policy
 
 PEG = {"task": "PegInsert", "obs": "state", "randomization": "med"}
@@ -104,47 +100,6 @@ def test_wrappers_add_the_features_per_env(tmp_path: Path) -> None:
         np.testing.assert_allclose(obs[FEATURES_KEY][1], ref[FEATURES_KEY], atol=1e-5)
         obs, *_ = vec.step(np.zeros((2, 7), np.float32))
         ref, *_ = single.step(np.zeros(7, np.float32))
-
-
-def test_a_residual_trained_with_features_saves_reloads_and_recomputes_them(
-    tmp_path: Path,
-) -> None:
-    torch.manual_seed(0)
-    cfg = MLPConfig(hidden_dims=(32,), obs_horizon=1, horizon=2, n_action_steps=2)
-    base = save_checkpoint(tmp_path / "base", tiny_policy("mlp", cfg, ENV))
-    out = tmp_path / "res"
-    train(
-        ResidualTrainConfig(
-            base=str(base),
-            out=out,
-            features=True,
-            steps=40,
-            learning_starts=30,
-            batch_size=16,
-            eval_episodes=2,
-            eval_num_envs=2,
-            eval_every=0,
-            progress=False,
-            final_clips=0,
-            net=SACConfig(hidden_dims=(16,)),
-        )
-    )
-    config = json.loads((out / "config.json").read_text())
-    assert config["residual"]["features"] is True
-    assert config["schema"]["observation"][FEATURES_KEY]["shape"] == [8]
-    policy = load_checkpoint(out)
-    assert isinstance(policy, ResidualPolicy) and policy.features is not None
-    assert FEATURES_KEY not in policy.metadata.observation  # the env need not produce it
-    env = make_env(EnvConfig.from_dict(ENV))
-    obs, _ = env.reset(seed=2)
-    a = policy.fork(2).infer(obs)["actions"]
-    assert a.shape == (1, 7) and np.isfinite(a).all()
-    # the features change what the actor sees: zeroing them changes its output
-    session = policy.residual.fork(0)
-    frame = {**obs, "observation.base_action": np.zeros(7, np.float32)}
-    with_f = session.infer({**frame, FEATURES_KEY: policy.features(obs)})["actions"]
-    no_f = session.infer({**frame, FEATURES_KEY: np.zeros(8, np.float32)})["actions"]
-    assert not np.allclose(with_f, no_f)
 
 
 def test_reactive_demos_fill_the_buffer_from_the_stateless_expert() -> None:

@@ -511,3 +511,27 @@ def test_sac_residual_with_the_scripted_human_logs_takeovers(tmp_path: Path) -> 
     assert eps and sum(e["interventions"] for e in eps) > 0  # the untrained residual stalls
     with pytest.raises(ConfigError, match="--algo sac"):
         _train_cfg(tmp_path / "base", out, algo="ppo", intervene="scripted")
+
+
+def test_a_residual_trained_with_features_saves_reloads_and_recomputes_them(
+    tmp_path: Path,
+) -> None:
+    from armgym.policies.residual import FEATURES_KEY
+
+    out = tmp_path / "res"
+    train(_train_cfg(_base_ckpt(tmp_path / "base"), out, features=True, steps=40))
+    config = json.loads((out / "config.json").read_text())
+    assert config["residual"]["features"] is True
+    assert config["schema"]["observation"][FEATURES_KEY]["shape"] == [8]
+    policy = load_checkpoint(out)
+    assert isinstance(policy, ResidualPolicy) and policy.features is not None
+    assert FEATURES_KEY not in policy.metadata.observation  # the env need not produce it
+    obs, _ = _env().reset(seed=2)
+    a = policy.fork(2).infer(obs)["actions"]
+    assert a.shape == (1, 7) and np.isfinite(a).all()
+    # the features change what the actor sees: zeroing them changes its output
+    session = policy.residual.fork(0)
+    frame = {**obs, BASE_ACTION_KEY: np.zeros(7, np.float32)}
+    with_f = session.infer({**frame, FEATURES_KEY: policy.features(obs)})["actions"]
+    no_f = session.infer({**frame, FEATURES_KEY: np.zeros(8, np.float32)})["actions"]
+    assert not np.allclose(with_f, no_f)

@@ -223,6 +223,9 @@ def test_q_filtered_bc_only_pulls_where_the_demo_action_is_rated_higher() -> Non
     expected = (torch.tanh(mean) - action[3:]).pow(2).sum(-1).mean()
     assert torch.allclose(high, expected)
     high.backward()
+    # unfiltered (--no-bc-filter): every demo row pulls, however the critics rate it
+    plain = q_filtered_bc(actor, critic, feat, action, q_demo + 1.0, {"demo": demo}, False)
+    assert torch.allclose(plain, expected)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.net.parameters())
 
 
@@ -346,20 +349,3 @@ def test_encoder_from_a_bc_checkpoint_is_copied_frozen_and_saved(tmp_path: Path)
     assert all(p.requires_grad for p in other.parameters())  # nothing frozen on a refusal
     with pytest.raises(CheckpointError, match=r"no config\.json"):
         train(_cfg(tmp_path / "m", steps=45, encoder_from=tmp_path / "nowhere", **pix))
-
-
-def test_unfiltered_bc_pulls_on_every_demo_row() -> None:
-    from armgym.train.sac import q_filtered_bc
-
-    torch.manual_seed(0)
-    cfg = SACConfig(hidden_dims=(16,))
-    actor = SACActor(cfg, {"observation.state": (3,)}, 2)
-    critic = CriticEnsemble(cfg, actor.encoder.out_dim, 2)
-    feat = torch.randn(6, actor.encoder.out_dim)
-    action = torch.rand(6, 2) * 2 - 1
-    demo = np.array([False, True, False, True, False, True])
-    q_above = critic(feat, action).mean(0).detach() + 1.0  # the filter would drop every row
-    plain = q_filtered_bc(actor, critic, feat, action, q_above, {"demo": demo}, q_filter=False)
-    mean, _ = actor(feat[demo])
-    assert torch.allclose(plain, (torch.tanh(mean) - action[demo]).pow(2).sum(-1).mean())
-    assert q_filtered_bc(actor, critic, feat, action, q_above, {"demo": demo}).item() == 0.0
