@@ -138,19 +138,22 @@ def plot(algo: str, base_rate: float, task: str = TASK, group: str = "") -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), dpi=100, sharey=True)
+    colors = iter(plt.get_cmap("tab20").colors * 4)
     pattern = f"rl_residual_{algo}-{group}*_s*.json" if group else f"rl_residual_{algo}*_s*.json"
     for f in sorted(RESULTS.glob(pattern)):
         d = json.loads(f.read_text())
         if d["setup"].get("task", TASK) != task:
             continue
         variant = f.stem.removeprefix("rl_residual_").rsplit("_s", 1)[0]
-        c = d["curve"]
+        c, color = d["curve"], next(colors)
         for ax, key, scale in zip(axes, ("env_steps", "wall_s"), (1, 60), strict=True):
             ax.plot(
                 [p[key] / scale for p in c],
                 [p["success"] for p in c],
                 "o-",
+                ms=3,
+                color=color,
                 label=f"{variant} seed {d['seed']}",
             )
     for ax, label in zip(axes, ("env steps", "wall clock [min]"), strict=True):
@@ -158,7 +161,7 @@ def plot(algo: str, base_rate: float, task: str = TASK, group: str = "") -> None
         ax.set(xlabel=label, ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("eval success")
-    axes[0].legend()
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
     fig.suptitle(f"Residual {algo.upper()} over BC, {task} {LEVEL} (2-core CPU)")
     fig.tight_layout()
     suffix = ("" if task == TASK else f"_{task.lower()}") + (f"_{group}" if group else "")
