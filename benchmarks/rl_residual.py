@@ -124,15 +124,21 @@ def report(args: argparse.Namespace, seed: int, base: dict[str, Any], wall: floa
         "best_success": max((c["success"] for c in curve), default=None),
         "final_success": curve[-1]["success"] if curve else None,
         "env_steps_reached": curve[-1]["env_steps"] if curve else 0,
-        "wall_s": wall if wall is not None else (curve[-1]["wall_s"] if curve else None),
+        # a resumed run's own clock covers only its last leg; the log's is cumulative
+        "wall_s": wall
+        if wall is not None and not args.resume
+        else (curve[-1]["wall_s"] if curve else None),
         "finished": wall is not None,
     }
     return write_json(path.name, payload)
 
 
-def plot(algo: str, base_rate: float, task: str = TASK, group: str = "") -> None:
-    """Curves of every run of ``algo`` on ``task`` (only tags starting ``-<group>`` with a
-    group, into ``rl_residual_<algo>[_<task>][_<group>].png``)."""
+def plot(
+    algo: str, base_rate: float, task: str = TASK, group: str = "", base_policy: str = "mlp"
+) -> None:
+    """Curves of every run of ``algo`` on ``task`` over a ``base_policy`` base (only tags
+    starting ``-<group>`` with a group, into ``rl_residual_<algo>[_<task>][_<group>].png``,
+    ``_diffusion`` appended for a diffusion base)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,7 +149,8 @@ def plot(algo: str, base_rate: float, task: str = TASK, group: str = "") -> None
     pattern = f"rl_residual_{algo}-{group}*_s*.json" if group else f"rl_residual_{algo}*_s*.json"
     for f in sorted(RESULTS.glob(pattern)):
         d = json.loads(f.read_text())
-        if d["setup"].get("task", TASK) != task:
+        base = str(d["setup"].get("base", "mlp")).lower()
+        if d["setup"].get("task", TASK) != task or not base.startswith(base_policy):
             continue
         variant = f.stem.removeprefix("rl_residual_").rsplit("_s", 1)[0]
         c, color = d["curve"], next(colors)
@@ -162,9 +169,10 @@ def plot(algo: str, base_rate: float, task: str = TASK, group: str = "") -> None
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("eval success")
     axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
-    fig.suptitle(f"Residual {algo.upper()} over BC, {task} {LEVEL} (2-core CPU)")
+    fig.suptitle(f"Residual {algo.upper()} over {base_policy} BC, {task} {LEVEL} (2-core CPU)")
     fig.tight_layout()
     suffix = ("" if task == TASK else f"_{task.lower()}") + (f"_{group}" if group else "")
+    suffix += "" if base_policy == "mlp" or task != TASK else f"_{base_policy}"
     fig.savefig(RESULTS / f"rl_residual_{algo}{suffix}.png")
     plt.close(fig)
 
@@ -248,7 +256,7 @@ def main() -> None:
             )
             wall = time.perf_counter() - t0
         print(report(args, seed, base_rate, wall), flush=True)
-    plot(args.algo, base_rate["success_rate"], args.task, args.plot_group)
+    plot(args.algo, base_rate["success_rate"], args.task, args.plot_group, args.base_policy)
 
 
 if __name__ == "__main__":
