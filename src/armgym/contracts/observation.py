@@ -27,6 +27,8 @@ Env-level observation (keys named as LeRobot dataset features):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 #: robot-level observation dict
@@ -44,6 +46,12 @@ OBJECT_STATE = "object_state"
 def state_size(n_arm: int) -> int:
     """Length of ``observation.state`` for an arm with ``n_arm`` joints: 2 n_arm + 8."""
     return 2 * n_arm + 8
+
+
+def n_arm_of_state(size: int) -> int:
+    """Inverse of :func:`state_size`: the arm's joint count for an ``observation.state``
+    of ``size`` entries."""
+    return (int(size) - 8) // 2
 
 
 def field_sizes(n_arm: int) -> tuple[int, ...]:
@@ -70,7 +78,7 @@ def split_state(state: np.ndarray, n_arm: int) -> dict[str, np.ndarray]:
     return out
 
 
-def robot_obs_from_env_obs(obs: dict[str, np.ndarray], n_arm: int) -> Obs:
+def robot_obs_from_env_obs(obs: Mapping[str, np.ndarray], n_arm: int) -> Obs:
     """Rebuild the robot-level observation dict (what tasks and experts read) from env keys."""
     out = split_state(np.asarray(obs[STATE_KEY]), n_arm)
     if ENV_STATE_KEY in obs:

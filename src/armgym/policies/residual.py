@@ -37,7 +37,12 @@ import numpy as np
 import torch
 
 from armgym.contracts.info import EXECUTED_ACTION
-from armgym.contracts.observation import ENV_STATE_KEY, STATE_KEY, robot_obs_from_env_obs
+from armgym.contracts.observation import (
+    ENV_STATE_KEY,
+    STATE_KEY,
+    n_arm_of_state,
+    robot_obs_from_env_obs,
+)
 from armgym.contracts.policy import BatchPolicy, Policy, PolicyMetadata, SessionPolicy
 from armgym.errors import ConfigError
 from armgym.policies.runner import ChunkRunner, action_chunk
@@ -79,7 +84,7 @@ class TaskFeatures:
                 f"--features needs {ENV_STATE_KEY!r} in the observation; use obs state or both"
             )
         self.task, self.names = task, names
-        self.n_arm = (int(np.prod(obs_space[STATE_KEY].shape or (0,))) - 8) // 2
+        self.n_arm = n_arm_of_state(int(np.prod(obs_space[STATE_KEY].shape or (0,))))
         self.space = gym.spaces.Box(-np.inf, np.inf, (len(names),), np.float32)
 
     @classmethod
@@ -93,8 +98,7 @@ class TaskFeatures:
         return cls(task, obs_space)
 
     def __call__(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        frame = {k: np.asarray(obs[k]) for k in (STATE_KEY, ENV_STATE_KEY)}
-        return self.task.relative_features(robot_obs_from_env_obs(frame, self.n_arm))
+        return self.task.relative_features(robot_obs_from_env_obs(obs, self.n_arm))
 
 
 def check_base(meta: PolicyMetadata, obs_space: gym.spaces.Dict, action_dim: int) -> None:

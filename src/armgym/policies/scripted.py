@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from armgym.contracts.observation import robot_obs_from_env_obs
+from armgym.contracts.observation import robot_obs_from_env_obs, state_size
 from armgym.contracts.policy import FeatureSpec, PolicyMetadata
 from armgym.errors import ConfigError
 from armgym.policies.runner import first_action
@@ -60,7 +60,7 @@ class ScriptedPolicy:
         self._expert = task.make_expert()
         self.metadata = PolicyMetadata(
             observation={
-                "observation.state": FeatureSpec("float32", (2 * self.n_arm + 8,)),
+                "observation.state": FeatureSpec("float32", (state_size(self.n_arm),)),
                 "observation.environment_state": FeatureSpec("float32", (task.object_state_size,)),
             },
             action_dim=EE_ACTION_DIM[self.control],

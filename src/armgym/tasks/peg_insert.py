@@ -73,6 +73,9 @@ class PegInsert(Task):
         self.wall = 0.02 * s
         gap = float(self.robot.finger_gap)
         self.released = min(0.95, 2.0 * self.peg_half / gap + 0.15)
+        # the experts': peg bottom height above the hole while carrying, insertion target
+        self.carry_above = 0.05 * s
+        self.target_depth = min(self.depth + 0.008, self.height - 0.003)
 
     def build(self, spec: mujoco.MjSpec) -> None:
         add_box(
@@ -164,8 +167,7 @@ class PegInsert(Task):
         return np.concatenate([*offset_features(reach, align), headings, dists]).astype(np.float32)
 
     def make_expert(self) -> Expert:
-        above = 0.05 * self.scale  # peg bottom height above the hole while carrying
-        target_depth = min(self.depth + 0.008, self.height - 0.003)
+        above, target_depth = self.carry_above, self.target_depth
 
         def plan(obs: Obs, phase: int) -> tuple[np.ndarray, float, float, bool]:
             s = obs["object_state"].astype(np.float64)
@@ -216,8 +218,7 @@ class PegInsert(Task):
         """The expert of :meth:`make_expert` as a function of the observation: held or not
         (tool at the grasp point, fingers closed on the peg), aligned over the hole or not,
         inside the hole or not, decide the target; no phase, counter or timeout."""
-        above = 0.05 * self.scale
-        target_depth = min(self.depth + 0.008, self.height - 0.003)
+        above, target_depth = self.carry_above, self.target_depth
         holding_width = 2.0 * self.peg_half / float(self.robot.finger_gap) + 0.06
 
         def decide(obs: Obs) -> tuple[np.ndarray, float, float, bool, float]:
